@@ -1,0 +1,36 @@
+//! `runbook lint [PATH…]`.
+
+use std::path::PathBuf;
+
+use super::write_stdout;
+use crate::cli::LintFormat;
+use crate::lint::{self, LintOptions, Severity};
+use crate::{Error, ExitStatus, load};
+
+pub fn lint(
+    paths: &[PathBuf],
+    format: LintFormat,
+    deny_warnings: bool,
+    catalog: Option<PathBuf>,
+) -> Result<ExitStatus, Error> {
+    let files = load::expand_paths(paths)?;
+    if files.is_empty() {
+        return Err(Error::NoRunbooks {
+            paths: paths.to_vec(),
+        });
+    }
+    let report = lint::lint_files(&files, &LintOptions::new(catalog));
+    let text = match format {
+        LintFormat::Human => lint::report::human(&report, true),
+        LintFormat::Github => lint::report::github(&report),
+        LintFormat::Json => lint::report::json(&report),
+    };
+    write_stdout(&text)?;
+    let failed =
+        report.count(Severity::Error) > 0 || (deny_warnings && report.count(Severity::Warning) > 0);
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}

@@ -1,0 +1,47 @@
+//! `runbook`: incident procedures as code.
+//!
+//! A runbook is loaded ([`load`]) into the model ([`model`]), checked ([`lint`]), then
+//! rendered ([`render`]) or — in later work — executed. Each subcommand lives in
+//! [`commands`]; [`run`] dispatches the parsed command line to it.
+
+pub mod cli;
+pub mod commands;
+mod error;
+pub mod lint;
+pub mod load;
+pub mod model;
+pub mod render;
+pub mod schema;
+pub mod template;
+
+pub use error::{Error, ExitStatus};
+
+use cli::{Cli, Command};
+
+/// Runs one command line and reports any error on stderr.
+pub fn run(cli: Cli) -> ExitStatus {
+    let catalog = cli.catalog;
+    let result = match cli.command {
+        Command::Lint(args) => {
+            commands::lint::lint(&args.paths, args.format, args.deny_warnings, catalog)
+        }
+        Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
+        Command::List(args) => commands::list::list(&args.path, args.format),
+        Command::New(args) => commands::new::new(&args.id, &args.path),
+        Command::Schema => commands::schema(),
+        Command::Completions(args) => commands::completions(args.shell),
+    };
+    result.unwrap_or_else(|error| {
+        report_error(&error);
+        error.exit_status()
+    })
+}
+
+/// Prints an error the way every command does: `error: ` and one sentence.
+pub fn report_error(error: &Error) {
+    use std::io::Write as _;
+    let style = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {error}");
+}

@@ -1,0 +1,258 @@
+//! Lint: every mistake in a runbook, each with `file:line:col`, a rule and one sentence.
+//!
+//! A file that does not load gets one finding (the first structural mistake); a file that
+//! loads goes through every rule family below, and all findings are kept.
+
+mod catalog;
+mod flow;
+pub mod report;
+mod rule;
+mod structure;
+mod templates;
+mod values;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use self::catalog::Catalog;
+pub use self::rule::{Rule, Severity};
+pub(crate) use self::structure::CommandContext;
+use crate::load::{LoadErrorKind, SourceFile};
+use crate::model::{Pos, Runbook};
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub line: u32,
+    #[serde(rename = "col")]
+    pub col: u32,
+    pub severity: Severity,
+    #[serde(serialize_with = "serialize_rule")]
+    pub rule: Rule,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+fn serialize_rule<S: serde::Serializer>(rule: &Rule, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(rule.code())
+}
+
+impl Diagnostic {
+    pub fn pos(&self) -> Pos {
+        Pos::new(self.line, self.col)
+    }
+}
+
+/// The findings of one file, with its text for quoting.
+#[derive(Debug)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The findings of a whole lint run.
+#[derive(Debug, Default)]
+pub struct LintReport {
+    pub files: Vec<FileReport>,
+}
+
+impl LintReport {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.diagnostics)
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+}
+
+/// Settings of a lint run.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// `--catalog`: where `uses` ids resolve; else found from each file.
+    pub catalog: Option<PathBuf>,
+    /// Today, for the review-age rule.
+    pub today: jiff::civil::Date,
+}
+
+impl LintOptions {
+    pub fn new(catalog: Option<PathBuf>) -> Self {
+        LintOptions {
+            catalog,
+            today: jiff::Zoned::now().date(),
+        }
+    }
+}
+
+/// Lints files, spreading them over the machine's cores; findings come back in file order.
+pub fn lint_files(files: &[PathBuf], options: &LintOptions) -> LintReport {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let chunk = files.len().div_ceil(workers).max(1);
+    let files = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut catalogs = catalog::Catalogs::default();
+                    chunk
+                        .iter()
+                        .map(|path| lint_path(path, options, &mut catalogs))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    LintReport { files }
+}
+
+fn lint_path(path: &Path, options: &LintOptions, catalogs: &mut catalog::Catalogs) -> FileReport {
+    let source = match SourceFile::read(path) {
+        Ok(source) => source,
+        Err(error) => {
+            return FileReport {
+                path: path.to_path_buf(),
+                text: String::new(),
+                diagnostics: vec![Diagnostic {
+                    line: 1,
+                    col: 1,
+                    severity: Severity::Error,
+                    rule: Rule::YamlSyntax,
+                    message: format!("cannot read the file: {error}"),
+                    help: None,
+                }],
+            };
+        }
+    };
+    let catalog_dir = crate::load::catalog_root(options.catalog.as_deref(), Some(path));
+    let catalog = catalogs.get(&catalog_dir);
+    let diagnostics = lint_source(&source, catalog, options);
+    FileReport {
+        path: source.path,
+        text: source.text,
+        diagnostics,
+    }
+}
+
+/// Lints one loaded file against its catalog.
+pub fn lint_source(
+    source: &SourceFile,
+    catalog: &mut Catalog,
+    options: &LintOptions,
+) -> Vec<Diagnostic> {
+    let mut lint = match &source.parsed {
+        Err(error) => {
+            let rule = match error.kind {
+                LoadErrorKind::Syntax => Rule::YamlSyntax,
+                LoadErrorKind::UnknownKey => Rule::UnknownKey,
+                LoadErrorKind::MissingKey => Rule::MissingKey,
+                LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
+                LoadErrorKind::WrongType => Rule::WrongType,
+            };
+            return vec![Diagnostic {
+                line: error.pos.line,
+                col: error.pos.col,
+                severity: rule.severity(),
+                rule,
+                message: error.message.clone(),
+                help: error.help.clone(),
+            }];
+        }
+        Ok(runbook) => FileLint {
+            path: &source.path,
+            text: &source.text,
+            runbook,
+            diagnostics: Vec::new(),
+        },
+    };
+    structure::check(&mut lint, options);
+    flow::check(&mut lint);
+    values::check(&mut lint);
+    templates::check(&mut lint);
+    catalog.check(&mut lint);
+    let mut diagnostics = lint.diagnostics;
+    diagnostics.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+    diagnostics.dedup();
+    diagnostics
+}
+
+/// A runbook under lint and the findings so far; every rule family reports through it.
+pub(crate) struct FileLint<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub runbook: &'a Runbook,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileLint<'_> {
+    pub fn report(&mut self, rule: Rule, pos: Pos, message: impl Into<String>) {
+        self.report_with_help(rule, pos, message, None::<String>);
+    }
+
+    pub fn report_with_help(
+        &mut self,
+        rule: Rule,
+        pos: Pos,
+        message: impl Into<String>,
+        help: Option<impl Into<String>>,
+    ) {
+        let pos = if pos.line == 0 { Pos::START } else { pos };
+        self.diagnostics.push(Diagnostic {
+            line: pos.line,
+            col: pos.col,
+            severity: rule.severity(),
+            rule,
+            message: message.into(),
+            help: help.map(Into::into),
+        });
+    }
+
+    /// Whether any error has been found so far.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Lints one runbook file before it is used (render, run): the findings, and the runbook
+/// when it has no error.
+pub fn check_one(
+    path: &Path,
+    catalog_dir: &Path,
+    options: &LintOptions,
+) -> Result<(Runbook, Vec<Diagnostic>, String), (Vec<Diagnostic>, String)> {
+    let source = match SourceFile::read(path) {
+        Ok(source) => source,
+        Err(error) => {
+            let diagnostic = Diagnostic {
+                line: 1,
+                col: 1,
+                severity: Severity::Error,
+                rule: Rule::YamlSyntax,
+                message: format!("cannot read the file: {error}"),
+                help: None,
+            };
+            return Err((vec![diagnostic], String::new()));
+        }
+    };
+    let mut catalog = Catalog::new(catalog_dir.to_path_buf());
+    let diagnostics = lint_source(&source, &mut catalog, options);
+    match source.parsed {
+        Ok(runbook) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => {
+            Ok((runbook, diagnostics, source.text))
+        }
+        _ => Err((diagnostics, source.text)),
+    }
+}

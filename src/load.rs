@@ -1,0 +1,611 @@
+//! Reading runbooks: YAML into the model, every node keeping its line and column, and the
+//! catalog — the folder of runbooks that ids and `uses` resolve against.
+//!
+//! All YAML parsing lives here, so that the YAML crate's API is met in one place only.
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{Pos, Runbook};
+
+/// The name of the folder a catalog is found by, walking up from a runbook.
+pub const CATALOG_DIR_NAME: &str = "runbooks";
+
+/// A runbook file as read from disk, parsed or not.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as the user gave it or as it was found under a folder.
+    pub path: PathBuf,
+    pub text: String,
+    pub parsed: Result<Runbook, LoadError>,
+}
+
+/// Why a file is not a runbook: the first structural mistake serde found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub pos: Pos,
+    pub kind: LoadErrorKind,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The families of structural mistakes, each a lint rule of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    Syntax,
+    UnknownKey,
+    MissingKey,
+    DuplicateKey,
+    WrongType,
+}
+
+impl SourceFile {
+    /// Reads and parses one file; an unreadable file is an `Err` (the caller names it).
+    pub fn read(path: &Path) -> std::io::Result<SourceFile> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(SourceFile::from_text(path.to_path_buf(), text))
+    }
+
+    pub fn from_text(path: PathBuf, text: String) -> SourceFile {
+        let parsed = parse(&text);
+        SourceFile { path, text, parsed }
+    }
+}
+
+/// Parses a runbook from YAML text.
+pub fn parse(text: &str) -> Result<Runbook, LoadError> {
+    if text.trim().is_empty() {
+        return Err(LoadError {
+            pos: Pos::START,
+            kind: LoadErrorKind::MissingKey,
+            message: "the file is empty; a runbook needs at least `runbook: 1`, `title`, `owner`, `reviewed`, `scope` and `steps`".into(),
+            help: Some("`runbook new ID` writes a commented starter".into()),
+        });
+    }
+    // The parser is pure Rust, forbids unsafe and limits hostile input (alias bombs, depth)
+    // with its default budget.
+    serde_saphyr::from_str::<Runbook>(text).map_err(|error| explain(&error, text))
+}
+
+/// Turns serde's error into one plain sentence with a rule and, where it helps, a suggestion.
+fn explain(error: &serde_saphyr::Error, text: &str) -> LoadError {
+    let pos = error
+        .location()
+        .map(Pos::from)
+        .filter(|p| p.line > 0)
+        .unwrap_or(Pos::START);
+    let raw = raw_message(error);
+
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        let (key, expected) = split_backticked(rest);
+        return unknown_key(pos, key, &parse_expected(expected), parent_key(text, pos));
+    }
+    if let Some(rest) = raw.strip_prefix("missing field `") {
+        let (key, _) = split_backticked(rest);
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::MissingKey,
+            message: format!("missing required key `{key}`{}", owner_of(key)),
+            help: None,
+        };
+    }
+    if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::DuplicateKey,
+            message: format!("key `{key}` appears twice in the same mapping; keep one"),
+            help: None,
+        };
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        let (value, expected) = split_backticked(rest);
+        let expected = parse_expected(expected);
+        let suggestion = did_you_mean(value, &expected)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::WrongType,
+            message: format!(
+                "`{value}` is not allowed here; write one of {}{suggestion}",
+                backticked_list(&expected)
+            ),
+            help: None,
+        };
+    }
+    if is_type_error(&raw) {
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::WrongType,
+            message: type_sentence(&raw),
+            help: None,
+        };
+    }
+    if raw.contains('`') && raw.contains("confirm") {
+        // Our own messages from `Confirm`'s deserializer are already sentences.
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::WrongType,
+            message: raw,
+            help: None,
+        };
+    }
+    LoadError {
+        pos,
+        kind: LoadErrorKind::Syntax,
+        message: format!("YAML syntax error: {raw}"),
+        help: None,
+    }
+}
+
+/// The error's own words, without the location prefix and the source snippet.
+fn raw_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.without_snippet().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "line 4 column 5: message"
+    let message = match first.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, m)| m),
+        None => first,
+    };
+    message.trim().to_string()
+}
+
+fn split_backticked(text: &str) -> (&str, &str) {
+    match text.split_once('`') {
+        Some((name, rest)) => (name, rest),
+        None => (text, ""),
+    }
+}
+
+/// `, expected one of run, http, on` → `["run", "http", "on"]`.
+fn parse_expected(text: &str) -> Vec<String> {
+    let list = text
+        .trim_start_matches(',')
+        .trim()
+        .trim_start_matches("expected one of")
+        .trim_start_matches("expected")
+        .trim();
+    if list.starts_with("nothing") || list.is_empty() {
+        return Vec::new();
+    }
+    list.split(',')
+        .map(|s| s.trim().trim_matches('`').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn backticked_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.len() {
+        0 => "nothing".into(),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// The closest candidate to a misspelt word, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.as_str())
+}
+
+/// Which mapping a set of allowed keys describes, to name it in messages.
+fn context_of(expected: &[String]) -> &'static str {
+    let has = |k: &str| expected.iter().any(|e| e == k);
+    if has("runbook") && has("steps") {
+        "the runbook"
+    } else if has("services") {
+        "`scope`"
+    } else if has("id") && has("instructions") {
+        "a step"
+    } else if has("run") && has("http") {
+        "a command"
+    } else if has("stdout_contains") {
+        "`expect`"
+    } else if has("method") && has("url") {
+        "`http`"
+    } else if has("question") {
+        "`ask`"
+    } else if has("label") {
+        "a choice"
+    } else if has("until") {
+        "`wait`"
+    } else if has("role") {
+        "a contact"
+    } else if has("url") {
+        "a link"
+    } else if has("pattern") && has("secret") {
+        "an input"
+    } else {
+        "this mapping"
+    }
+}
+
+/// Keys that are valid somewhere else, with where they belong: a misplaced key gets a hint
+/// instead of a bare "unknown".
+fn home_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "if" | "next" | "on_failure" | "instructions" | "uses" | "with" => {
+            "it is a step key: put it beside `id` and `name`"
+        }
+        "check" | "action" | "ask" | "wait" => "it is a step kind: put it directly under the step",
+        "run" | "http" | "on" | "expect" | "capture" | "parallel" => {
+            "it is a command key: put it inside `check`, `action`, `wait.until` or a health check"
+        }
+        "confirm" | "rollback" | "canary" | "max_failures" => "it belongs to an `action`",
+        "stdout_contains" | "stdout_matches" | "stdout_not_contains" | "exit" => {
+            "it belongs inside `expect`"
+        }
+        "url" | "method" | "headers" | "body" | "status" | "body_contains" | "body_matches" => {
+            "it belongs inside `http`"
+        }
+        "services" | "environments" | "alerts" => "it belongs inside `scope`",
+        "every" | "until" => "it belongs inside `wait`",
+        "choices" | "question" | "input" => "it belongs inside `ask`",
+        _ => return None,
+    })
+}
+
+/// Words people write for a key the format spells differently.
+const ALIASES: [(&str, &str); 17] = [
+    ("command", "run"),
+    ("cmd", "run"),
+    ("shell", "run"),
+    ("script", "run"),
+    ("exec", "run"),
+    ("host", "on"),
+    ("hosts", "on"),
+    ("target", "on"),
+    ("description", "instructions"),
+    ("title", "name"),
+    ("condition", "if"),
+    ("when", "if"),
+    ("then", "next"),
+    ("goto", "next"),
+    ("undo", "rollback"),
+    ("revert", "rollback"),
+    ("request", "http"),
+];
+
+/// The allowed key a misspelt or synonymous key most likely means.
+fn suggestion_for(key: &str, expected: &[String]) -> Option<String> {
+    if let Some(close) = did_you_mean(key, expected) {
+        return Some(close.to_string());
+    }
+    let aliases: Vec<String> = ALIASES.iter().map(|(alias, _)| alias.to_string()).collect();
+    let alias = did_you_mean(key, &aliases)?;
+    let (_, meant) = ALIASES.iter().find(|(a, _)| *a == alias)?;
+    expected
+        .iter()
+        .any(|e| e == meant)
+        .then(|| meant.to_string())
+}
+
+/// The key of the mapping that holds the line at `pos`, read from the text: the nearest line
+/// above that is indented less (`check`, `action`, `until`…).
+fn parent_key(text: &str, pos: Pos) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let line = *lines.get((pos.line as usize).checked_sub(1)?)?;
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '-']).len();
+    let own = indent(line);
+    for above in lines[..pos.line as usize - 1].iter().rev() {
+        let trimmed = above.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if indent(above) < own {
+            let key = trimmed
+                .trim_start_matches(['-', ' '])
+                .split(':')
+                .next()?
+                .trim();
+            return Some(key.to_string());
+        }
+    }
+    None
+}
+
+fn unknown_key(pos: Pos, key: &str, expected: &[String], parent: Option<String>) -> LoadError {
+    let context = match (context_of(expected), parent.as_deref()) {
+        ("a command", Some("check")) => "a check",
+        ("a command", Some("action")) => "an action",
+        ("a command", Some("until")) => "`wait.until`",
+        ("a command", Some("rollback")) => "a rollback",
+        ("a command", Some("health" | "name")) => "a health check",
+        (context, _) => context,
+    };
+    let mut message = format!("unknown key `{key}` in {context}");
+    if let Some(suggestion) = suggestion_for(key, expected) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    } else if let Some(home) = home_of(key) {
+        message.push_str(&format!("; {home}"));
+    }
+    LoadError {
+        pos,
+        kind: LoadErrorKind::UnknownKey,
+        message,
+        help: (!expected.is_empty())
+            .then(|| format!("allowed here: {}", backticked_list(expected))),
+    }
+}
+
+/// The mapping a required key belongs to, when its name tells.
+fn owner_of(key: &str) -> &'static str {
+    match key {
+        "runbook" | "title" | "owner" | "reviewed" | "scope" | "steps" => " in the runbook",
+        "id" => " in a step",
+        "services" => " in `scope`",
+        "question" => " in `ask`",
+        "label" => " in a choice",
+        "until" => " in `wait`",
+        _ => "",
+    }
+}
+
+fn is_type_error(raw: &str) -> bool {
+    raw.starts_with("invalid ")
+        || raw.starts_with("expected ")
+        || raw.starts_with("invalid type")
+        || raw.contains("cannot deserialize")
+        || raw.starts_with("null ")
+}
+
+fn type_sentence(raw: &str) -> String {
+    let wanted =
+        if raw.contains("u32") || raw.contains("u16") || raw.contains("i32") || raw.contains("u64")
+        {
+            Some("a whole number")
+        } else if raw.contains("bool") {
+            Some("`true` or `false`")
+        } else if raw.contains("sequence") {
+            Some("a list")
+        } else if raw.contains("mapping") || raw.contains("map") || raw.contains("struct") {
+            Some("a mapping of keys to values")
+        } else if raw.contains("string") {
+            Some("a single text value")
+        } else {
+            None
+        };
+    match wanted {
+        Some(wanted) => format!("wrong type: expected {wanted} here ({raw})"),
+        None => format!("wrong type: {raw}"),
+    }
+}
+
+/// Where catalog ids resolve: the folder given, else the nearest `runbooks` folder above
+/// `near`, else `./runbooks`.
+pub fn catalog_root(explicit: Option<&Path>, near: Option<&Path>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    if let Some(near) = near {
+        let absolute = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
+        for dir in absolute.ancestors() {
+            if dir.file_name().is_some_and(|n| n == CATALOG_DIR_NAME) && dir.is_dir() {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(CATALOG_DIR_NAME)
+}
+
+/// The id of a runbook file: its path under the catalog, without extension, with `/`.
+/// A file outside the catalog is known by its file stem.
+pub fn runbook_id(catalog: &Path, file: &Path) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (catalog, file) = (absolute(catalog), absolute(file));
+    let relative = file
+        .strip_prefix(&catalog)
+        .unwrap_or_else(|_| Path::new(file.file_name().unwrap_or_default()));
+    let without_ext = relative.with_extension("");
+    without_ext
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The file of a catalog id, if it exists (`.yaml` preferred over `.yml`).
+pub fn resolve_id(catalog: &Path, id: &str) -> Option<PathBuf> {
+    if id.is_empty()
+        || id
+            .split('/')
+            .any(|part| part.is_empty() || part == ".." || part == ".")
+    {
+        return None;
+    }
+    ["yaml", "yml"]
+        .iter()
+        .map(|ext| catalog.join(format!("{id}.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// The file a RUNBOOK argument names — a path, or else a catalog id — and its catalog.
+pub fn resolve_argument(
+    argument: &str,
+    explicit_catalog: Option<&Path>,
+) -> Result<(PathBuf, PathBuf), crate::Error> {
+    let as_path = Path::new(argument);
+    if as_path.is_file() {
+        return Ok((
+            as_path.to_path_buf(),
+            catalog_root(explicit_catalog, Some(as_path)),
+        ));
+    }
+    let catalog = catalog_root(explicit_catalog, None);
+    match resolve_id(
+        &catalog,
+        argument.trim_end_matches(".yaml").trim_end_matches(".yml"),
+    ) {
+        Some(path) => Ok((path, catalog)),
+        None if is_runbook_file(as_path) => Err(crate::Error::NoSuchPath {
+            path: as_path.to_path_buf(),
+        }),
+        None => Err(crate::Error::UnknownRunbook {
+            id: argument.to_string(),
+            catalog,
+        }),
+    }
+}
+
+/// Whether a path names a runbook file by its extension.
+pub fn is_runbook_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// Every runbook file under `dir`, sorted, following no symlinked folders.
+pub fn find_runbooks(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let file_type = entry.file_type()?;
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if file_type.is_dir() && !hidden {
+                pending.push(path);
+            } else if !hidden && is_runbook_file(&path) && (file_type.is_file() || path.is_file()) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Turns the command line's PATHs into files: folders are searched, files taken as they are.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let found = find_runbooks(path).map_err(|source| crate::Error::ReadDir {
+                path: path.clone(),
+                source,
+            })?;
+            files.extend(found);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(crate::Error::NoSuchPath { path: path.clone() });
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn error_of(yaml: &str) -> LoadError {
+        parse(yaml).expect_err("should not parse")
+    }
+
+    const MINIMAL: &str = "runbook: 1\ntitle: T\nowner: team\nreviewed: 2026-10-01\nscope: { services: [svc] }\nsteps:\n  - id: a\n    name: A\n    instructions: do it\n";
+
+    #[test]
+    fn minimal_runbook_parses_with_positions() {
+        let runbook = parse(MINIMAL).unwrap();
+        assert_eq!(*runbook.title, "T");
+        assert_eq!(runbook.title.pos, Pos::new(2, 8));
+        assert_eq!(runbook.steps[0].id.pos, Pos::new(7, 9));
+        assert_eq!(runbook.reviewed.value, "2026-10-01");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let yaml = MINIMAL.replace(
+            "    instructions: do it\n",
+            "    instructions: x\n    check:\n      comand: ls\n",
+        );
+        let error = error_of(&yaml);
+        assert_eq!(error.kind, LoadErrorKind::UnknownKey);
+        assert_eq!(error.pos, Pos::new(11, 7));
+        assert_eq!(
+            error.message,
+            "unknown key `comand` in a check; did you mean `run`?"
+        );
+    }
+
+    #[test]
+    fn misplaced_key_says_where_it_belongs() {
+        let yaml = MINIMAL.replace(
+            "    instructions: do it\n",
+            "    instructions: x\n    check:\n      run: ls\n      on_failure: stop\n",
+        );
+        let error = error_of(&yaml);
+        assert_eq!(error.kind, LoadErrorKind::UnknownKey);
+        assert!(
+            error.message.contains("it is a step key"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn missing_and_duplicate_keys() {
+        assert_eq!(error_of("runbook: 1\n").kind, LoadErrorKind::MissingKey);
+        let error = error_of(&MINIMAL.replace("owner: team\n", "owner: team\nowner: other\n"));
+        assert_eq!(
+            (error.kind, error.pos.line),
+            (LoadErrorKind::DuplicateKey, 4)
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_syntax() {
+        let error = error_of(&MINIMAL.replace("runbook: 1", "runbook: one"));
+        assert_eq!(
+            (error.kind, error.pos),
+            (LoadErrorKind::WrongType, Pos::new(1, 10))
+        );
+        let error =
+            error_of(&MINIMAL.replace("scope: { services: [svc] }", "scope: { services: [svc }"));
+        assert_eq!(error.kind, LoadErrorKind::Syntax);
+        assert_eq!(error_of("").kind, LoadErrorKind::MissingKey);
+    }
+
+    #[test]
+    fn confirm_forms() {
+        for (form, ok) in [
+            ("yes", true),
+            ("type", true),
+            ("{type: web}", true),
+            ("maybe", false),
+            ("false", false),
+        ] {
+            let yaml = MINIMAL.replace(
+                "    instructions: do it\n",
+                &format!("    action:\n      run: ls\n      confirm: {form}\n"),
+            );
+            assert_eq!(
+                parse(&yaml).is_ok(),
+                ok,
+                "confirm: {form}: {:?}",
+                parse(&yaml).err()
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_paths_under_the_catalog() {
+        assert_eq!(
+            runbook_id(
+                Path::new("runbooks"),
+                Path::new("runbooks/user-sync/push.yaml")
+            ),
+            "user-sync/push"
+        );
+        assert_eq!(
+            runbook_id(Path::new("runbooks"), Path::new("/elsewhere/x.yml")),
+            "x"
+        );
+        assert_eq!(resolve_id(Path::new("runbooks"), "../etc/passwd"), None);
+    }
+}

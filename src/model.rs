@@ -1,0 +1,654 @@
+//! The runbook file format, version 1, as plain data.
+//!
+//! Every value a finding may point at is wrapped in [`Sp`], which keeps the line and column of
+//! its YAML node. Durations, regexes and templates stay strings here: lint checks them (so every
+//! mistake is reported with its rule, not just the first) and the executor compiles them.
+
+use std::fmt;
+use std::ops::Deref;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The format version this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A line and column in a runbook file, both counted from 1 (0 when unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Pos {
+    /// The top of the file, for findings about something that is missing altogether.
+    pub const START: Pos = Pos { line: 1, col: 1 };
+
+    pub fn new(line: u32, col: u32) -> Self {
+        Pos { line, col }
+    }
+}
+
+impl From<serde_saphyr::Location> for Pos {
+    fn from(location: serde_saphyr::Location) -> Self {
+        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Pos::new(clamp(location.line()), clamp(location.column()))
+    }
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A value with the position of the YAML node it was read from.
+///
+/// It dereferences to the value, serializes as the value and has the value's JSON Schema, so
+/// the model reads like plain data.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Sp<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, pos: Pos) -> Self {
+        Sp { value, pos }
+    }
+}
+
+impl<T> Deref for Sp<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Sp::new(spanned.value, spanned.referenced.into()))
+    }
+}
+
+impl<T: Serialize> Serialize for Sp<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A string that is rendered with Jinja syntax before a person reads it or a shell runs it.
+pub type Template = Sp<String>;
+
+/// One runbook file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "runbook",
+    description = "A runbook: scope, contacts, links and the steps that restore a service (format version 1)."
+)]
+pub struct Runbook {
+    /// Format version of this file; must be 1.
+    pub runbook: Sp<u32>,
+    /// What this runbook restores, in a few words.
+    pub title: Sp<String>,
+    /// Markdown: what this restores and when to use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Template>,
+    /// The team that answers for this runbook.
+    pub owner: Sp<String>,
+    /// Date of the last review, `YYYY-MM-DD`; lint warns when it is older than 180 days.
+    #[schemars(with = "String", extend("format" = "date"))]
+    pub reviewed: Sp<String>,
+    /// Default priority of an incident handled with this runbook, P1 (most urgent) to P5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Sp<Priority>>,
+    /// Which services, environments and alerts this runbook covers.
+    pub scope: Sp<Scope>,
+    /// Who to call, in escalation order.
+    #[serde(default)]
+    pub contacts: Vec<Sp<Contact>>,
+    /// Dashboards, logs, docs and source.
+    #[serde(default)]
+    pub links: Vec<Sp<Link>>,
+    /// Values asked at start unless given with `--set NAME=VALUE`.
+    #[serde(default)]
+    pub inputs: IndexMap<Sp<String>, Sp<Input>>,
+    /// Named groups of SSH destinations, as `ssh` itself accepts them.
+    #[serde(default)]
+    pub hosts: IndexMap<Sp<String>, Vec<Sp<String>>>,
+    /// The morning check: safe checks only, run by `runbook status`.
+    #[serde(default)]
+    pub health: Vec<Sp<Command>>,
+    /// The procedure; run in order unless `next` says otherwise.
+    pub steps: Vec<Sp<Step>>,
+}
+
+/// The urgency of an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Priority {
+    P1,
+    P2,
+    P3,
+    P4,
+    P5,
+}
+
+/// What a runbook covers.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// The services this runbook is for; at least one.
+    pub services: Vec<Sp<String>>,
+    /// The environments it applies to.
+    #[serde(default)]
+    pub environments: Vec<Sp<String>>,
+    /// Regexes matched against alert text by `runbook triage`.
+    #[serde(default)]
+    pub alerts: Vec<Sp<String>>,
+}
+
+/// Someone to call.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// A person or a team.
+    pub name: Sp<String>,
+    /// What they own or why to call them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Chat channel or handle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// When to call them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+/// A dashboard, a log search, a document.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Name shown to the engineer, and the key in `links.NAME`.
+    pub name: Sp<String>,
+    /// Address; a template.
+    pub url: Template,
+}
+
+/// A value the engineer gives at the start of a run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// What to type, shown at the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Value used when the engineer just presses Enter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Sp<String>>,
+    /// The only values allowed; asked as a menu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Sp<String>>>,
+    /// A regex the value must match; asked again if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Sp<String>>,
+    /// Hidden when typed; never shown, never written to the timeline.
+    #[serde(default)]
+    pub secret: bool,
+    /// Environment variable the value is taken from when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Sp<String>>,
+}
+
+impl Input {
+    /// An input that has to be given: no default and no environment variable to fall back on.
+    pub fn is_required(&self) -> bool {
+        self.default.is_none() && self.env.is_none()
+    }
+}
+
+/// One step of the procedure. Its kind is which of `check`, `action`, `ask`, `wait` or `uses`
+/// is present (none: a manual step); lint makes sure there is at most one.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique within the runbook: lowercase letters, digits and `-`.
+    pub id: Sp<String>,
+    /// Short name shown in the step header.
+    pub name: Sp<String>,
+    /// Markdown shown to the engineer; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<Template>,
+    /// A safe command that runs by itself and passes or fails by its `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Sp<Command>>,
+    /// A command that changes something: shown in full and confirmed first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Sp<Command>>,
+    /// A decision: a menu of choices, or free text kept in `vars`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<Sp<Ask>>,
+    /// Repeats a check until it passes or the timeout ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Sp<Wait>>,
+    /// Another runbook of the catalog, run as a sub-procedure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<Sp<String>>,
+    /// Inputs of the `uses` runbook; templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<Sp<IndexMap<Sp<String>, Template>>>,
+    /// An expression; the step is skipped (and recorded so) when it is false.
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Sp<String>>,
+    /// The step to go to after this one, or `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Sp<String>>,
+    /// Longest time one command of this step may take (default `60s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<String>>,
+    /// What to do when the step fails: `ask` (default when interactive), `stop`, `continue`,
+    /// or a step id to go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<Sp<String>>,
+}
+
+/// The kind of a step, from the key that is present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Manual,
+    Check,
+    Action,
+    Ask,
+    Wait,
+    Uses,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Manual => "manual",
+            StepKind::Check => "check",
+            StepKind::Action => "action",
+            StepKind::Ask => "decision",
+            StepKind::Wait => "wait",
+            StepKind::Uses => "sub-procedure",
+        }
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Step {
+    /// Every kind key present, with its position; more than one is a lint error.
+    pub fn kinds(&self) -> Vec<(StepKind, Pos)> {
+        let mut kinds = Vec::new();
+        if let Some(c) = &self.check {
+            kinds.push((StepKind::Check, c.pos));
+        }
+        if let Some(a) = &self.action {
+            kinds.push((StepKind::Action, a.pos));
+        }
+        if let Some(a) = &self.ask {
+            kinds.push((StepKind::Ask, a.pos));
+        }
+        if let Some(w) = &self.wait {
+            kinds.push((StepKind::Wait, w.pos));
+        }
+        if let Some(u) = &self.uses {
+            kinds.push((StepKind::Uses, u.pos));
+        }
+        kinds
+    }
+
+    /// The step's kind; the first one present when lint has not ruled out several.
+    pub fn kind(&self) -> StepKind {
+        self.kinds()
+            .first()
+            .map_or(StepKind::Manual, |(kind, _)| *kind)
+    }
+
+    /// The commands this step runs, with where each one sits (`check`, `action.rollback`…).
+    pub fn commands(&self) -> Vec<(&'static str, &Sp<Command>)> {
+        let mut commands = Vec::new();
+        if let Some(check) = &self.check {
+            commands.push(("check", check));
+        }
+        if let Some(action) = &self.action {
+            commands.push(("action", action));
+            if let Some(rollback) = &action.rollback {
+                commands.push(("rollback", rollback.as_ref()));
+            }
+        }
+        if let Some(wait) = &self.wait {
+            commands.push(("wait.until", &wait.until));
+        }
+        commands
+    }
+}
+
+/// A shell command or an HTTP request, with where it runs and what it must show.
+///
+/// The same shape serves checks, actions, `wait.until`, rollbacks and health checks; keys
+/// that belong to one of them only (`confirm`, `canary`, `name`…) are checked by lint.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Health checks only: what this check verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Sp<String>>,
+    /// A shell command, run by `sh -c` locally or over SSH; a template whose values are
+    /// shell-quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Template>,
+    /// An HTTP request, always sent from the local machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Sp<Http>>,
+    /// Where to run: `local` (default), a group of `hosts`, or one SSH destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Sp<String>>,
+    /// Most hosts at once in a fan-out (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Sp<u32>>,
+    /// Actions only: run on the first N hosts, show their results, and ask before the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Sp<u32>>,
+    /// Stop starting new hosts once N have failed (default: no limit for checks, 1 for actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<Sp<u32>>,
+    /// What a `run` command must show to pass (default: exit code 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Sp<Expect>>,
+    /// Keep stdout (or the response body), trimmed, as `vars.NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Sp<String>>,
+    /// Actions only: how to confirm: `yes` (y/N, the default), `type` (type the target), or
+    /// `{type: TEXT}` (type TEXT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Sp<Confirm>>,
+    /// Actions only: the command that undoes this one, offered when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Box<Sp<Command>>>,
+    /// Health checks only: longest time the check may take (default `60s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<String>>,
+    /// Health checks only: a failure shows orange, not red.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<Sp<bool>>,
+}
+
+/// What the output of a `run` command must show.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Expected exit code (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<Sp<i32>>,
+    /// Text stdout must contain; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_contains: Option<Template>,
+    /// A regex stdout must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_matches: Option<Sp<String>>,
+    /// Text stdout must not contain; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_not_contains: Option<Template>,
+}
+
+/// An HTTP request and what its response must show.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Address; a template (`{{ host }}` in a fan-out).
+    pub url: Template,
+    /// HTTP method (default `GET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Sp<String>>,
+    /// Request headers; values are templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<Sp<String>, Template>,
+    /// Request body; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Template>,
+    /// Expected status code (default: any 2xx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Sp<u16>>,
+    /// Text the response body must contain; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<Template>,
+    /// A regex the response body must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_matches: Option<Sp<String>>,
+    /// Longest time the request may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<String>>,
+}
+
+/// How the engineer confirms an action.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum Confirm {
+    /// `yes`: a y/N question, No by default; `type`: the engineer types the target (the
+    /// host or group of `on`, or `local`).
+    Word(ConfirmWord),
+    /// `{type: TEXT}`: the engineer types TEXT.
+    Text {
+        #[serde(rename = "type")]
+        text: String,
+    },
+}
+
+/// The word forms of `confirm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmWord {
+    Yes,
+    Type,
+}
+
+impl Serialize for Confirm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Confirm::Word(word) => word.serialize(serializer),
+            Confirm::Text { text } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("type", text)?;
+                map.end()
+            }
+        }
+    }
+}
+
+// Written by hand so that a wrong value gets one clear message instead of serde's
+// "data did not match any variant".
+impl<'de> Deserialize<'de> for Confirm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConfirmVisitor;
+        const EXPECTED: &str = "`yes`, `type` or `{type: TEXT}`";
+
+        impl<'de> serde::de::Visitor<'de> for ConfirmVisitor {
+            type Value = Confirm;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Confirm, E> {
+                if value {
+                    Ok(Confirm::Word(ConfirmWord::Yes))
+                } else {
+                    Err(E::custom(format!(
+                        "`confirm: false` is not allowed: an action is always confirmed; write {EXPECTED}"
+                    )))
+                }
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Confirm, E> {
+                match value {
+                    "yes" | "true" => Ok(Confirm::Word(ConfirmWord::Yes)),
+                    "type" => Ok(Confirm::Word(ConfirmWord::Type)),
+                    other => Err(E::custom(format!(
+                        "`confirm: {other}` is not a way to confirm; write {EXPECTED}"
+                    ))),
+                }
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Confirm, A::Error> {
+                let mut text = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "type" && text.is_none() {
+                        text = Some(map.next_value::<String>()?);
+                    } else {
+                        return Err(serde::de::Error::custom(format!(
+                            "unknown key `{key}` in `confirm`; write {EXPECTED}"
+                        )));
+                    }
+                }
+                text.map(|text| Confirm::Text { text }).ok_or_else(|| {
+                    serde::de::Error::custom(format!("empty `confirm`; write {EXPECTED}"))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(ConfirmVisitor)
+    }
+}
+
+/// A decision: a menu of choices, or free text.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ask {
+    /// The question; a template.
+    pub question: Template,
+    /// The answers to pick from, each with where it leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Sp<Choice>>>,
+    /// Free text instead of a menu, kept in `vars.NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Sp<String>>,
+}
+
+/// One answer of an `ask`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// What the engineer picks; also the value for `--answer STEP=LABEL`.
+    pub label: Sp<String>,
+    /// The step to go to, or `end`; the step below when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Sp<String>>,
+}
+
+/// Repeats a check until it passes.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    /// The check to repeat.
+    pub until: Sp<Command>,
+    /// Time between two tries (default `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Sp<String>>,
+    /// When to give up (default `10m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<String>>,
+}
+
+/// Where a `next`, a choice or `on_failure` leads.
+pub const END: &str = "end";
+
+/// The words of `on_failure` that are not step ids.
+pub const ON_FAILURE_POLICIES: [&str; 3] = ["ask", "stop", "continue"];
+
+/// Parses a duration written `500ms`, `30s`, `5m`, `1h` (or combined: `1h 30m`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let trimmed = text.trim();
+    let invalid =
+        || format!("`{trimmed}` is not a duration; write it like `500ms`, `30s`, `5m` or `1h`");
+    // jiff's friendly format also takes words like `5 minutes` and signs; keep to what the
+    // format documents: digits followed by a unit, optionally several.
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = trimmed;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let millis = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(invalid()),
+        };
+        total += std::time::Duration::from_millis(number.saturating_mul(millis));
+        rest = rest[unit_len..].trim_start();
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[track_caller]
+    fn case(text: &str, expected: Option<Duration>) {
+        assert_eq!(parse_duration(text).ok(), expected, "parsing `{text}`");
+    }
+
+    #[test]
+    fn durations() {
+        case("500ms", Some(Duration::from_millis(500)));
+        case("30s", Some(Duration::from_secs(30)));
+        case("5m", Some(Duration::from_secs(300)));
+        case("1h", Some(Duration::from_secs(3600)));
+        case("1h 30m", Some(Duration::from_secs(5400)));
+        case("1h30m", Some(Duration::from_secs(5400)));
+        case("", None);
+        case("30", None);
+        case("s", None);
+        case("5 minutes", None);
+        case("-5s", None);
+        case("5d", None);
+    }
+}

@@ -1,0 +1,1 @@
+//! Documentation from a runbook: Markdown, HTML, and a Mermaid flow chart of the steps.
