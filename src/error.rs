@@ -78,6 +78,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("`{name}={value}` is not valid: {reason}")]
+    InvalidEnv {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -37,6 +37,19 @@ pub fn run(cli: Cli) -> ExitStatus {
     })
 }
 
+/// Today's date, or `RUNBOOK_TODAY` (`YYYY-MM-DD`) when set, so that review ages in CI
+/// output and tests do not drift with the calendar.
+pub fn today() -> Result<jiff::civil::Date, Error> {
+    match std::env::var("RUNBOOK_TODAY") {
+        Ok(value) => value.parse().map_err(|_| Error::InvalidEnv {
+            name: "RUNBOOK_TODAY",
+            value,
+            reason: "write the date as YYYY-MM-DD",
+        }),
+        Err(_) => Ok(jiff::Zoned::now().date()),
+    }
+}
+
 /// Prints an error the way every command does: `error: ` and one sentence.
 pub fn report_error(error: &Error) {
     use std::io::Write as _;

@@ -84,7 +84,10 @@ fn explain(error: &serde_saphyr::Error, text: &str) -> LoadError {
         return LoadError {
             pos,
             kind: LoadErrorKind::MissingKey,
-            message: format!("missing required key `{key}`{}", owner_of(key)),
+            message: format!(
+                "missing required key `{key}`{}",
+                owner_of(key, parent_key(text, pos).as_deref())
+            ),
             help: None,
         };
     }
@@ -134,7 +137,7 @@ fn explain(error: &serde_saphyr::Error, text: &str) -> LoadError {
         pos,
         kind: LoadErrorKind::Syntax,
         message: format!("YAML syntax error: {raw}"),
-        help: None,
+        help: Some("YAML reports where it noticed the problem: look just above too (an unclosed `[`, `{` or quote, a wrong indent)".into()),
     }
 }
 
@@ -148,7 +151,15 @@ fn raw_message(error: &serde_saphyr::Error) -> String {
         Some(rest) => rest.split_once(": ").map_or(rest, |(_, m)| m),
         None => first,
     };
-    message.trim().to_string()
+    strip_location(message.trim()).to_string()
+}
+
+/// Drops a trailing " at line 7, column 13": the finding already says where.
+fn strip_location(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains("column") => &message[..at],
+        _ => message,
+    }
 }
 
 fn split_backticked(text: &str) -> (&str, &str) {
@@ -335,7 +346,15 @@ fn unknown_key(pos: Pos, key: &str, expected: &[String], parent: Option<String>)
 }
 
 /// The mapping a required key belongs to, when its name tells.
-fn owner_of(key: &str) -> &'static str {
+fn owner_of(key: &str, parent: Option<&str>) -> &'static str {
+    match (key, parent) {
+        (_, Some("steps")) => return " in a step",
+        (_, Some("contacts")) => return " in a contact",
+        (_, Some("links")) => return " in a link",
+        (_, Some("health")) => return " in a health check",
+        (_, Some("choices")) => return " in a choice",
+        _ => {}
+    }
     match key {
         "runbook" | "title" | "owner" | "reviewed" | "scope" | "steps" => " in the runbook",
         "id" => " in a step",
@@ -372,7 +391,7 @@ fn type_sentence(raw: &str) -> String {
             None
         };
     match wanted {
-        Some(wanted) => format!("wrong type: expected {wanted} here ({raw})"),
+        Some(wanted) => format!("wrong type: expected {wanted} here"),
         None => format!("wrong type: {raw}"),
     }
 }
@@ -380,6 +399,12 @@ fn type_sentence(raw: &str) -> String {
 /// Where catalog ids resolve: the folder given, else the nearest `runbooks` folder above
 /// `near`, else `./runbooks`.
 pub fn catalog_root(explicit: Option<&Path>, near: Option<&Path>) -> PathBuf {
+    catalog_root_or(explicit, near, Path::new(CATALOG_DIR_NAME))
+}
+
+/// Like [`catalog_root`], with another last resort: a folder given to `lint` or `list` is a
+/// catalog of its own even when it is not named `runbooks`.
+pub fn catalog_root_or(explicit: Option<&Path>, near: Option<&Path>, fallback: &Path) -> PathBuf {
     if let Some(dir) = explicit {
         return dir.to_path_buf();
     }
@@ -391,7 +416,7 @@ pub fn catalog_root(explicit: Option<&Path>, near: Option<&Path>) -> PathBuf {
             }
         }
     }
-    PathBuf::from(CATALOG_DIR_NAME)
+    fallback.to_path_buf()
 }
 
 /// The id of a runbook file: its path under the catalog, without extension, with `/`.
@@ -479,8 +504,16 @@ pub fn find_runbooks(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// A runbook file found from the command line, with the folder argument it was found in.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    /// The folder given on the command line that holds it, if it came from one.
+    pub under: Option<PathBuf>,
+}
+
 /// Turns the command line's PATHs into files: folders are searched, files taken as they are.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::Error> {
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<FoundFile>, crate::Error> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -488,9 +521,15 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::Error> {
                 path: path.clone(),
                 source,
             })?;
-            files.extend(found);
+            files.extend(found.into_iter().map(|file| FoundFile {
+                path: file,
+                under: Some(path.clone()),
+            }));
         } else if path.is_file() {
-            files.push(path.clone());
+            files.push(FoundFile {
+                path: path.clone(),
+                under: None,
+            });
         } else {
             return Err(crate::Error::NoSuchPath { path: path.clone() });
         }

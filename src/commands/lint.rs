@@ -19,7 +19,7 @@ pub fn lint(
             paths: paths.to_vec(),
         });
     }
-    let report = lint::lint_files(&files, &LintOptions::new(catalog));
+    let report = lint::lint_files(&files, &LintOptions::new(catalog)?);
     let text = match format {
         LintFormat::Human => lint::report::human(&report, true),
         LintFormat::Github => lint::report::github(&report),

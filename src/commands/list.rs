@@ -28,15 +28,17 @@ pub struct Entry {
 
 pub fn list(path: &Path, format: ListFormat) -> Result<ExitStatus, Error> {
     let files = load::expand_paths(&[path.to_path_buf()])?;
-    let catalog = if path.is_dir() {
-        path.to_path_buf()
+    // A folder is its own catalog unless it sits inside a `runbooks` folder.
+    let fallback = if path.is_dir() {
+        path
     } else {
-        load::catalog_root(None, Some(path))
+        Path::new(load::CATALOG_DIR_NAME)
     };
-    let today = jiff::Zoned::now().date();
+    let catalog = load::catalog_root_or(None, Some(path), fallback);
+    let today = crate::today()?;
     let entries: Vec<Entry> = files
         .iter()
-        .map(|file| entry(&catalog, file, today))
+        .map(|file| entry(&catalog, &file.path, today))
         .collect();
     let text = match format {
         ListFormat::Json => {

@@ -18,7 +18,7 @@ pub fn new(id: &str, catalog: &Path) -> Result<ExitStatus, Error> {
         })?;
     }
     let service = id.split('/').next().unwrap_or(id);
-    let today = jiff::Zoned::now().date();
+    let today = crate::today()?;
     let text = starter(id, service, &today.to_string());
     // `create_new` so that a file appearing meanwhile is never overwritten.
     let write = std::fs::OpenOptions::new()

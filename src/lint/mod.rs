@@ -79,16 +79,16 @@ pub struct LintOptions {
 }
 
 impl LintOptions {
-    pub fn new(catalog: Option<PathBuf>) -> Self {
-        LintOptions {
+    pub fn new(catalog: Option<PathBuf>) -> Result<Self, crate::Error> {
+        Ok(LintOptions {
             catalog,
-            today: jiff::Zoned::now().date(),
-        }
+            today: crate::today()?,
+        })
     }
 }
 
 /// Lints files, spreading them over the machine's cores; findings come back in file order.
-pub fn lint_files(files: &[PathBuf], options: &LintOptions) -> LintReport {
+pub fn lint_files(files: &[crate::load::FoundFile], options: &LintOptions) -> LintReport {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len().max(1));
@@ -101,7 +101,7 @@ pub fn lint_files(files: &[PathBuf], options: &LintOptions) -> LintReport {
                     let mut catalogs = catalog::Catalogs::default();
                     chunk
                         .iter()
-                        .map(|path| lint_path(path, options, &mut catalogs))
+                        .map(|file| lint_path(file, options, &mut catalogs))
                         .collect::<Vec<_>>()
                 })
             })
@@ -117,7 +117,12 @@ pub fn lint_files(files: &[PathBuf], options: &LintOptions) -> LintReport {
     LintReport { files }
 }
 
-fn lint_path(path: &Path, options: &LintOptions, catalogs: &mut catalog::Catalogs) -> FileReport {
+fn lint_path(
+    file: &crate::load::FoundFile,
+    options: &LintOptions,
+    catalogs: &mut catalog::Catalogs,
+) -> FileReport {
+    let path = file.path.as_path();
     let source = match SourceFile::read(path) {
         Ok(source) => source,
         Err(error) => {
@@ -135,7 +140,12 @@ fn lint_path(path: &Path, options: &LintOptions, catalogs: &mut catalog::Catalog
             };
         }
     };
-    let catalog_dir = crate::load::catalog_root(options.catalog.as_deref(), Some(path));
+    let fallback = file
+        .under
+        .as_deref()
+        .unwrap_or(Path::new(crate::load::CATALOG_DIR_NAME));
+    let catalog_dir =
+        crate::load::catalog_root_or(options.catalog.as_deref(), Some(path), fallback);
     let catalog = catalogs.get(&catalog_dir);
     let diagnostics = lint_source(&source, catalog, options);
     FileReport {

@@ -1,0 +1,262 @@
+//! `runbook lint`: one fixture per mistake, each pinned to its `line:col` and rule.
+
+use serde_json::Value;
+
+use crate::common::{fixture, output, runbook};
+
+/// Lints one fixture (with the fixture catalog for `uses`) and returns the exit code and the
+/// findings as `(line, col, severity, rule, message)`.
+fn lint_fixture(name: &str) -> (i32, Vec<(u64, u64, String, String, String)>) {
+    let path = fixture(&format!("lint/{name}.yaml"));
+    let (code, stdout, stderr) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .args(["lint", "--format", "json", "--catalog"])
+            .arg(fixture("catalog"))
+            .arg(&path),
+    );
+    assert!(stderr.is_empty(), "lint wrote to stderr: {stderr}");
+    let json: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    let findings = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap(),
+                d["col"].as_u64().unwrap(),
+                d["severity"].as_str().unwrap().to_string(),
+                d["rule"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (code, findings)
+}
+
+/// The fixture has exactly one finding, at `line:col`, of `rule`.
+#[track_caller]
+fn case(name: &str, line: u64, col: u64, rule: &str, severity: &str) {
+    let (code, findings) = lint_fixture(name);
+    assert_eq!(
+        findings.len(),
+        1,
+        "{name}: expected one finding, got {findings:#?}"
+    );
+    let (l, c, s, r, message) = &findings[0];
+    assert_eq!(
+        (*l, *c, r.as_str(), s.as_str()),
+        (line, col, rule, severity),
+        "{name}: {message}"
+    );
+    assert!(
+        !message.contains('\n'),
+        "{name}: a finding is one sentence: {message:?}"
+    );
+    assert_eq!(
+        code,
+        if severity == "error" { 1 } else { 0 },
+        "{name}: exit code"
+    );
+}
+
+#[test]
+fn every_mistake_is_found_where_it_is() {
+    case("yaml-syntax", 8, 9, "yaml-syntax", "error");
+    case("unknown-key", 26, 7, "unknown-key", "error");
+    case("unknown-key-misplaced", 27, 7, "unknown-key", "error");
+    case("missing-key", 21, 5, "missing-key", "error");
+    case("duplicate-key", 5, 1, "duplicate-key", "error");
+    case("wrong-type", 7, 13, "wrong-type", "error");
+    case("unsupported-version", 2, 10, "unsupported-version", "error");
+    case("invalid-date", 5, 11, "invalid-date", "error");
+    case("invalid-name", 20, 9, "invalid-name", "error");
+    case("empty-list", 7, 3, "empty-list", "error");
+    case("duplicate-name", 23, 9, "duplicate-name", "error");
+    case("two-kinds", 28, 7, "two-kinds", "error");
+    case(
+        "missing-instructions",
+        20,
+        5,
+        "missing-instructions",
+        "error",
+    );
+    case("misplaced-key", 27, 16, "misplaced-key", "error");
+    case("command-shape", 26, 7, "command-shape", "error");
+    case("unknown-step", 23, 11, "unknown-step", "error");
+    case("unreachable-step", 24, 9, "unreachable-step", "warning");
+    case("template-syntax", 22, 19, "template-syntax", "error");
+    case("undefined-name", 22, 19, "undefined-name", "error");
+    case(
+        "undefined-name-later-capture",
+        22,
+        19,
+        "undefined-name",
+        "error",
+    );
+    case("undefined-name-host", 26, 12, "undefined-name", "error");
+    case("invalid-regex", 8, 12, "invalid-regex", "error");
+    case("invalid-duration", 27, 14, "invalid-duration", "error");
+    case("invalid-value", 17, 14, "invalid-value", "error");
+    case("unknown-host-group", 27, 11, "unknown-host-group", "error");
+    case("unknown-runbook", 25, 11, "unknown-runbook", "error");
+    case("missing-input", 26, 11, "missing-input", "error");
+    case("unsafe-template", 26, 12, "unsafe-template", "warning");
+    case("stale-review", 5, 11, "stale-review", "warning");
+    case("no-contacts", 1, 1, "no-contacts", "warning");
+    case("no-links", 1, 1, "no-links", "warning");
+    case("no-rollback", 26, 7, "no-rollback", "warning");
+}
+
+#[test]
+fn messages_say_what_would_be_right() {
+    let message = |name| lint_fixture(name).1.remove(0).4;
+    assert_eq!(
+        message("unknown-key"),
+        "unknown key `comand` in a check; did you mean `run`?"
+    );
+    assert_eq!(
+        message("unknown-key-misplaced"),
+        "unknown key `on_failure` in a check; it is a step key: put it beside `id` and `name`"
+    );
+    assert_eq!(
+        message("undefined-name"),
+        "`inputs.enviroment` is not defined: the runbook has no input `enviroment`; did you mean `env`?"
+    );
+    assert_eq!(
+        message("unknown-step"),
+        "`next` leads to `secnd`, which is not a step id; did you mean `second`?"
+    );
+    assert!(message("unknown-runbook").ends_with("did you mean `common/restart`?"));
+    assert_eq!(
+        message("missing-input"),
+        "`common/restart` needs the input `deployment` in `with`"
+    );
+}
+
+#[test]
+fn a_valid_runbook_has_no_findings() {
+    let (code, findings) = lint_fixture("valid");
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+}
+
+#[test]
+fn uses_cycles_are_reported_on_each_runbook_of_the_loop() {
+    let (code, stdout, _) = output(
+        runbook()
+            .args(["lint", "--format", "json"])
+            .arg(fixture("catalog")),
+    );
+    assert_eq!(code, 1);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    let cycles: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "uses-cycle")
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cycles,
+        [
+            "`uses` loops back to this runbook: loop/a → loop/b → loop/a",
+            "`uses` loops back to this runbook: loop/b → loop/a → loop/b"
+        ]
+    );
+}
+
+#[test]
+fn human_format_quotes_the_line_with_a_caret() {
+    let (code, stdout, _) = output(
+        runbook()
+            .args(["lint"])
+            .arg(fixture("lint/unknown-key.yaml")),
+    );
+    assert_eq!(code, 1);
+    let path = fixture("lint/unknown-key.yaml").display().to_string();
+    assert!(
+        stdout.contains("error[unknown-key]: unknown key `comand` in a check; did you mean `run`?"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("--> {path}:26:7")), "{stdout}");
+    assert!(
+        stdout.contains("26 |       comand: \"true\"\n   |       ^^^^^^"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✘ 1 error and 0 warnings in 1 of 1 runbook checked"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b'), "NO_COLOR is set: no escape codes");
+}
+
+#[test]
+fn github_format_annotates_the_pull_request() {
+    let path = fixture("lint/no-rollback.yaml");
+    let (code, stdout, _) = output(runbook().args(["lint", "--format", "github"]).arg(&path));
+    assert_eq!(code, 0, "warnings alone do not fail");
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "::warning file={},line=26,col=7,title=no-rollback::action `second` has no `rollback`",
+            path.display()
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains("%0A"),
+        "the help line is escaped onto the same line: {first}"
+    );
+}
+
+#[test]
+fn deny_warnings_fails_on_warnings() {
+    let path = fixture("lint/no-rollback.yaml");
+    let (code, _, _) = output(runbook().args(["lint", "--deny-warnings"]).arg(&path));
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn bad_invocations_exit_2_with_one_message() {
+    let (code, _, stderr) = output(runbook().args(["lint", "no/such/dir"]));
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim(), "error: `no/such/dir` does not exist");
+    let (code, _, stderr) = output(runbook().args(["lint", "--format", "xml"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--format"), "{stderr}");
+    let (code, _, stderr) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "tomorrow")
+            .arg("lint")
+            .arg(fixture("lint/valid.yaml")),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: `RUNBOOK_TODAY=tomorrow` is not valid: write the date as YYYY-MM-DD"
+    );
+}
+
+#[test]
+fn unreadable_input_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 6] = [
+        ("empty.yaml", b""),
+        ("binary.yaml", &[0xff, 0xfe, 0x00, 0x01]),
+        ("list.yaml", b"- a\n- b\n"),
+        ("scalar.yaml", b"just text\n"),
+        ("anchors.yaml", b"a: &a [*a]\n"),
+        ("deep.yaml", &[b'['; 10_000]),
+    ];
+    for (name, bytes) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let (code, stdout, stderr) =
+        output(runbook().args(["lint", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["files"], 6);
+    assert_eq!(json["errors"], 6, "one error per broken file: {stdout}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `runbook` binary, one module per command.
+
+mod common;
+mod examples;
+mod lint;
+mod list;
+mod new;
+mod render;
+mod schema;

@@ -1,0 +1,74 @@
+//! `runbook schema`: the committed schema is exactly the generated one, and it describes the
+//! runbooks lint accepts.
+
+use serde_json::Value;
+
+use crate::common::{fixture, output, repo, runbook};
+
+#[test]
+fn committed_schema_equals_runbook_schema() {
+    let (code, stdout, _) = output(runbook().arg("schema"));
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(repo().join("schemas/runbook.schema.json")).unwrap();
+    assert!(
+        stdout == committed,
+        "schemas/runbook.schema.json is out of date: run `cargo run -- schema > schemas/runbook.schema.json`"
+    );
+}
+
+fn validator() -> jsonschema::Validator {
+    let (_, stdout, _) = output(runbook().arg("schema"));
+    let schema: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+}
+
+/// YAML → JSON through the same parser the editor would use is not at hand; the fixtures
+/// are simple enough for serde-saphyr into a JSON value.
+fn yaml_as_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn examples_and_valid_fixtures_validate_against_the_schema() {
+    let validator = validator();
+    let mut files = vec![
+        fixture("lint/valid.yaml"),
+        fixture("catalog/common/restart.yaml"),
+    ];
+    files.extend(runbook_files(&repo().join("runbooks")));
+    for file in files {
+        let instance = yaml_as_json(&file);
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_lint_rejects() {
+    let validator = validator();
+    for name in ["unknown-key", "wrong-type", "misplaced-key"] {
+        let instance = yaml_as_json(&fixture(&format!("lint/{name}.yaml")));
+        assert!(!validator.is_valid(&instance), "{name} should not validate");
+    }
+}
+
+fn runbook_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(runbook_files(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            found.push(path);
+        }
+    }
+    found
+}
