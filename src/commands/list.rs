@@ -104,9 +104,9 @@ fn table(entries: &[Entry]) -> String {
     let rows: Vec<[String; 6]> = entries
         .iter()
         .map(|e| match &e.error {
-            Some(error) => [
+            Some(_) => [
                 e.id.clone(),
-                format!("(invalid: {error})"),
+                format!("(invalid: `runbook lint {}` says why)", e.path),
                 String::new(),
                 String::new(),
                 String::new(),

@@ -192,7 +192,7 @@ pub fn lint_source(
     templates::check(&mut lint);
     catalog.check(&mut lint);
     let mut diagnostics = lint.diagnostics;
-    diagnostics.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+    diagnostics.sort_by_key(|d| (d.line, d.col));
     diagnostics.dedup();
     diagnostics
 }
@@ -236,13 +236,13 @@ impl FileLint<'_> {
     }
 }
 
+/// A runbook ready to use, with its warnings and text; or the findings that stop it (and the
+/// text, to quote them).
+pub type CheckedRunbook = Result<(Runbook, Vec<Diagnostic>, String), (Vec<Diagnostic>, String)>;
+
 /// Lints one runbook file before it is used (render, run): the findings, and the runbook
 /// when it has no error.
-pub fn check_one(
-    path: &Path,
-    catalog_dir: &Path,
-    options: &LintOptions,
-) -> Result<(Runbook, Vec<Diagnostic>, String), (Vec<Diagnostic>, String)> {
+pub fn check_one(path: &Path, catalog_dir: &Path, options: &LintOptions) -> CheckedRunbook {
     let source = match SourceFile::read(path) {
         Ok(source) => source,
         Err(error) => {

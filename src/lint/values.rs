@@ -12,17 +12,17 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
     for input in runbook.inputs.values() {
         if let Some(pattern) = &input.pattern {
             check_regex(lint, pattern, "`pattern`");
-            if let (Some(default), Ok(regex)) = (&input.default, regex::Regex::new(pattern)) {
-                if !regex.is_match(default) {
-                    lint.report(
-                        Rule::InvalidValue,
-                        default.pos,
-                        format!(
-                            "default `{}` does not match the input's `pattern`",
-                            default.value
-                        ),
-                    );
-                }
+            if let (Some(default), Ok(regex)) = (&input.default, regex::Regex::new(pattern))
+                && !regex.is_match(default)
+            {
+                lint.report(
+                    Rule::InvalidValue,
+                    default.pos,
+                    format!(
+                        "default `{}` does not match the input's `pattern`",
+                        default.value
+                    ),
+                );
             }
         }
     }

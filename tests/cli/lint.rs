@@ -4,9 +4,12 @@ use serde_json::Value;
 
 use crate::common::{fixture, output, runbook};
 
+/// `(line, col, severity, rule, message)`
+type Finding = (u64, u64, String, String, String);
+
 /// Lints one fixture (with the fixture catalog for `uses`) and returns the exit code and the
 /// findings as `(line, col, severity, rule, message)`.
-fn lint_fixture(name: &str) -> (i32, Vec<(u64, u64, String, String, String)>) {
+fn lint_fixture(name: &str) -> (i32, Vec<Finding>) {
     let path = fixture(&format!("lint/{name}.yaml"));
     let (code, stdout, stderr) = output(
         runbook()
