@@ -1,1 +1,11 @@
 //! Documentation from a runbook: Markdown, HTML, and a Mermaid flow chart of the steps.
+//!
+//! Each is a pure function of the model; the `render` command loads and lints the runbook
+//! first, so these only ever see a runbook without errors.
+
+mod html;
+mod markdown;
+pub mod mermaid;
+
+pub use self::html::html;
+pub use self::markdown::markdown;
