@@ -1,0 +1,225 @@
+//! The events of a timeline, as they are written: one JSON object per line, tagged by `event`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Something that happened during a run. Field names are the JSON keys of SPEC section 6.
+/// Absent optional fields are left out of the line, and read back as `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began (or a rehearsal of it).
+    RunStarted {
+        /// The runbook id.
+        runbook: String,
+        /// The runbook file, as given.
+        path: String,
+        /// Hex sha256 of the runbook file.
+        sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_commit: Option<String>,
+        /// `user@host`.
+        operator: String,
+        /// The inputs, secrets as `***`.
+        #[serde(default)]
+        inputs: BTreeMap<String, String>,
+        /// When the alert fired (`--alerted-at`), RFC 3339.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alerted_at: Option<String>,
+        #[serde(default)]
+        rehearsal: bool,
+    },
+    StepStarted {
+        /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.
+        kind: String,
+        name: String,
+    },
+    /// A shell command finished (or could not start) on one host.
+    Command {
+        host: String,
+        /// The rendered command.
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<i32>,
+        duration_ms: u64,
+        /// The last 4 KiB.
+        #[serde(default)]
+        stdout: String,
+        /// The last 4 KiB.
+        #[serde(default)]
+        stderr: String,
+        #[serde(default)]
+        timed_out: bool,
+    },
+    /// An HTTP request finished (or failed) for one host.
+    Http {
+        host: String,
+        method: String,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        duration_ms: u64,
+        /// The last 4 KiB of the response body.
+        #[serde(default)]
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Confirmed {
+        command: String,
+    },
+    Declined {
+        command: String,
+    },
+    /// The answer to an `ask` step: a choice's label, or a free-text value.
+    Answer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        choice: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
+    Note {
+        text: String,
+    },
+    StepFinished {
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Escalated {
+        contact: String,
+    },
+    RunPaused {
+        at_step: String,
+    },
+    RunResumed {
+        at_step: String,
+        /// The bytes of a torn last line cut off before resuming.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropped_bytes: Option<u64>,
+    },
+    RunFinished {
+        outcome: RunOutcome,
+        duration_ms: u64,
+    },
+}
+
+impl Event {
+    /// The `event` tag: `run_started`, `command`…
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::StepStarted { .. } => "step_started",
+            Event::Command { .. } => "command",
+            Event::Http { .. } => "http",
+            Event::Confirmed { .. } => "confirmed",
+            Event::Declined { .. } => "declined",
+            Event::Answer { .. } => "answer",
+            Event::Note { .. } => "note",
+            Event::StepFinished { .. } => "step_finished",
+            Event::Escalated { .. } => "escalated",
+            Event::RunPaused { .. } => "run_paused",
+            Event::RunResumed { .. } => "run_resumed",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A manual step, an action or a decision was carried out.
+    Done,
+    /// A check or a wait passed.
+    Passed,
+    Failed,
+    Skipped,
+    /// An action shown but not run (`--rehearse`).
+    Rehearsed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Rehearsed => "rehearsed",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Service restored.
+    Resolved,
+    Failed,
+    Aborted,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Resolved => "resolved",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Aborted => "aborted",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_serde_tag() {
+        let events = [
+            Event::StepStarted {
+                kind: "check".into(),
+                name: "n".into(),
+            },
+            Event::Answer {
+                choice: Some("All".into()),
+                value: None,
+            },
+            Event::StepFinished {
+                outcome: Outcome::Rehearsed,
+                reason: None,
+            },
+            Event::RunResumed {
+                at_step: "s".into(),
+                dropped_bytes: Some(3),
+            },
+            Event::RunFinished {
+                outcome: RunOutcome::Resolved,
+                duration_ms: 5,
+            },
+        ];
+        for event in events {
+            let value = serde_json::to_value(&event).unwrap();
+            assert_eq!(value["event"], event.name());
+            assert_eq!(serde_json::from_value::<Event>(value).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn absent_options_are_left_out() {
+        let json = serde_json::to_string(&Event::Answer {
+            choice: None,
+            value: Some("x".into()),
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"event":"answer","value":"x"}"#);
+        let json = serde_json::to_string(&Event::StepFinished {
+            outcome: Outcome::Passed,
+            reason: None,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"event":"step_finished","outcome":"passed"}"#);
+    }
+}

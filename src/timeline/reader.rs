@@ -1,0 +1,251 @@
+//! Reading a timeline back: the records of its whole lines, a torn last line reported and
+//! ignored, and the check of the hash chain.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Event, TimelineError, line_hash};
+
+/// One line of a timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    /// UTC, RFC 3339 with milliseconds.
+    pub at: String,
+    pub incident: String,
+    pub step: Option<String>,
+    /// Hex sha256 of the previous line; `""` on the first.
+    pub prev: String,
+    pub event: Event,
+    /// The line's bytes, without its newline.
+    pub raw: String,
+}
+
+impl Record {
+    /// `at` as a timestamp; `None` if the file holds something else there.
+    pub fn timestamp(&self) -> Option<jiff::Timestamp> {
+        self.at.parse().ok()
+    }
+
+    /// The line as JSON, keys as in the file.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.raw).expect("a record's line was parsed as JSON")
+    }
+}
+
+/// The shape of a line, for serde.
+#[derive(Deserialize)]
+struct Line {
+    seq: u64,
+    at: String,
+    incident: String,
+    #[serde(default)]
+    step: Option<String>,
+    prev: String,
+    #[serde(flatten)]
+    event: Event,
+}
+
+/// A last line without its newline that is not a whole event: the writer stopped mid-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    /// Its line number, from 1.
+    pub line: usize,
+    /// Its length in bytes.
+    pub bytes: u64,
+}
+
+/// What a timeline file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub records: Vec<Record>,
+    pub torn_tail: Option<TornTail>,
+}
+
+/// Where the chain of a timeline breaks first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The line number, from 1.
+    pub line: usize,
+    /// Why, in one sentence.
+    pub reason: String,
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Whole lines that hold an event (all of them when the chain is intact).
+    pub events: usize,
+    pub torn_tail: Option<TornTail>,
+    /// `None` when the chain is intact.
+    pub broken: Option<Broken>,
+}
+
+impl Verification {
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// One line of the file as bytes.
+struct RawLine<'a> {
+    number: usize,
+    bytes: &'a [u8],
+    /// False for a last line without its newline.
+    terminated: bool,
+}
+
+fn raw_lines(bytes: &[u8]) -> Vec<RawLine<'_>> {
+    let mut lines = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (line, terminated, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(end) => (&rest[..end], true, &rest[end + 1..]),
+            None => (rest, false, &rest[rest.len()..]),
+        };
+        lines.push(RawLine {
+            number: lines.len() + 1,
+            bytes: line,
+            terminated,
+        });
+        rest = next;
+    }
+    lines
+}
+
+/// Parses one line; the error is the reason, in words.
+fn parse_line(bytes: &[u8]) -> Result<Record, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the line is not UTF-8".to_string())?;
+    if text.trim().is_empty() {
+        return Err("the line is empty".into());
+    }
+    let line: Line = serde_json::from_str(text).map_err(|error| {
+        // serde_json ends its message with ` at line 1 column N`; only the column helps here.
+        let message = error.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(head, _)| head);
+        format!("{message} (column {})", error.column())
+    })?;
+    Ok(Record {
+        seq: line.seq,
+        at: line.at,
+        incident: line.incident,
+        step: line.step,
+        prev: line.prev,
+        event: line.event,
+        raw: text.to_string(),
+    })
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, TimelineError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => TimelineError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => TimelineError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+/// Reads a timeline: every whole line must be an event; a torn last line is reported in
+/// [`Reading::torn_tail`] and otherwise ignored.
+pub fn read(path: &Path) -> Result<Reading, TimelineError> {
+    parse(path, &read_bytes(path)?)
+}
+
+/// [`read`], on bytes already read.
+pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Reading, TimelineError> {
+    let mut reading = Reading {
+        records: Vec::new(),
+        torn_tail: None,
+    };
+    for line in raw_lines(bytes) {
+        match parse_line(line.bytes) {
+            Ok(record) => reading.records.push(record),
+            // A last line that is a whole event but lost its newline is kept: an object
+            // cannot be complete before its closing brace, so nothing of it is missing.
+            Err(_) if !line.terminated => {
+                reading.torn_tail = Some(TornTail {
+                    line: line.number,
+                    bytes: line.bytes.len() as u64,
+                });
+            }
+            Err(reason) => {
+                return Err(TimelineError::Malformed {
+                    path: PathBuf::from(path),
+                    line: line.number,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(reading)
+}
+
+/// Checks the hash chain: `seq` is 1, 2, 3… and each `prev` is the hash of the line before
+/// (`""` on the first). A line that is not an event breaks the chain too. Only a file that
+/// cannot be read at all is an error.
+pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
+    let bytes = read_bytes(path)?;
+    let mut verification = Verification {
+        events: 0,
+        torn_tail: None,
+        broken: None,
+    };
+    let mut previous: Option<&[u8]> = None;
+    for line in raw_lines(&bytes) {
+        let record = match parse_line(line.bytes) {
+            Ok(record) => record,
+            Err(_) if !line.terminated => {
+                verification.torn_tail = Some(TornTail {
+                    line: line.number,
+                    bytes: line.bytes.len() as u64,
+                });
+                break;
+            }
+            Err(reason) => {
+                verification.broken = Some(Broken {
+                    line: line.number,
+                    reason: format!("not a timeline event: {reason}"),
+                });
+                break;
+            }
+        };
+        if let Some(reason) = chain_break(&record, line.number, previous) {
+            verification.broken = Some(Broken {
+                line: line.number,
+                reason,
+            });
+            break;
+        }
+        verification.events += 1;
+        previous = Some(line.bytes);
+    }
+    Ok(verification)
+}
+
+/// Why this record does not follow the line before it, if it does not.
+fn chain_break(record: &Record, number: usize, previous: Option<&[u8]>) -> Option<String> {
+    let expected_seq = number as u64;
+    if record.seq != expected_seq {
+        return Some(format!(
+            "`seq` is {} where {expected_seq} was expected; a line was removed, added or moved",
+            record.seq
+        ));
+    }
+    match previous {
+        None if !record.prev.is_empty() => Some(
+            "`prev` should be empty on the first line; the lines before it were removed".into(),
+        ),
+        Some(previous) if record.prev != line_hash(previous) => Some(format!(
+            "`prev` is not the hash of line {}; line {} was changed, or a line was removed or moved",
+            number - 1,
+            number - 1
+        )),
+        _ => None,
+    }
+}
