@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 N="${N:-1000}"
 
 cargo build --release --quiet
-bin="$PWD/target/release/runbook"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

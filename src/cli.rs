@@ -20,6 +20,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Walk through a runbook: checks run by themselves, actions are confirmed first, and
+    /// every action is recorded in an incident timeline
+    Run(RunArgs),
     /// Check runbooks for mistakes; every finding has file:line:col, a rule and one sentence
     Lint(LintArgs),
     /// Turn a runbook into documentation: Markdown (or HTML) with a Mermaid flow chart
@@ -28,10 +31,70 @@ pub enum Command {
     List(ListArgs),
     /// Write a commented starter runbook that passes lint
     New(NewArgs),
+    /// Read an incident timeline: a chronology, a postmortem draft, or JSON;
+    /// `timeline verify FILE` checks its hash chain
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Timeline(TimelineArgs),
     /// Print the JSON Schema of the runbook format (for editors and CI)
     Schema,
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("mode").args(["dry_run", "rehearse"]))]
+pub struct RunArgs {
+    /// A runbook file, or a catalog id such as `demo/local-demo`
+    #[arg(
+        value_name = "RUNBOOK",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub runbook: Option<String>,
+
+    /// Give an input: NAME=VALUE (repeatable); inputs not given are asked
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Incident id, used in the timeline [default: the runbook id and the start time]
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+
+    /// When the alert fired (RFC 3339, e.g. 2026-11-21T03:58:00Z), for time-to-acknowledge
+    #[arg(long, value_name = "TIME")]
+    pub alerted_at: Option<String>,
+
+    /// Where to write the timeline [default: timelines/INCIDENT.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
+    /// ssh configuration file passed to ssh as `-F FILE`
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Start at this step instead of the first
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+
+    /// Run nothing: print every step with its rendered commands and where branches lead
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Practice: checks run for real, actions are shown but not run
+    #[arg(long)]
+    pub rehearse: bool,
+
+    /// Answer "done" to manual steps and "yes" to confirmations
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Pick a choice of an `ask` step: STEP=LABEL (repeatable)
+    #[arg(long = "answer", value_name = "STEP=LABEL")]
+    pub answers: Vec<String>,
+
+    /// Continue an interrupted run from its timeline
+    #[arg(long, value_name = "TIMELINE", conflicts_with_all = ["set", "incident", "timeline", "from", "dry_run"])]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +163,37 @@ pub struct NewArgs {
     /// Catalog folder to write into
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub path: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    #[command(subcommand)]
+    pub action: Option<TimelineAction>,
+
+    /// The timeline file (JSON Lines)
+    #[arg(value_name = "FILE", required = true)]
+    pub file: Option<PathBuf>,
+
+    /// `text`: a readable chronology; `md`: a postmortem draft; `json`: the events as an array
+    #[arg(long, value_enum, default_value_t = TimelineFormat::Text)]
+    pub format: TimelineFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TimelineAction {
+    /// Check the hash chain; exit 1 and the first broken line when the file was tampered with
+    Verify {
+        /// The timeline file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimelineFormat {
+    Text,
+    Md,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]

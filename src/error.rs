@@ -66,6 +66,13 @@ pub enum Error {
     #[error("`{}` is not a valid runbook ({count} error{}); run `runbook lint {}` for details", path.display(), if *count == 1 { "" } else { "s" }, path.display())]
     InvalidRunbook { path: PathBuf, count: usize },
 
+    #[error("invalid value `{value}` for `{flag}`: {reason}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+
     #[error("invalid runbook id `{id}`: {reason}")]
     InvalidId { id: String, reason: &'static str },
 
@@ -85,6 +92,9 @@ pub enum Error {
         reason: &'static str,
     },
 
+    #[error(transparent)]
+    Timeline(#[from] crate::timeline::TimelineError),
+
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -94,6 +104,8 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Output(_) | Error::WriteFile { .. } => ExitStatus::Failure,
+            // The disk refused an event mid-run: the run failed; a bad or missing file is invalid.
+            Error::Timeline(error) if error.is_write_failure() => ExitStatus::Failure,
             _ => ExitStatus::Invalid,
         }
     }

@@ -7,12 +7,15 @@
 pub mod cli;
 pub mod commands;
 mod error;
+pub mod execute;
 pub mod lint;
 pub mod load;
 pub mod model;
 pub mod render;
 pub mod schema;
+pub mod secrets;
 pub mod template;
+pub mod timeline;
 
 pub use error::{Error, ExitStatus};
 
@@ -22,12 +25,32 @@ use cli::{Cli, Command};
 pub fn run(cli: Cli) -> ExitStatus {
     let catalog = cli.catalog;
     let result = match cli.command {
+        Command::Run(args) => execute::run(execute::RunSettings {
+            runbook: args.runbook,
+            catalog,
+            sets: args.set,
+            incident: args.incident,
+            alerted_at: args.alerted_at,
+            timeline: args.timeline,
+            ssh_config: args.ssh_config,
+            from: args.from,
+            dry_run: args.dry_run,
+            rehearse: args.rehearse,
+            yes: args.yes,
+            answers: args.answers,
+            resume: args.resume,
+        }),
         Command::Lint(args) => {
             commands::lint::lint(&args.paths, args.format, args.deny_warnings, catalog)
         }
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
         Command::New(args) => commands::new::new(&args.id, &args.path),
+        Command::Timeline(args) => match (args.action, args.file) {
+            (Some(cli::TimelineAction::Verify { file }), _) => commands::timeline::verify(&file),
+            (None, Some(file)) => commands::timeline::show(&file, args.format),
+            (None, None) => unreachable!("clap requires FILE without a subcommand"),
+        },
         Command::Schema => commands::schema(),
         Command::Completions(args) => commands::completions(args.shell),
     };

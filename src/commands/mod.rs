@@ -4,6 +4,7 @@ pub mod lint;
 pub mod list;
 pub mod new;
 pub mod render;
+pub mod timeline;
 
 use std::io::Write as _;
 

@@ -7,3 +7,4 @@ mod list;
 mod new;
 mod render;
 mod schema;
+mod timeline;

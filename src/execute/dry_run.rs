@@ -1,0 +1,132 @@
+//! `--dry-run`: every step in order with its rendered commands and targets, and where
+//! branches lead. Nothing runs, checks included.
+
+use std::fmt::Write as _;
+
+use super::state::RunState;
+use crate::model::{Command, END, Runbook, StepKind};
+
+pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> String {
+    let env = crate::template::environment();
+    // What cannot be known before the run (vars, step results) is shown as written.
+    let render = |text: &str, shell: bool| {
+        state
+            .render(runbook, &env, text, shell, None)
+            .unwrap_or_else(|_| text.to_string())
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Dry run of `{id}`: {} — nothing will run.",
+        runbook.title.value
+    );
+    if !state.inputs.is_empty() {
+        let inputs: Vec<String> = state
+            .inputs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "inputs: {}", inputs.join(", "));
+    }
+    let total = runbook.steps.len();
+    for (index, step) in runbook.steps.iter().enumerate().skip(start) {
+        let kind = step.kind();
+        let _ = writeln!(
+            out,
+            "\nStep {}/{total} · {}   [{}]  ({})",
+            index + 1,
+            step.name.value,
+            kind.as_str(),
+            step.id.value
+        );
+        if let Some(condition) = &step.condition {
+            let _ = writeln!(out, "  only if: {}", condition.value);
+        }
+        if let Some(instructions) = &step.instructions {
+            for line in render(instructions, false).trim_end().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        let describe = |out: &mut String, label: &str, command: &Command| {
+            let on = command.on.as_ref().map_or("local", |o| o.as_str());
+            if let Some(run) = &command.run {
+                let _ = writeln!(out, "  {label} on {on}: $ {}", render(run, true));
+            }
+            if let Some(http) = &command.http {
+                let method = http.method.as_ref().map_or("GET", |m| m.as_str());
+                let _ = writeln!(
+                    out,
+                    "  {label} from local: {method} {}",
+                    render(&http.url, false)
+                );
+            }
+        };
+        match kind {
+            StepKind::Check => describe(&mut out, "check", step.check.as_ref().expect("check")),
+            StepKind::Action => {
+                let action = step.action.as_ref().expect("action");
+                describe(&mut out, "action (asks first)", action);
+                if let Some(rollback) = &action.rollback {
+                    describe(&mut out, "rollback", rollback);
+                }
+            }
+            StepKind::Wait => {
+                let wait = step.wait.as_ref().expect("wait");
+                describe(&mut out, "until", &wait.until);
+                let every = wait.every.as_ref().map_or("10s", |e| e.as_str());
+                let timeout = wait.timeout.as_ref().map_or("10m", |t| t.as_str());
+                let _ = writeln!(out, "  every {every}, gives up after {timeout}");
+            }
+            StepKind::Ask => {
+                let ask = step.ask.as_ref().expect("ask");
+                let _ = writeln!(out, "  asks: {}", render(&ask.question, false));
+                for choice in ask.choices.iter().flatten() {
+                    let _ = writeln!(
+                        out,
+                        "    - {} → {}",
+                        choice.label.value,
+                        leads_to(choice.next.as_ref().map(|n| n.as_str()), runbook, index)
+                    );
+                }
+                if let Some(input) = &ask.input {
+                    let _ = writeln!(out, "    answer kept as vars.{}", input.value);
+                }
+            }
+            StepKind::Uses => {
+                let _ = writeln!(
+                    out,
+                    "  runs the runbook `{}`",
+                    step.uses.as_ref().map_or("", |u| u.as_str())
+                );
+                for (name, value) in step.with.iter().flat_map(|w| w.iter()) {
+                    let _ = writeln!(out, "    with {} = {}", name.value, render(value, false));
+                }
+            }
+            StepKind::Manual => {
+                let _ = writeln!(out, "  the engineer does this and says done");
+            }
+        }
+        if let Some(policy) = &step.on_failure {
+            let _ = writeln!(out, "  on failure: {}", policy.value);
+        }
+        if step.ask.as_ref().and_then(|a| a.choices.as_ref()).is_none() {
+            let _ = writeln!(
+                out,
+                "  then → {}",
+                leads_to(step.next.as_ref().map(|n| n.as_str()), runbook, index)
+            );
+        }
+    }
+    out
+}
+
+fn leads_to(next: Option<&str>, runbook: &Runbook, index: usize) -> String {
+    match next {
+        Some(END) => "end".into(),
+        Some(id) => format!("step `{id}`"),
+        None => match runbook.steps.get(index + 1) {
+            Some(step) => format!("step `{}`", step.id.value),
+            None => "end".into(),
+        },
+    }
+}

@@ -1,0 +1,1162 @@
+//! The engine walks a runbook's steps: it renders, asks, runs, records every event in the
+//! timeline, and follows `next`, choices and `on_failure`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use minijinja::Environment;
+
+use super::prompt::{Asked, NoAnswer, Prompter};
+use super::screen::{Screen, contact_line, human_duration};
+use super::state::{RunState, StepResult};
+use super::target::{CommandOutput, Interrupt, Local, ShellCommand, Target};
+use crate::Error;
+use crate::model::{
+    Command, Confirm, ConfirmWord, END, Runbook, Sp, Step, StepKind, parse_duration,
+};
+use crate::timeline::{Event, Outcome, Timeline};
+
+/// The default time limit of one command.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_WAIT_EVERY: Duration = Duration::from_secs(10);
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How a run (or a sub-procedure) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Resolved,
+    Failed { step: String },
+    Paused { step: String },
+    NeedsHuman { step: String, question: String },
+}
+
+/// Where to go after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Next {
+    Below,
+    Step(String),
+    End,
+}
+
+impl Next {
+    fn from_target(target: Option<&Sp<String>>) -> Next {
+        match target.map(|t| t.as_str()) {
+            None => Next::Below,
+            Some(END) => Next::End,
+            Some(id) => Next::Step(id.to_string()),
+        }
+    }
+}
+
+/// What one try of a step gave.
+enum Tried {
+    Passed {
+        result: StepResult,
+        next: Next,
+        outcome: Outcome,
+    },
+    Failed {
+        result: StepResult,
+        expected: String,
+        happened: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Stop(Ending),
+}
+
+/// The settings the engine needs from the command line.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub rehearse: bool,
+    pub catalog: PathBuf,
+}
+
+pub struct Engine {
+    pub settings: EngineSettings,
+    pub env: Environment<'static>,
+    pub timeline: Timeline,
+    pub prompter: Prompter,
+    pub screen: Screen,
+    pub interrupt: Interrupt,
+    local: Local,
+}
+
+impl Engine {
+    pub fn new(
+        settings: EngineSettings,
+        timeline: Timeline,
+        prompter: Prompter,
+        screen: Screen,
+        interrupt: Interrupt,
+    ) -> Self {
+        Engine {
+            settings,
+            env: crate::template::environment(),
+            timeline,
+            prompter,
+            screen,
+            interrupt,
+            local: Local,
+        }
+    }
+
+    fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), Error> {
+        self.timeline.record(step, event).map_err(Error::from)
+    }
+
+    /// Asks until answered, writing each note to the timeline.
+    fn ask<T>(
+        &mut self,
+        step: &str,
+        mut question: impl FnMut(&mut Prompter) -> Asked<T>,
+    ) -> Result<Result<T, NoAnswer>, Error> {
+        loop {
+            match question(&mut self.prompter) {
+                Ok(super::prompt::Reply::Answer(answer)) => return Ok(Ok(answer)),
+                Ok(super::prompt::Reply::Note(note)) if note.trim().is_empty() => {}
+                Ok(super::prompt::Reply::Note(note)) => {
+                    self.record(Some(step), Event::Note { text: note })?;
+                    self.screen.info("note recorded");
+                }
+                Err(no_answer) => return Ok(Err(no_answer)),
+            }
+        }
+    }
+
+    /// Runs the steps of `runbook` from `start`; step ids get `prefix` (for sub-procedures).
+    pub fn run_steps(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        prefix: &str,
+        start: usize,
+    ) -> Result<Ending, Error> {
+        let total = runbook.steps.len();
+        let mut index = start;
+        while index < total {
+            let step = &runbook.steps[index];
+            let id = format!("{prefix}{}", step.id.value);
+            if self.interrupt.is_set() {
+                return Ok(Ending::Paused { step: id });
+            }
+            if let Some(condition) = &step.condition {
+                match state.condition(runbook, &self.env, condition) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.screen.step_header(
+                            index + 1,
+                            total,
+                            &format!("{prefix}{}", step.name.value),
+                            "skipped",
+                        );
+                        self.screen
+                            .info(&format!("skipped: `if: {}` is false", condition.value));
+                        let reason = format!("if: {} is false", condition.value);
+                        self.record(
+                            Some(&id),
+                            Event::StepFinished {
+                                outcome: Outcome::Skipped,
+                                reason: Some(reason),
+                            },
+                        )?;
+                        state.steps.insert(
+                            step.id.value.clone(),
+                            StepResult {
+                                ok: true,
+                                outcome: "skipped".into(),
+                                ..StepResult::default()
+                            },
+                        );
+                        index += 1;
+                        continue;
+                    }
+                    Err(error) => {
+                        self.screen.fail(&format!(
+                            "cannot evaluate `if: {}`: {error}",
+                            condition.value
+                        ));
+                        self.record(
+                            Some(&id),
+                            Event::StepFinished {
+                                outcome: Outcome::Failed,
+                                reason: Some(format!("if: {error}")),
+                            },
+                        )?;
+                        return Ok(Ending::Failed { step: id });
+                    }
+                }
+            }
+            let kind = step.kind();
+            self.screen.step_header(
+                index + 1,
+                total,
+                &format!("{prefix}{}", step.name.value),
+                kind.as_str(),
+            );
+            self.record(
+                Some(&id),
+                Event::StepStarted {
+                    kind: kind.as_str().into(),
+                    name: step.name.value.clone(),
+                },
+            )?;
+            if let Some(instructions) = &step.instructions {
+                let text = state
+                    .render(runbook, &self.env, instructions, false, None)
+                    .unwrap_or_else(|_| instructions.value.clone());
+                self.screen.text_block(&text);
+            }
+            let next = loop {
+                let tried = self.try_step(runbook, state, step, &id, kind)?;
+                match tried {
+                    Tried::Passed {
+                        result,
+                        next,
+                        outcome,
+                    } => {
+                        self.record(
+                            Some(&id),
+                            Event::StepFinished {
+                                outcome,
+                                reason: None,
+                            },
+                        )?;
+                        state.steps.insert(step.id.value.clone(), result);
+                        break next;
+                    }
+                    Tried::Skipped { reason } => {
+                        self.screen.info(&format!("skipped: {reason}"));
+                        self.record(
+                            Some(&id),
+                            Event::StepFinished {
+                                outcome: Outcome::Skipped,
+                                reason: Some(reason),
+                            },
+                        )?;
+                        state.steps.insert(
+                            step.id.value.clone(),
+                            StepResult {
+                                ok: false,
+                                outcome: "skipped".into(),
+                                ..StepResult::default()
+                            },
+                        );
+                        break Next::Below;
+                    }
+                    Tried::Stop(ending) => return Ok(ending),
+                    Tried::Failed {
+                        result,
+                        expected,
+                        happened,
+                    } => {
+                        self.record(
+                            Some(&id),
+                            Event::StepFinished {
+                                outcome: Outcome::Failed,
+                                reason: Some(happened.clone()),
+                            },
+                        )?;
+                        state.steps.insert(step.id.value.clone(), result);
+                        self.screen.failure(&expected, &happened, &runbook.contacts);
+                        match self.after_failure(runbook, state, step, &id)? {
+                            AfterFailure::Retry => {
+                                self.record(
+                                    Some(&id),
+                                    Event::StepStarted {
+                                        kind: kind.as_str().into(),
+                                        name: step.name.value.clone(),
+                                    },
+                                )?;
+                                continue;
+                            }
+                            AfterFailure::Go(next) => break next,
+                            AfterFailure::Stop(ending) => return Ok(ending),
+                        }
+                    }
+                }
+            };
+            index = match next {
+                Next::Below => index + 1,
+                Next::End => return Ok(Ending::Resolved),
+                Next::Step(target) => match runbook.steps.iter().position(|s| s.id.value == target)
+                {
+                    Some(position) => position,
+                    None => {
+                        self.screen.fail(&format!("no step `{target}` to go to"));
+                        return Ok(Ending::Failed { step: id });
+                    }
+                },
+            };
+        }
+        Ok(Ending::Resolved)
+    }
+
+    fn try_step(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+        kind: StepKind,
+    ) -> Result<Tried, Error> {
+        match kind {
+            StepKind::Manual => self.manual(id),
+            StepKind::Check => {
+                let check = step.check.as_ref().expect("a check step has a check");
+                self.command_step(runbook, state, step, id, check, false)
+            }
+            StepKind::Action => {
+                let action = step.action.as_ref().expect("an action step has an action");
+                self.action(runbook, state, step, id, action)
+            }
+            StepKind::Ask => self.decision(runbook, state, step, id),
+            StepKind::Wait => self.wait(runbook, state, step, id),
+            StepKind::Uses => self.sub_procedure(runbook, state, step, id),
+        }
+    }
+
+    fn manual(&mut self, id: &str) -> Result<Tried, Error> {
+        match self.ask(id, |p| p.manual(id))? {
+            Ok(true) => Ok(Tried::Passed {
+                result: StepResult {
+                    ok: true,
+                    outcome: "done".into(),
+                    ..StepResult::default()
+                },
+                next: Next::Below,
+                outcome: Outcome::Done,
+            }),
+            Ok(false) => Ok(Tried::Skipped {
+                reason: "skipped by the engineer".into(),
+            }),
+            Err(no_answer) => Ok(Tried::Stop(stop_for(no_answer, id))),
+        }
+    }
+
+    fn decision(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let ask = step.ask.as_ref().expect("an ask step has an ask");
+        let question = state
+            .render(runbook, &self.env, &ask.question, false, None)
+            .unwrap_or_else(|_| ask.question.value.clone());
+        if let Some(choices) = &ask.choices {
+            let labels: Vec<String> = choices.iter().map(|c| c.label.value.clone()).collect();
+            let picked = self.ask(id, |p| p.select(id, &question, &labels, None))?;
+            let index = match picked {
+                Ok(index) => index,
+                Err(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
+            };
+            let choice = &choices[index];
+            self.record(
+                Some(id),
+                Event::Answer {
+                    choice: Some(choice.label.value.clone()),
+                    value: None,
+                },
+            )?;
+            self.screen.ok(&format!("answer: {}", choice.label.value));
+            let result = StepResult {
+                ok: true,
+                outcome: "done".into(),
+                answer: Some(choice.label.value.clone()),
+                ..StepResult::default()
+            };
+            return Ok(Tried::Passed {
+                result,
+                next: Next::from_target(choice.next.as_ref()),
+                outcome: Outcome::Done,
+            });
+        }
+        let name = ask
+            .input
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let answered = self.ask(id, |p| {
+            p.text(id, &question, None, false, &|v: &str| {
+                if v.trim().is_empty() {
+                    Err("type an answer".into())
+                } else {
+                    Ok(())
+                }
+            })
+        })?;
+        let value = match answered {
+            Ok(value) => value,
+            Err(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
+        };
+        self.record(
+            Some(id),
+            Event::Answer {
+                choice: None,
+                value: Some(value.clone()),
+            },
+        )?;
+        state.vars.insert(name, value.clone());
+        let result = StepResult {
+            ok: true,
+            outcome: "done".into(),
+            answer: Some(value),
+            ..StepResult::default()
+        };
+        Ok(Tried::Passed {
+            result,
+            next: Next::from_target(step.next.as_ref()),
+            outcome: Outcome::Done,
+        })
+    }
+
+    fn action(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+        action: &Sp<Command>,
+    ) -> Result<Tried, Error> {
+        let target = target_name(action);
+        let script = match self.render_command(runbook, state, action) {
+            Ok(script) => script,
+            Err(cannot) => return Ok(cannot.into()),
+        };
+        self.screen
+            .info(&format!("This action changes {target}. It will run:"));
+        self.screen.command(&target, &script);
+        if let Some(rollback) = &action.rollback
+            && let Some(run) = &rollback.run
+        {
+            self.screen.info(&format!(
+                "rollback if it fails: {}",
+                state
+                    .render(runbook, &self.env, run, true, None)
+                    .unwrap_or_else(|_| run.value.clone())
+            ));
+        }
+        if self.settings.rehearse {
+            self.screen.warn("rehearsal: not run");
+            let result = StepResult {
+                ok: true,
+                outcome: "rehearsed".into(),
+                ..StepResult::default()
+            };
+            return Ok(Tried::Passed {
+                result,
+                next: Next::from_target(step.next.as_ref()),
+                outcome: Outcome::Rehearsed,
+            });
+        }
+        let question = format!("Run it on {target}?");
+        let confirmed = match action.confirm.as_ref().map(|c| &c.value) {
+            None | Some(Confirm::Word(ConfirmWord::Yes)) => {
+                self.ask(id, |p| p.confirm(id, &question))?
+            }
+            Some(Confirm::Word(ConfirmWord::Type)) => {
+                self.ask(id, |p| p.confirm_typed(id, &question, &target))?
+            }
+            Some(Confirm::Text { text }) => {
+                self.ask(id, |p| p.confirm_typed(id, &question, text))?
+            }
+        };
+        match confirmed {
+            Ok(true) => self.record(
+                Some(id),
+                Event::Confirmed {
+                    command: script.clone(),
+                },
+            )?,
+            Ok(false) => {
+                self.record(Some(id), Event::Declined { command: script })?;
+                return Ok(Tried::Skipped {
+                    reason: "declined".into(),
+                });
+            }
+            Err(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
+        }
+        self.run_and_judge(runbook, state, step, id, action, script)
+    }
+
+    fn command_step(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+        command: &Sp<Command>,
+        _quiet: bool,
+    ) -> Result<Tried, Error> {
+        let script = match self.render_command(runbook, state, command) {
+            Ok(script) => script,
+            Err(cannot) => return Ok(cannot.into()),
+        };
+        self.screen.command(&target_name(command), &script);
+        self.run_and_judge(runbook, state, step, id, command, script)
+    }
+
+    /// The rendered `run` of a command, or why it cannot run here.
+    fn render_command(
+        &mut self,
+        runbook: &Runbook,
+        state: &RunState,
+        command: &Command,
+    ) -> Result<String, CannotRun> {
+        let unsupported = |what: &str| CannotRun {
+            expected: "the command runs",
+            happened: format!("{what} are not supported by this build yet"),
+        };
+        if command.http.is_some() {
+            return Err(unsupported("HTTP checks"));
+        }
+        if command
+            .on
+            .as_ref()
+            .is_some_and(|on| !matches!(on.as_str(), "local" | "localhost"))
+        {
+            return Err(unsupported("remote hosts (`on`)"));
+        }
+        let run = command.run.as_ref().expect("lint ensures run or http");
+        state
+            .render(runbook, &self.env, run, true, None)
+            .map_err(|error| CannotRun {
+                expected: "the command renders",
+                happened: format!("template error: {error}"),
+            })
+    }
+
+    /// Runs a rendered command locally, records it, and judges it by its `expect`.
+    fn run_and_judge(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+        command: &Command,
+        script: String,
+    ) -> Result<Tried, Error> {
+        let timeout = step_timeout(step);
+        let spinner = self
+            .screen
+            .spinner(&format!("running on {}", self.local.name()));
+        let output = self.local.run(
+            &ShellCommand {
+                script: script.clone(),
+                timeout,
+            },
+            &self.interrupt,
+        );
+        spinner.finish_and_clear();
+        self.record_command(id, &script, &output)?;
+        if output.interrupted {
+            return Ok(Tried::Stop(Ending::Paused {
+                step: id.to_string(),
+            }));
+        }
+        let verdict = judge(runbook, state, &self.env, command, &output, timeout);
+        let combined = if output.stderr.trim().is_empty() {
+            output.stdout.clone()
+        } else {
+            format!("{}{}", output.stdout, output.stderr)
+        };
+        let what = match &verdict {
+            Ok(()) => describe_exit(&output),
+            Err((_, happened)) if output.exit == Some(0) => format!("exit 0, but {happened}"),
+            Err(_) => describe_exit(&output),
+        };
+        self.screen
+            .outcome(verdict.is_ok(), &what, output.duration, &combined);
+        let result = StepResult {
+            ok: verdict.is_ok(),
+            outcome: if verdict.is_ok() {
+                "passed".into()
+            } else {
+                "failed".into()
+            },
+            exit: output.exit,
+            stdout: output.stdout.clone(),
+            stderr: output.stderr.clone(),
+            duration_ms: millis(output.duration),
+            failed_hosts: if verdict.is_ok() {
+                Vec::new()
+            } else {
+                vec!["local".into()]
+            },
+            ..StepResult::default()
+        };
+        if let Some(capture) = &command.capture {
+            state
+                .vars
+                .insert(capture.value.clone(), output.stdout.trim().to_string());
+        }
+        match verdict {
+            Ok(()) => {
+                let outcome = if step.action.is_some() {
+                    Outcome::Done
+                } else {
+                    Outcome::Passed
+                };
+                Ok(Tried::Passed {
+                    result,
+                    next: Next::from_target(step.next.as_ref()),
+                    outcome,
+                })
+            }
+            Err((expected, happened)) => Ok(Tried::Failed {
+                result,
+                expected,
+                happened,
+            }),
+        }
+    }
+
+    fn record_command(
+        &mut self,
+        id: &str,
+        script: &str,
+        output: &CommandOutput,
+    ) -> Result<(), Error> {
+        self.record(
+            Some(id),
+            Event::Command {
+                host: self.local.name().to_string(),
+                command: script.to_string(),
+                exit: output.exit,
+                duration_ms: millis(output.duration),
+                // Whole outputs: the timeline masks secrets first, then keeps the last 4 KiB,
+                // so that no secret is cut in half before it is masked.
+                stdout: output.stdout.clone(),
+                stderr: match &output.error {
+                    Some(error) => format!("{}{error}", output.stderr),
+                    None => output.stderr.clone(),
+                },
+                timed_out: output.timed_out,
+            },
+        )
+    }
+
+    fn wait(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let wait = step.wait.as_ref().expect("a wait step has a wait");
+        let every = wait
+            .every
+            .as_ref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(DEFAULT_WAIT_EVERY);
+        let limit = wait
+            .timeout
+            .as_ref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(DEFAULT_WAIT_TIMEOUT);
+        let script = match self.render_command(runbook, state, &wait.until) {
+            Ok(script) => script,
+            Err(cannot) => return Ok(cannot.into()),
+        };
+        self.screen.info(&format!(
+            "every {}, for at most {}:",
+            human_duration(every),
+            human_duration(limit)
+        ));
+        self.screen.command(&target_name(&wait.until), &script);
+        let started = Instant::now();
+        let timeout = step_timeout(step).min(limit);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let output = self.local.run(
+                &ShellCommand {
+                    script: script.clone(),
+                    timeout,
+                },
+                &self.interrupt,
+            );
+            self.record_command(id, &script, &output)?;
+            if output.interrupted {
+                return Ok(Tried::Stop(Ending::Paused {
+                    step: id.to_string(),
+                }));
+            }
+            let verdict = judge(runbook, state, &self.env, &wait.until, &output, timeout);
+            if verdict.is_ok() {
+                self.screen.outcome(
+                    true,
+                    &format!(
+                        "passed after {tries} tr{}",
+                        if tries == 1 { "y" } else { "ies" }
+                    ),
+                    started.elapsed(),
+                    &output.stdout,
+                );
+                if let Some(capture) = &wait.until.capture {
+                    state
+                        .vars
+                        .insert(capture.value.clone(), output.stdout.trim().to_string());
+                }
+                let result = StepResult {
+                    ok: true,
+                    outcome: "passed".into(),
+                    exit: output.exit,
+                    stdout: output.stdout,
+                    duration_ms: millis(started.elapsed()),
+                    ..StepResult::default()
+                };
+                return Ok(Tried::Passed {
+                    result,
+                    next: Next::from_target(step.next.as_ref()),
+                    outcome: Outcome::Passed,
+                });
+            }
+            let elapsed = started.elapsed();
+            if elapsed + every > limit {
+                let (expected, happened) = verdict.err().unwrap_or_default();
+                self.screen.outcome(
+                    false,
+                    &format!("still failing after {tries} tries"),
+                    elapsed,
+                    &output.stdout,
+                );
+                let result = StepResult {
+                    ok: false,
+                    outcome: "failed".into(),
+                    exit: output.exit,
+                    stdout: output.stdout,
+                    ..StepResult::default()
+                };
+                return Ok(Tried::Failed {
+                    result,
+                    expected,
+                    happened: format!("{happened} (gave up after {})", human_duration(limit)),
+                });
+            }
+            // Countdown to the next try, watching for Ctrl-C.
+            let spinner = self.screen.spinner(&format!(
+                "try {tries} failed; next in {}; gives up in {}",
+                human_duration(every),
+                human_duration(limit - elapsed)
+            ));
+            let until = Instant::now() + every;
+            while Instant::now() < until {
+                if self.interrupt.is_set() {
+                    spinner.finish_and_clear();
+                    return Ok(Tried::Stop(Ending::Paused {
+                        step: id.to_string(),
+                    }));
+                }
+                std::thread::sleep(
+                    Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())),
+                );
+            }
+            spinner.finish_and_clear();
+        }
+    }
+
+    fn sub_procedure(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let uses = step.uses.as_ref().expect("a uses step has uses");
+        let failed = |happened: String| Tried::Failed {
+            result: StepResult::default(),
+            expected: format!("`{}` runs", uses.value),
+            happened,
+        };
+        let Some(path) = crate::load::resolve_id(&self.settings.catalog, uses) else {
+            return Ok(failed(format!(
+                "no runbook `{}` in `{}`",
+                uses.value,
+                self.settings.catalog.display()
+            )));
+        };
+        let sub = match crate::load::SourceFile::read(&path).map(|s| s.parsed) {
+            Ok(Ok(sub)) => sub,
+            _ => {
+                return Ok(failed(format!(
+                    "`{}` does not load; run `runbook lint` on it",
+                    path.display()
+                )));
+            }
+        };
+        let mut inputs = indexmap::IndexMap::new();
+        for (name, input) in &sub.inputs {
+            let given = step.with.as_ref().and_then(|w| {
+                w.iter()
+                    .find(|(k, _)| k.value == name.value)
+                    .map(|(_, v)| v)
+            });
+            let value = match given {
+                Some(template) => match state.render(runbook, &self.env, template, false, None) {
+                    Ok(value) => Some(value),
+                    Err(error) => return Ok(failed(format!("`with.{}`: {error}", name.value))),
+                },
+                None => input
+                    .env
+                    .as_ref()
+                    .and_then(|var| std::env::var(var.as_str()).ok())
+                    .or_else(|| input.default.as_ref().map(|d| d.value.clone())),
+            };
+            match value {
+                Some(value) => {
+                    inputs.insert(name.value.clone(), value);
+                }
+                None => {
+                    return Ok(failed(format!(
+                        "input `{}` of `{}` has no value",
+                        name.value, uses.value
+                    )));
+                }
+            }
+        }
+        self.screen.info(&format!(
+            "sub-procedure `{}`: {}",
+            uses.value, sub.title.value
+        ));
+        let mut sub_state = RunState::new(uses, &state.incident, inputs);
+        let ending = self.run_steps(&sub, &mut sub_state, &format!("{id}/"), 0)?;
+        match ending {
+            Ending::Resolved => {
+                let result = StepResult {
+                    ok: true,
+                    outcome: "done".into(),
+                    ..StepResult::default()
+                };
+                Ok(Tried::Passed {
+                    result,
+                    next: Next::from_target(step.next.as_ref()),
+                    outcome: Outcome::Done,
+                })
+            }
+            Ending::Failed { step: inner } => Ok(failed(format!("step `{inner}` failed"))),
+            other => Ok(Tried::Stop(other)),
+        }
+    }
+
+    fn after_failure(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<AfterFailure, Error> {
+        let policy = step.on_failure.as_ref().map_or("ask", |p| p.as_str());
+        match policy {
+            "stop" => {
+                return Ok(AfterFailure::Stop(Ending::Failed {
+                    step: id.to_string(),
+                }));
+            }
+            "continue" => return Ok(AfterFailure::Go(Next::from_target(step.next.as_ref()))),
+            "ask" => {}
+            target => return Ok(AfterFailure::Go(Next::Step(target.to_string()))),
+        }
+        if !self.prompter.is_interactive() {
+            self.screen
+                .info("no terminal: the run stops here (`on_failure: ask` acts as `stop`)");
+            return Ok(AfterFailure::Stop(Ending::Failed {
+                step: id.to_string(),
+            }));
+        }
+        // A rollback runs where its action ran unless it says otherwise.
+        let rollback = step.action.as_ref().and_then(|action| {
+            action.rollback.as_ref().map(|rollback| {
+                let mut effective = rollback.value.clone();
+                if effective.on.is_none() {
+                    effective.on = action.on.clone();
+                }
+                effective
+            })
+        });
+        loop {
+            let mut options = vec![FailureChoice::Retry];
+            if rollback.is_some() {
+                options.push(FailureChoice::Rollback);
+            }
+            options.extend([
+                FailureChoice::Skip,
+                FailureChoice::GoTo,
+                FailureChoice::Escalate,
+                FailureChoice::Stop,
+            ]);
+            let labels: Vec<String> = options.iter().map(|o| o.label().to_string()).collect();
+            let picked = match self.ask(id, |p| {
+                p.select(id, "The step failed. What now?", &labels, None)
+            })? {
+                Ok(index) => options[index],
+                Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
+            };
+            match picked {
+                FailureChoice::Retry => return Ok(AfterFailure::Retry),
+                FailureChoice::Skip => {
+                    self.record(
+                        Some(id),
+                        Event::StepFinished {
+                            outcome: Outcome::Skipped,
+                            reason: Some("skipped after failure".into()),
+                        },
+                    )?;
+                    return Ok(AfterFailure::Go(Next::Below));
+                }
+                FailureChoice::Stop => {
+                    return Ok(AfterFailure::Stop(Ending::Failed {
+                        step: id.to_string(),
+                    }));
+                }
+                FailureChoice::GoTo => {
+                    let ids: Vec<String> = runbook
+                        .steps
+                        .iter()
+                        .map(|s| format!("{} — {}", s.id.value, s.name.value))
+                        .collect();
+                    match self.ask(id, |p| p.select(id, "Go to which step?", &ids, None))? {
+                        Ok(index) => {
+                            return Ok(AfterFailure::Go(Next::Step(
+                                runbook.steps[index].id.value.clone(),
+                            )));
+                        }
+                        Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
+                    }
+                }
+                FailureChoice::Escalate => {
+                    if runbook.contacts.is_empty() {
+                        self.screen.warn("this runbook lists no contacts");
+                        continue;
+                    }
+                    let contacts: Vec<String> =
+                        runbook.contacts.iter().map(|c| contact_line(c)).collect();
+                    for line in &contacts {
+                        self.screen.line(&format!("    {line}"));
+                    }
+                    let picked = self.ask(id, |p| {
+                        p.select(id, "Who are you calling?", &contacts, None)
+                    })?;
+                    match picked {
+                        Ok(index) => {
+                            let contact = runbook.contacts[index].name.value.clone();
+                            self.record(
+                                Some(id),
+                                Event::Escalated {
+                                    contact: contact.clone(),
+                                },
+                            )?;
+                            self.screen
+                                .ok(&format!("escalated to {contact} (recorded)"));
+                        }
+                        Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
+                    }
+                }
+                FailureChoice::Rollback => {
+                    let Some(rollback) = &rollback else { continue };
+                    let script = match self.render_command(runbook, state, rollback) {
+                        Ok(script) => script,
+                        Err(_) => {
+                            self.screen.fail("the rollback cannot run here");
+                            continue;
+                        }
+                    };
+                    self.screen.command(&target_name(rollback), &script);
+                    match self.ask(id, |p| p.confirm(id, "Run the rollback?"))? {
+                        Ok(true) => {
+                            self.record(
+                                Some(id),
+                                Event::Confirmed {
+                                    command: script.clone(),
+                                },
+                            )?;
+                            let output = self.local.run(
+                                &ShellCommand {
+                                    script: script.clone(),
+                                    timeout: step_timeout(step),
+                                },
+                                &self.interrupt,
+                            );
+                            self.record_command(id, &script, &output)?;
+                            let ok = output.exit == Some(0);
+                            self.screen.outcome(
+                                ok,
+                                &format!("rollback {}", describe_exit(&output)),
+                                output.duration,
+                                &output.stdout,
+                            );
+                        }
+                        Ok(false) => self.record(Some(id), Event::Declined { command: script })?,
+                        Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a command cannot run at all.
+struct CannotRun {
+    expected: &'static str,
+    happened: String,
+}
+
+impl From<CannotRun> for Tried {
+    fn from(cannot: CannotRun) -> Tried {
+        Tried::Failed {
+            result: StepResult::default(),
+            expected: cannot.expected.to_string(),
+            happened: cannot.happened,
+        }
+    }
+}
+
+enum AfterFailure {
+    Retry,
+    Go(Next),
+    Stop(Ending),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FailureChoice {
+    Retry,
+    Rollback,
+    Skip,
+    GoTo,
+    Escalate,
+    Stop,
+}
+
+impl FailureChoice {
+    fn label(self) -> &'static str {
+        match self {
+            FailureChoice::Retry => "Retry the step",
+            FailureChoice::Rollback => "Roll back (run the rollback command)",
+            FailureChoice::Skip => "Skip it and go on",
+            FailureChoice::GoTo => "Go to another step",
+            FailureChoice::Escalate => "Escalate: show who to call",
+            FailureChoice::Stop => "Stop the run (failed)",
+        }
+    }
+}
+
+fn stop_for(no_answer: NoAnswer, id: &str) -> Ending {
+    match no_answer {
+        NoAnswer::Quit => Ending::Paused {
+            step: id.to_string(),
+        },
+        NoAnswer::NeedsHuman { question, .. } => Ending::NeedsHuman {
+            step: id.to_string(),
+            question,
+        },
+    }
+}
+
+fn target_name(command: &Command) -> String {
+    command
+        .on
+        .as_ref()
+        .map_or_else(|| "local".to_string(), |on| on.value.clone())
+}
+
+fn step_timeout(step: &Step) -> Duration {
+    step.timeout
+        .as_ref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn describe_exit(output: &CommandOutput) -> String {
+    if let Some(error) = &output.error {
+        return error.clone();
+    }
+    if output.timed_out {
+        return "timed out and was killed".into();
+    }
+    match output.exit {
+        Some(code) => format!("exit {code}"),
+        None => "killed by a signal".into(),
+    }
+}
+
+/// Passes, or says what was expected and what happened.
+fn judge(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    output: &CommandOutput,
+    timeout: Duration,
+) -> Result<(), (String, String)> {
+    if let Some(error) = &output.error {
+        return Err(("the command runs".into(), error.clone()));
+    }
+    let expect = command.expect.as_ref();
+    let wanted_exit = expect.and_then(|e| e.exit.as_ref()).map_or(0, |e| e.value);
+    if output.timed_out {
+        return Err((
+            format!("exit {wanted_exit} within {}", human_duration(timeout)),
+            format!("still running after {}; killed", human_duration(timeout)),
+        ));
+    }
+    if output.exit != Some(wanted_exit) {
+        return Err((
+            format!("exit {wanted_exit}"),
+            describe_exit(output) + &last_line(&output.stderr, &output.stdout),
+        ));
+    }
+    let Some(expect) = expect else { return Ok(()) };
+    let render = |text: &Sp<String>| {
+        state
+            .render(runbook, env, text, false, None)
+            .unwrap_or_else(|_| text.value.clone())
+    };
+    if let Some(text) = &expect.stdout_contains {
+        let text = render(text);
+        if !output.stdout.contains(&text) {
+            return Err((
+                format!("stdout contains `{text}`"),
+                format!(
+                    "stdout does not contain it{}",
+                    last_line("", &output.stdout)
+                ),
+            ));
+        }
+    }
+    if let Some(text) = &expect.stdout_not_contains {
+        let text = render(text);
+        if output.stdout.contains(&text) {
+            return Err((
+                format!("stdout does not contain `{text}`"),
+                "stdout contains it".into(),
+            ));
+        }
+    }
+    if let Some(pattern) = &expect.stdout_matches
+        && let Ok(regex) = regex::Regex::new(pattern)
+        // Against the output without its final newline, so that `^…$` matches a one-line answer.
+        && !regex.is_match(output.stdout.trim_end_matches(['\n', '\r']))
+    {
+        return Err((
+            format!("stdout matches `{}`", pattern.value),
+            format!("stdout does not match{}", last_line("", &output.stdout)),
+        ));
+    }
+    Ok(())
+}
+
+/// `: <last line>` of stderr, else of stdout, for a one-line reason.
+fn last_line(stderr: &str, stdout: &str) -> String {
+    [stderr, stdout]
+        .iter()
+        .find_map(|s| s.trim_end().lines().last().filter(|l| !l.trim().is_empty()))
+        .map(|l| format!(": {}", l.trim()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,200 @@
+//! The inputs of a run: from `--set`, the environment, a default, or asked — and checked
+//! against `choices` and `pattern` wherever they come from.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+use super::engine::Ending;
+use super::prompt::{NoAnswer, Prompter, Reply};
+use super::screen::Screen;
+use crate::Error;
+use crate::model::{Input, Runbook};
+
+/// What is wrong with a value for an input, if anything.
+pub fn problem(input: &Input, value: &str) -> Option<String> {
+    if let Some(choices) = &input.choices
+        && !choices.iter().any(|c| c.value == value)
+    {
+        let list: Vec<String> = choices.iter().map(|c| format!("`{}`", c.value)).collect();
+        return Some(format!("must be one of {}", list.join(", ")));
+    }
+    if let Some(pattern) = &input.pattern
+        && let Ok(regex) = regex::Regex::new(pattern)
+        && !regex.is_match(value)
+    {
+        return Some(format!("must match `{}`", pattern.value));
+    }
+    None
+}
+
+/// `--set` names real inputs with acceptable values.
+pub fn check_sets(runbook: &Runbook, sets: &IndexMap<String, String>) -> Result<(), Error> {
+    for (name, value) in sets {
+        let Some((_, input)) = runbook.inputs.iter().find(|(k, _)| k.value == *name) else {
+            let names: Vec<String> = runbook
+                .inputs
+                .keys()
+                .map(|k| format!("`{}`", k.value))
+                .collect();
+            let known = if names.is_empty() {
+                "it has none".to_string()
+            } else {
+                format!("inputs are {}", names.join(", "))
+            };
+            return Err(Error::InvalidFlag {
+                flag: "--set",
+                value: format!("{name}=…"),
+                reason: format!("the runbook has no input `{name}`; {known}"),
+            });
+        };
+        if let Some(problem) = problem(input, value) {
+            let shown = if input.secret { "***" } else { value.as_str() };
+            return Err(Error::InvalidFlag {
+                flag: "--set",
+                value: format!("{name}={shown}"),
+                reason: format!("`{name}` {problem}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every input's value: `--set`, then its environment variable, then asked (Enter takes the
+/// default); without a terminal (or with `--yes`) the default is taken as it is.
+pub fn resolve(
+    runbook: &Runbook,
+    sets: &IndexMap<String, String>,
+    prompter: &mut Prompter,
+    screen: &Screen,
+) -> Result<Result<IndexMap<String, String>, Ending>, Error> {
+    let mut values = IndexMap::new();
+    let mut asked_header = false;
+    for (name, input) in &runbook.inputs {
+        let name = name.value.clone();
+        if let Some(value) = sets.get(&name) {
+            values.insert(name, value.clone());
+            continue;
+        }
+        if let Some(var) = &input.env
+            && let Ok(value) = std::env::var(var.as_str())
+        {
+            if let Some(problem) = problem(input, &value) {
+                return Err(Error::InvalidFlag {
+                    flag: "environment",
+                    value: format!("{}=…", var.value),
+                    reason: format!("input `{name}` {problem}"),
+                });
+            }
+            values.insert(name, value);
+            continue;
+        }
+        let default = input.default.as_ref().map(|d| d.value.clone());
+        if let Some(default) = &default
+            && (!prompter.is_interactive() || prompter.yes())
+        {
+            values.insert(name, default.clone());
+            continue;
+        }
+        if !asked_header {
+            screen.blank();
+            screen.section("Inputs");
+            asked_header = true;
+        }
+        let question = match &input.description {
+            Some(description) => format!("{description} ({name}):"),
+            None => format!("{name}:"),
+        };
+        let step = format!("input `{name}`");
+        let answer = loop {
+            let asked = match &input.choices {
+                Some(choices) => {
+                    let labels: Vec<String> = choices.iter().map(|c| c.value.clone()).collect();
+                    prompter
+                        .select(&step, &question, &labels, None)
+                        .map(|r| match r {
+                            Reply::Answer(index) => Reply::Answer(labels[index].clone()),
+                            Reply::Note(note) => Reply::Note(note),
+                        })
+                }
+                None => prompter.text(
+                    &step,
+                    &question,
+                    default.as_deref(),
+                    input.secret,
+                    &|value: &str| match problem(input, value) {
+                        Some(problem) => Err(format!("`{name}` {problem}")),
+                        None if value.is_empty() => Err("type a value".into()),
+                        None => Ok(()),
+                    },
+                ),
+            };
+            match asked {
+                Ok(Reply::Answer(value)) => break value,
+                // Notes before the run starts have no timeline to go to; ask again.
+                Ok(Reply::Note(_)) => continue,
+                Err(NoAnswer::Quit) => return Ok(Err(Ending::Paused { step })),
+                Err(NoAnswer::NeedsHuman { question, .. }) => {
+                    return Ok(Err(Ending::NeedsHuman { step, question }));
+                }
+            }
+        };
+        values.insert(name, answer);
+    }
+    Ok(Ok(values))
+}
+
+/// The values of secret inputs, to mask everywhere.
+pub fn secret_values(runbook: &Runbook, values: &IndexMap<String, String>) -> Vec<String> {
+    runbook
+        .inputs
+        .iter()
+        .filter(|(_, input)| input.secret)
+        .filter_map(|(name, _)| values.get(&name.value).cloned())
+        .collect()
+}
+
+/// Inputs as the timeline keeps them: secrets as `***`.
+pub fn for_timeline(
+    runbook: &Runbook,
+    values: &IndexMap<String, String>,
+) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .map(|(name, value)| {
+            let secret = runbook
+                .inputs
+                .iter()
+                .any(|(k, input)| k.value == *name && input.secret);
+            (
+                name.clone(),
+                if secret {
+                    "***".to_string()
+                } else {
+                    value.clone()
+                },
+            )
+        })
+        .collect()
+}
+
+/// Inputs for a dry run: given, default, or a placeholder that shows the name.
+pub fn for_dry_run(runbook: &Runbook, sets: &IndexMap<String, String>) -> IndexMap<String, String> {
+    runbook
+        .inputs
+        .iter()
+        .map(|(name, input)| {
+            let value = sets
+                .get(&name.value)
+                .cloned()
+                .or_else(|| input.default.as_ref().map(|d| d.value.clone()))
+                .unwrap_or_else(|| format!("<{}>", name.value));
+            let value = if input.secret {
+                "***".to_string()
+            } else {
+                value
+            };
+            (name.value.clone(), value)
+        })
+        .collect()
+}

@@ -1,0 +1,400 @@
+//! `runbook run`: the interactive executor. [`run`] prepares a run (the runbook, checked;
+//! the inputs; the timeline) and hands it to the [`engine::Engine`], which walks the steps.
+
+mod dry_run;
+pub mod engine;
+mod inputs;
+pub mod prompt;
+pub mod screen;
+pub mod state;
+pub mod target;
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use self::engine::{Ending, Engine, EngineSettings};
+use self::prompt::Prompter;
+use self::screen::{Screen, contact_line};
+use self::state::RunState;
+use self::target::Interrupt;
+use crate::lint::{self, LintOptions};
+use crate::model::Runbook;
+use crate::secrets::Masker;
+use crate::timeline::{Event, RunOutcome, Timeline};
+use crate::{Error, ExitStatus};
+
+/// `runbook run`, as plain settings.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub runbook: Option<String>,
+    pub catalog: Option<PathBuf>,
+    pub sets: Vec<String>,
+    pub incident: Option<String>,
+    pub alerted_at: Option<String>,
+    pub timeline: Option<PathBuf>,
+    pub ssh_config: Option<PathBuf>,
+    pub from: Option<String>,
+    pub dry_run: bool,
+    pub rehearse: bool,
+    pub yes: bool,
+    pub answers: Vec<String>,
+    pub resume: Option<PathBuf>,
+}
+
+/// Splits `NAME=VALUE` of a repeatable flag.
+fn split_pair(flag: &'static str, pair: &str) -> Result<(String, String), Error> {
+    match pair.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(Error::InvalidFlag {
+            flag,
+            value: pair.to_string(),
+            reason: "write it as NAME=VALUE".into(),
+        }),
+    }
+}
+
+pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
+    if let Some(timeline) = &settings.resume {
+        return resume(&settings, timeline);
+    }
+    let argument = settings.runbook.clone().unwrap_or_default();
+    let (path, catalog) = crate::load::resolve_argument(&argument, settings.catalog.as_deref())?;
+    let (runbook, text) = checked(&path, &catalog)?;
+    let id = crate::load::runbook_id(&catalog, &path);
+
+    let mut sets = indexmap::IndexMap::new();
+    for pair in &settings.sets {
+        let (name, value) = split_pair("--set", pair)?;
+        sets.insert(name, value);
+    }
+    let answers: HashMap<String, String> = settings
+        .answers
+        .iter()
+        .map(|a| split_pair("--answer", a))
+        .collect::<Result<_, _>>()?;
+    let alerted_at = settings
+        .alerted_at
+        .as_deref()
+        .map(|t| {
+            t.parse::<jiff::Timestamp>()
+                .map_err(|e| Error::InvalidFlag {
+                    flag: "--alerted-at",
+                    value: t.to_string(),
+                    reason: format!("not an RFC 3339 time such as 2026-11-21T03:58:00Z ({e})"),
+                })
+        })
+        .transpose()?;
+    let start = match &settings.from {
+        Some(step) => runbook
+            .steps
+            .iter()
+            .position(|s| s.id.value == *step)
+            .ok_or_else(|| Error::InvalidFlag {
+                flag: "--from",
+                value: step.clone(),
+                reason: format!(
+                    "no such step; steps are {}",
+                    runbook
+                        .steps
+                        .iter()
+                        .map(|s| format!("`{}`", s.id.value))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?,
+        None => 0,
+    };
+    inputs::check_sets(&runbook, &sets)?;
+
+    if settings.dry_run {
+        let inputs = inputs::for_dry_run(&runbook, &sets);
+        let state = RunState::new(&id, "dry-run", inputs);
+        crate::commands::write_stdout(&dry_run::plan(&runbook, &id, &state, start))?;
+        return Ok(ExitStatus::Success);
+    }
+
+    let terminal = std::io::stdin().is_terminal();
+    let interrupt = Interrupt::install().map_err(Error::Output)?;
+    let alert_age =
+        alerted_at.and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok());
+    let mut screen = Screen::new(Masker::default(), alert_age);
+    let mut prompter = Prompter::new(settings.yes, answers, terminal);
+
+    banner(&screen, &runbook, &id, settings.rehearse);
+    let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
+        Ok(inputs) => inputs,
+        Err(ending) => return Ok(report_unstarted(&screen, ending)),
+    };
+    let masker = Masker::new(inputs::secret_values(&runbook, &inputs));
+    screen.set_masker(masker.clone());
+
+    let started_at = jiff::Timestamp::now();
+    let incident = settings
+        .incident
+        .clone()
+        .unwrap_or_else(|| default_incident(&id, started_at));
+    let timeline_path = settings
+        .timeline
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("timelines").join(format!("{incident}.jsonl")));
+    let mut timeline = Timeline::create(&timeline_path, &incident, masker)?;
+    let state = RunState::new(&id, &incident, inputs);
+    links(&screen, &runbook, &state);
+    screen.info(&format!("timeline: {}", timeline_path.display()));
+
+    timeline.record(
+        None,
+        Event::RunStarted {
+            runbook: id.clone(),
+            path: path.display().to_string(),
+            sha256: sha256_hex(text.as_bytes()),
+            git_commit: git_commit(&path),
+            operator: operator(),
+            inputs: inputs::for_timeline(&runbook, &state.inputs),
+            alerted_at: alerted_at.map(|t| t.to_string()),
+            rehearsal: settings.rehearse,
+        },
+    )?;
+    let engine = Engine::new(
+        EngineSettings {
+            rehearse: settings.rehearse,
+            catalog,
+        },
+        timeline,
+        prompter,
+        screen,
+        interrupt,
+    );
+    finish(engine, &runbook, state, start)
+}
+
+/// Walks the steps and writes how the run ended.
+fn finish(
+    mut engine: Engine,
+    runbook: &Runbook,
+    mut state: RunState,
+    start: usize,
+) -> Result<ExitStatus, Error> {
+    let started = std::time::Instant::now();
+    let ending = engine.run_steps(runbook, &mut state, "", start)?;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let path = engine.timeline.path().display().to_string();
+    engine.screen.blank();
+    let status = match &ending {
+        Ending::Resolved => {
+            engine.timeline.record(
+                None,
+                Event::RunFinished {
+                    outcome: RunOutcome::Resolved,
+                    duration_ms,
+                },
+            )?;
+            engine.screen.ok(&format!(
+                "Runbook finished: resolved. {}",
+                engine.screen.clock()
+            ));
+            ExitStatus::Success
+        }
+        Ending::Failed { step } => {
+            engine.timeline.record(
+                None,
+                Event::RunFinished {
+                    outcome: RunOutcome::Failed,
+                    duration_ms,
+                },
+            )?;
+            engine
+                .screen
+                .fail(&format!("Runbook stopped at step `{step}`: failed."));
+            ExitStatus::Failure
+        }
+        Ending::Paused { step } => {
+            engine.timeline.record(
+                None,
+                Event::RunPaused {
+                    at_step: step.clone(),
+                },
+            )?;
+            engine.screen.warn(&format!(
+                "Paused at step `{step}`. Resume with: runbook run --resume {path}"
+            ));
+            ExitStatus::Interrupted
+        }
+        Ending::NeedsHuman { step, question } => {
+            engine.timeline.record(
+                None,
+                Event::RunPaused {
+                    at_step: step.clone(),
+                },
+            )?;
+            engine.screen.fail(&format!(
+                "Step `{step}` needs a person (\"{question}\"), but stdin is not a terminal."
+            ));
+            engine.screen.info(
+                "answer it with --yes or --answer STEP=LABEL, or run in a terminal; resume with:",
+            );
+            engine.screen.info(&format!("runbook run --resume {path}"));
+            ExitStatus::NeedsHuman
+        }
+    };
+    engine.screen.info(&format!("timeline: {path}"));
+    Ok(status)
+}
+
+fn report_unstarted(screen: &Screen, ending: Ending) -> ExitStatus {
+    match ending {
+        Ending::NeedsHuman { step, question } => {
+            screen.fail(&format!("{step} needs a value (\"{question}\"), but stdin is not a terminal; give it with --set"));
+            ExitStatus::NeedsHuman
+        }
+        _ => {
+            screen.warn("quit before the run started; nothing was recorded");
+            ExitStatus::Interrupted
+        }
+    }
+}
+
+/// `runbook run --resume TIMELINE`.
+fn resume(_settings: &RunSettings, _timeline: &Path) -> Result<ExitStatus, Error> {
+    Err(Error::InvalidFlag {
+        flag: "--resume",
+        value: _timeline.display().to_string(),
+        reason: "resuming is not available in this build yet".into(),
+    })
+}
+
+/// Loads and lints the runbook; lint errors stop the run before anything executes.
+fn checked(path: &Path, catalog: &Path) -> Result<(Runbook, String), Error> {
+    let options = LintOptions::new(Some(catalog.to_path_buf()))?;
+    match lint::check_one(path, catalog, &options) {
+        Ok((runbook, _warnings, text)) => Ok((runbook, text)),
+        Err((diagnostics, text)) => {
+            let count = diagnostics
+                .iter()
+                .filter(|d| d.severity == lint::Severity::Error)
+                .count();
+            let report = lint::LintReport {
+                files: vec![lint::FileReport {
+                    path: path.to_path_buf(),
+                    text,
+                    diagnostics,
+                }],
+            };
+            let mut stderr = anstream::stderr();
+            let _ = std::io::Write::write_all(
+                &mut stderr,
+                lint::report::human(&report, true).as_bytes(),
+            );
+            Err(Error::InvalidRunbook {
+                path: path.to_path_buf(),
+                count,
+            })
+        }
+    }
+}
+
+/// Title, summary, scope and contacts: what the engineer needs before anything runs.
+fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
+    screen.blank();
+    let mode = if rehearse {
+        " · REHEARSAL: actions are shown, not run"
+    } else {
+        ""
+    };
+    screen.title(
+        &runbook.title,
+        &format!(
+            "{id} · owner {} · reviewed {}{mode}",
+            runbook.owner.value, runbook.reviewed.value
+        ),
+    );
+    if let Some(summary) = &runbook.summary {
+        screen.blank();
+        screen.text_block(summary);
+    }
+    screen.blank();
+    let services: Vec<&str> = runbook.scope.services.iter().map(|s| s.as_str()).collect();
+    let environments: Vec<&str> = runbook
+        .scope
+        .environments
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    screen.section("Scope");
+    screen.line(&format!("  services: {}", services.join(", ")));
+    if !environments.is_empty() {
+        screen.line(&format!("  environments: {}", environments.join(", ")));
+    }
+    if !runbook.contacts.is_empty() {
+        screen.section("Contacts (in escalation order)");
+        for (n, contact) in runbook.contacts.iter().enumerate() {
+            screen.line(&format!("  {}. {}", n + 1, contact_line(contact)));
+        }
+    }
+}
+
+fn links(screen: &Screen, runbook: &Runbook, state: &RunState) {
+    if runbook.links.is_empty() {
+        return;
+    }
+    let env = crate::template::environment();
+    screen.section("Links");
+    for link in &runbook.links {
+        let url = state
+            .render(runbook, &env, &link.url, false, None)
+            .unwrap_or_else(|_| link.url.value.clone());
+        screen.line(&format!("  {}: {url}", link.name.value));
+    }
+}
+
+fn default_incident(id: &str, at: jiff::Timestamp) -> String {
+    let stamp = at.strftime("%Y%m%d-%H%M%S");
+    format!("{}-{stamp}", id.replace('/', "-"))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn git_commit(path: &Path) -> Option<String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn operator() -> String {
+    let user = std::env::var("USER")
+        .ok()
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unknown".into());
+    format!("{user}@{host}")
+}

@@ -1,0 +1,297 @@
+//! Questions to the engineer. Scripted answers (`--yes`, `--answer STEP=LABEL`) come first;
+//! then the terminal (inquire); without a terminal, a question nobody answered ends the run
+//! with exit code 3 and the step's name.
+//!
+//! Every question also offers "add a note" and "quit" (the run pauses and can be resumed):
+//! menus list them, and Esc at any prompt opens them.
+
+use std::collections::HashMap;
+
+use inquire::{InquireError, Password, PasswordDisplayMode, Select, Text};
+
+/// Why a question got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The engineer chose to quit, or pressed Ctrl-C: pause the run.
+    Quit,
+    /// Nobody can answer: stdin is not a terminal and no flag covered it.
+    NeedsHuman { step: String, question: String },
+}
+
+/// An answer, or a note to record before asking again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply<T> {
+    Answer(T),
+    Note(String),
+}
+
+pub type Asked<T> = Result<Reply<T>, NoAnswer>;
+
+const NOTE: &str = "✎ Add a note to the timeline";
+const QUIT: &str = "⏸ Quit — pause the run (resume later with --resume)";
+const BACK: &str = "↩ Back to the question";
+
+/// Where answers come from.
+#[derive(Debug)]
+pub struct Prompter {
+    /// `--yes`: manual steps are done, confirmations are yes.
+    yes: bool,
+    /// `--answer STEP=LABEL`, by step id.
+    answers: HashMap<String, String>,
+    /// Whether a person is at a terminal.
+    terminal: bool,
+}
+
+impl Prompter {
+    pub fn new(yes: bool, answers: HashMap<String, String>, terminal: bool) -> Self {
+        Prompter {
+            yes,
+            answers,
+            terminal,
+        }
+    }
+
+    /// `--yes` was given.
+    pub fn yes(&self) -> bool {
+        self.yes
+    }
+
+    pub fn is_interactive(&self) -> bool {
+        self.terminal
+    }
+
+    fn needs_human<T>(&self, step: &str, question: &str) -> Asked<T> {
+        Err(NoAnswer::NeedsHuman {
+            step: step.to_string(),
+            question: question.to_string(),
+        })
+    }
+
+    /// A menu. `scripted` is the label a flag picked, if any.
+    pub fn select(
+        &mut self,
+        step: &str,
+        question: &str,
+        options: &[String],
+        scripted: Option<&str>,
+    ) -> Asked<usize> {
+        if let Some(label) = scripted.or(self.answers.get(step).map(String::as_str))
+            && let Some(index) = options.iter().position(|o| o.eq_ignore_ascii_case(label))
+        {
+            return Ok(Reply::Answer(index));
+        }
+        if !self.terminal {
+            return self.needs_human(step, question);
+        }
+        let mut items: Vec<String> = options.to_vec();
+        items.push(NOTE.into());
+        items.push(QUIT.into());
+        let picked = Select::new(question, items)
+            .with_help_message("↑↓ to move, Enter to pick, Esc for note or quit")
+            .with_page_size(12)
+            .raw_prompt();
+        match picked {
+            Ok(choice) if choice.index < options.len() => Ok(Reply::Answer(choice.index)),
+            Ok(choice) if choice.value == NOTE => self.note(),
+            Ok(_) => Err(NoAnswer::Quit),
+            Err(error) => self.escape(error),
+        }
+    }
+
+    /// A manual step: done, or skip.
+    pub fn manual(&mut self, step: &str) -> Asked<bool> {
+        if self.yes && !self.answers.contains_key(step) {
+            return Ok(Reply::Answer(true));
+        }
+        let options = ["Done".to_string(), "Skip this step".to_string()];
+        self.select(step, "When you have done it:", &options, None)
+            .map(|reply| match reply {
+                Reply::Answer(index) => Reply::Answer(index == 0),
+                Reply::Note(note) => Reply::Note(note),
+            })
+    }
+
+    /// A y/N confirmation, No by default.
+    pub fn confirm(&mut self, step: &str, question: &str) -> Asked<bool> {
+        if self.yes {
+            return Ok(Reply::Answer(true));
+        }
+        let options = ["No".to_string(), "Yes, run it".to_string()];
+        self.select(step, question, &options, None)
+            .map(|reply| match reply {
+                Reply::Answer(index) => Reply::Answer(index == 1),
+                Reply::Note(note) => Reply::Note(note),
+            })
+    }
+
+    /// A confirmation by typing `expected`; anything else declines.
+    pub fn confirm_typed(&mut self, step: &str, question: &str, expected: &str) -> Asked<bool> {
+        if self.yes {
+            return Ok(Reply::Answer(true));
+        }
+        if !self.terminal {
+            return self.needs_human(step, question);
+        }
+        let prompt = format!("{question} Type `{expected}` to confirm:");
+        match Text::new(&prompt)
+            .with_help_message("anything else declines; Esc for note or quit")
+            .prompt()
+        {
+            Ok(typed) => Ok(Reply::Answer(typed.trim() == expected)),
+            Err(error) => self.escape(error),
+        }
+    }
+
+    /// Free text, checked by `validate` (which says what is wrong), hidden when `secret`.
+    pub fn text(
+        &mut self,
+        step: &str,
+        question: &str,
+        default: Option<&str>,
+        secret: bool,
+        validate: &(dyn Fn(&str) -> Result<(), String> + Sync),
+    ) -> Asked<String> {
+        if let Some(value) = self.answers.get(step) {
+            return match validate(value) {
+                Ok(()) => Ok(Reply::Answer(value.clone())),
+                Err(_) => self.needs_human(step, question),
+            };
+        }
+        if !self.terminal {
+            return self.needs_human(step, question);
+        }
+        // Asked again until valid, with the reason shown; the validator inquire offers wants
+        // a 'static closure, which a borrowed check cannot be.
+        loop {
+            let answered = if secret {
+                Password::new(question)
+                    .without_confirmation()
+                    .with_display_mode(PasswordDisplayMode::Hidden)
+                    .with_help_message("typing is hidden; Esc for note or quit")
+                    .prompt()
+            } else {
+                let mut prompt = Text::new(question).with_help_message("Esc for note or quit");
+                if let Some(default) = default {
+                    prompt = prompt.with_default(default);
+                }
+                prompt.prompt()
+            };
+            let value = match answered {
+                Ok(value) if value.is_empty() => default.unwrap_or_default().to_string(),
+                Ok(value) => value,
+                Err(error) => return self.escape(error),
+            };
+            match validate(&value) {
+                Ok(()) => return Ok(Reply::Answer(value)),
+                Err(message) => eprintln!("  ✘ {message}; try again"),
+            }
+        }
+    }
+
+    /// Esc: back, note or quit. Ctrl-C: quit.
+    fn escape<T>(&mut self, error: InquireError) -> Asked<T> {
+        match error {
+            InquireError::OperationCanceled => {
+                let options = vec![BACK.to_string(), NOTE.to_string(), QUIT.to_string()];
+                match Select::new("What now?", options).prompt() {
+                    Ok(choice) if choice == NOTE => self.note(),
+                    Ok(choice) if choice == BACK => Ok(Reply::Note(String::new())),
+                    _ => Err(NoAnswer::Quit),
+                }
+            }
+            InquireError::NotTTY => {
+                self.terminal = false;
+                Err(NoAnswer::NeedsHuman {
+                    step: String::new(),
+                    question: "a terminal went away".into(),
+                })
+            }
+            _ => Err(NoAnswer::Quit),
+        }
+    }
+
+    fn note<T>(&mut self) -> Asked<T> {
+        match Text::new("Note for the timeline:").prompt() {
+            Ok(text) => Ok(Reply::Note(text)),
+            Err(InquireError::OperationCanceled) => Ok(Reply::Note(String::new())),
+            Err(_) => Err(NoAnswer::Quit),
+        }
+    }
+}
+
+/// Asks until the engineer answers, recording each note on the way (an empty note — "back"
+/// — is not recorded).
+pub fn until_answered<T>(
+    mut ask: impl FnMut() -> Asked<T>,
+    mut record_note: impl FnMut(String),
+) -> Result<T, NoAnswer> {
+    loop {
+        match ask()? {
+            Reply::Answer(answer) => return Ok(answer),
+            Reply::Note(note) if note.trim().is_empty() => {}
+            Reply::Note(note) => record_note(note),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scripted(yes: bool, answers: &[(&str, &str)]) -> Prompter {
+        Prompter::new(
+            yes,
+            answers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            false,
+        )
+    }
+
+    #[test]
+    fn flags_answer_without_a_terminal() {
+        let mut prompter = scripted(true, &[("how-bad", "some of them")]);
+        let options = vec!["All of them".to_string(), "Some of them".to_string()];
+        assert_eq!(
+            prompter.select("how-bad", "?", &options, None),
+            Ok(Reply::Answer(1))
+        );
+        assert_eq!(prompter.confirm("drain", "?"), Ok(Reply::Answer(true)));
+        assert_eq!(prompter.manual("assess"), Ok(Reply::Answer(true)));
+    }
+
+    #[test]
+    fn an_unanswered_question_without_a_terminal_needs_a_human() {
+        let mut prompter = scripted(false, &[]);
+        let Err(NoAnswer::NeedsHuman { step, .. }) = prompter.confirm("drain", "Run it?") else {
+            panic!("expected NeedsHuman")
+        };
+        assert_eq!(step, "drain");
+        let options = vec!["a".to_string()];
+        assert!(matches!(
+            prompter.select("pick", "?", &options, Some("nope")),
+            Err(NoAnswer::NeedsHuman { .. })
+        ));
+    }
+
+    #[test]
+    fn a_scripted_text_answer_must_be_valid() {
+        let mut prompter = scripted(false, &[("name", "ok"), ("bad", "x")]);
+        let validate = |v: &str| {
+            if v.len() > 1 {
+                Ok(())
+            } else {
+                Err("too short".to_string())
+            }
+        };
+        assert_eq!(
+            prompter.text("name", "?", None, false, &validate),
+            Ok(Reply::Answer("ok".into()))
+        );
+        assert!(matches!(
+            prompter.text("bad", "?", None, false, &validate),
+            Err(NoAnswer::NeedsHuman { .. })
+        ));
+    }
+}

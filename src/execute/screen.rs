@@ -1,0 +1,233 @@
+//! Everything the engineer sees goes through the [`Screen`]: colour only on a terminal (and
+//! never with `NO_COLOR`, which anstream honours), secrets masked, a running clock.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::model::{Contact, Sp};
+use crate::secrets::Masker;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GREEN: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .bold();
+const RED: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .bold();
+const YELLOW: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
+    .bold();
+const CYAN: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)))
+    .bold();
+
+/// How many lines of a command's output the screen shows after it ran.
+const TAIL_LINES: usize = 6;
+
+/// The engineer's view of the run.
+#[derive(Debug)]
+pub struct Screen {
+    masker: Masker,
+    started: Instant,
+    /// How long before the start the alert fired.
+    alert_age: Option<Duration>,
+    /// Whether spinners and countdowns are drawn (a terminal on stderr).
+    live: bool,
+}
+
+impl Screen {
+    pub fn new(masker: Masker, alert_age: Option<Duration>) -> Self {
+        use std::io::IsTerminal as _;
+        Screen {
+            masker,
+            started: Instant::now(),
+            alert_age,
+            live: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn set_masker(&mut self, masker: Masker) {
+        self.masker = masker;
+    }
+
+    /// Prints text (masked) and a newline.
+    pub fn line(&self, text: &str) {
+        let masked = self.masker.mask(text);
+        let mut out = anstream::stdout().lock();
+        let _ = writeln!(out, "{masked}");
+        let _ = out.flush();
+    }
+
+    pub fn blank(&self) {
+        self.line("");
+    }
+
+    pub fn title(&self, title: &str, subtitle: &str) {
+        self.line(&format!("{BOLD}{title}{BOLD:#}"));
+        if !subtitle.is_empty() {
+            self.line(&format!("{DIM}{subtitle}{DIM:#}"));
+        }
+    }
+
+    pub fn section(&self, name: &str) {
+        self.line(&format!("{CYAN}{name}{CYAN:#}"));
+    }
+
+    /// `Step 3/9 · Restart the deployment   [action]   ⏱ 4m 10s · alert 12m 02s`
+    pub fn step_header(&self, number: usize, total: usize, name: &str, kind: &str) {
+        self.blank();
+        self.line(&format!(
+            "{BOLD}Step {number}/{total} · {name}{BOLD:#}   {DIM}[{kind}]   {}{DIM:#}",
+            self.clock()
+        ));
+    }
+
+    /// Instructions, indented.
+    pub fn text_block(&self, text: &str) {
+        for line in text.trim_end().lines() {
+            self.line(&format!("  {line}"));
+        }
+    }
+
+    /// The exact command before it runs.
+    pub fn command(&self, target: &str, script: &str) {
+        let mut lines = script.trim_end().lines();
+        let first = lines.next().unwrap_or_default();
+        self.line(&format!("  {DIM}{target}${DIM:#} {BOLD}{first}{BOLD:#}"));
+        for more in lines {
+            self.line(&format!("    {BOLD}{more}{BOLD:#}"));
+        }
+    }
+
+    /// ✔ or ✘, what, how long, then the tail of the output.
+    pub fn outcome(&self, ok: bool, what: &str, duration: Duration, output: &str) {
+        let (mark, style) = if ok { ("✔", GREEN) } else { ("✘", RED) };
+        self.line(&format!(
+            "  {style}{mark}{style:#} {what} {DIM}({}){DIM:#}",
+            human_duration(duration)
+        ));
+        let lines: Vec<&str> = output.trim_end().lines().collect();
+        let skip = lines.len().saturating_sub(TAIL_LINES);
+        if skip > 0 {
+            self.line(&format!(
+                "    {DIM}… {skip} more line{} above{DIM:#}",
+                if skip == 1 { "" } else { "s" }
+            ));
+        }
+        for line in &lines[skip..] {
+            self.line(&format!("    {DIM}│{DIM:#} {line}"));
+        }
+    }
+
+    pub fn ok(&self, text: &str) {
+        self.line(&format!("  {GREEN}✔{GREEN:#} {text}"));
+    }
+
+    pub fn warn(&self, text: &str) {
+        self.line(&format!("  {YELLOW}!{YELLOW:#} {text}"));
+    }
+
+    pub fn fail(&self, text: &str) {
+        self.line(&format!("  {RED}✘{RED:#} {text}"));
+    }
+
+    pub fn info(&self, text: &str) {
+        self.line(&format!("  {DIM}{text}{DIM:#}"));
+    }
+
+    /// What was expected next to what happened, then who to call.
+    pub fn failure(&self, expected: &str, happened: &str, contacts: &[Sp<Contact>]) {
+        self.line(&format!("  {RED}Step failed{RED:#}"));
+        self.line(&format!("    expected: {expected}"));
+        self.line(&format!("    happened: {happened}"));
+        if !contacts.is_empty() {
+            self.line("    who to call:");
+            for contact in contacts {
+                self.line(&format!("      {}", contact_line(contact)));
+            }
+        }
+    }
+
+    /// Time since the start, and since the alert when known.
+    pub fn clock(&self) -> String {
+        let since_start = self.started.elapsed();
+        match self.alert_age {
+            Some(age) => format!(
+                "⏱ {} · alert {} ago",
+                human_duration(since_start),
+                human_duration(age + since_start)
+            ),
+            None => format!("⏱ {}", human_duration(since_start)),
+        }
+    }
+
+    /// A spinner on stderr while something runs; nothing when stderr is not a terminal.
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        if !self.live {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(self.masker.mask(message).into_owned());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+}
+
+/// `IAM team — owns the destination API — chat #iam-support · phone +33… (when: …)`
+pub fn contact_line(contact: &Contact) -> String {
+    let mut parts = vec![contact.name.value.clone()];
+    if let Some(role) = &contact.role {
+        parts.push(role.clone());
+    }
+    let reach: Vec<String> = [
+        ("chat", &contact.chat),
+        ("email", &contact.email),
+        ("phone", &contact.phone),
+    ]
+    .into_iter()
+    .filter_map(|(how, value)| value.as_ref().map(|v| format!("{how} {v}")))
+    .collect();
+    if !reach.is_empty() {
+        parts.push(reach.join(" · "));
+    }
+    let mut line = parts.join(" — ");
+    if let Some(when) = &contact.when {
+        line.push_str(&format!(" (when {when})"));
+    }
+    line
+}
+
+/// `850ms`, `12s`, `4m 05s`, `1h 02m`.
+pub fn human_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs == 0 {
+        format!("{}ms", duration.as_millis())
+    } else if secs < 60 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_millis(12_300)), "12.3s");
+        assert_eq!(human_duration(Duration::from_secs(245)), "4m 05s");
+        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
+    }
+}

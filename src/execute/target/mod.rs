@@ -1,0 +1,72 @@
+//! Where commands run. Every target implements [`Target`]; the engine does not know which one
+//! it drives. Local shell commands live here; SSH and HTTP slot in beside them.
+
+mod local;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use local::Local;
+
+/// A shell command ready to run: rendered, with its time limit.
+#[derive(Debug, Clone)]
+pub struct ShellCommand {
+    pub script: String,
+    pub timeout: Duration,
+}
+
+/// What running a command gave.
+#[derive(Debug, Clone, Default)]
+pub struct CommandOutput {
+    /// The exit code; `None` when killed by a signal or never started.
+    pub exit: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration: Duration,
+    /// Killed because it outlived its timeout.
+    pub timed_out: bool,
+    /// Killed because the engineer pressed Ctrl-C.
+    pub interrupted: bool,
+    /// Why it could not run at all (the host is unreachable, `sh` is missing…).
+    pub error: Option<String>,
+}
+
+/// Something that runs shell commands: this machine, or a host over SSH.
+pub trait Target {
+    /// How the timeline and the screen name it: `local`, or the host.
+    fn name(&self) -> &str;
+    fn run(&self, command: &ShellCommand, interrupt: &Interrupt) -> CommandOutput;
+}
+
+/// Set when the engineer presses Ctrl-C (or the process gets SIGTERM); everything that waits
+/// looks at it, so that a run pauses cleanly instead of dying mid-step.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// Installs the signal handlers for SIGINT, SIGTERM and SIGHUP.
+    pub fn install() -> std::io::Result<Interrupt> {
+        let interrupt = Interrupt::default();
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            signal_hook::flag::register(signal, Arc::clone(&interrupt.0))?;
+        }
+        Ok(interrupt)
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
