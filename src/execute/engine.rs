@@ -80,6 +80,8 @@ pub struct Engine {
     pub prompter: Prompter,
     pub screen: Screen,
     pub interrupt: Interrupt,
+    /// When resuming inside a sub-procedure: the inner step path to start at.
+    pub resume_inner: Vec<String>,
     local: Local,
 }
 
@@ -98,6 +100,7 @@ impl Engine {
             prompter,
             screen,
             interrupt,
+            resume_inner: Vec::new(),
             local: Local,
         }
     }
@@ -823,7 +826,19 @@ impl Engine {
             uses.value, sub.title.value
         ));
         let mut sub_state = RunState::new(uses, &state.incident, inputs);
-        let ending = self.run_steps(&sub, &mut sub_state, &format!("{id}/"), 0)?;
+        // Resuming inside this sub-procedure: start at the step it stopped at.
+        let inner = std::mem::take(&mut self.resume_inner);
+        let start = match inner.split_first() {
+            Some((first, rest)) => {
+                self.resume_inner = rest.to_vec();
+                sub.steps
+                    .iter()
+                    .position(|s| s.id.value == *first)
+                    .unwrap_or(0)
+            }
+            None => 0,
+        };
+        let ending = self.run_steps(&sub, &mut sub_state, &format!("{id}/"), start)?;
         match ending {
             Ending::Resolved => {
                 let result = StepResult {

@@ -5,6 +5,7 @@ mod dry_run;
 pub mod engine;
 mod inputs;
 pub mod prompt;
+mod resume;
 pub mod screen;
 pub mod state;
 pub mod target;
@@ -21,7 +22,7 @@ use self::screen::{Screen, contact_line};
 use self::state::RunState;
 use self::target::Interrupt;
 use crate::lint::{self, LintOptions};
-use crate::model::Runbook;
+use crate::model::{END, Runbook};
 use crate::secrets::Masker;
 use crate::timeline::{Event, RunOutcome, Timeline};
 use crate::{Error, ExitStatus};
@@ -151,7 +152,10 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         None,
         Event::RunStarted {
             runbook: id.clone(),
-            path: path.display().to_string(),
+            path: std::path::absolute(&path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
             sha256: sha256_hex(text.as_bytes()),
             git_commit: git_commit(&path),
             operator: operator(),
@@ -260,12 +264,102 @@ fn report_unstarted(screen: &Screen, ending: Ending) -> ExitStatus {
 }
 
 /// `runbook run --resume TIMELINE`.
-fn resume(_settings: &RunSettings, _timeline: &Path) -> Result<ExitStatus, Error> {
-    Err(Error::InvalidFlag {
+fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Error> {
+    let invalid = |reason: String| Error::InvalidFlag {
         flag: "--resume",
-        value: _timeline.display().to_string(),
-        reason: "resuming is not available in this build yet".into(),
-    })
+        value: timeline_path.display().to_string(),
+        reason,
+    };
+    let (mut timeline, records, dropped) = Timeline::resume(timeline_path, Masker::default())?;
+    let run = resume::interrupted(&records)
+        .ok_or_else(|| invalid("the timeline has no `run_started` event".into()))?;
+    if let Some(outcome) = &run.finished {
+        return Err(invalid(format!(
+            "this run already finished ({outcome}); there is nothing to resume"
+        )));
+    }
+    let path = run.path.clone();
+    if !path.is_file() {
+        return Err(invalid(format!(
+            "the runbook of this run, `{}`, is gone",
+            path.display()
+        )));
+    }
+    let catalog = crate::load::catalog_root(settings.catalog.as_deref(), Some(&path));
+    let (runbook, text) = checked(&path, &catalog)?;
+    let alert_age = run
+        .alerted_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok());
+    let mut screen = Screen::new(Masker::default(), alert_age);
+    let answers: HashMap<String, String> = settings
+        .answers
+        .iter()
+        .map(|a| split_pair("--answer", a))
+        .collect::<Result<_, _>>()?;
+    let mut prompter = Prompter::new(settings.yes, answers, std::io::stdin().is_terminal());
+    banner(&screen, &runbook, &run.runbook_id, run.rehearsal);
+    if let Some(bytes) = dropped {
+        screen.warn(&format!("the timeline ended with a torn line (the machine stopped mid-write); its {bytes} bytes were cut off"));
+    }
+    if sha256_hex(text.as_bytes()) != run.sha256 {
+        screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
+    }
+    let recorded = resume::recorded_inputs(&runbook, &run.inputs);
+    let inputs = match inputs::resolve(&runbook, &recorded, &mut prompter, &screen)? {
+        Ok(inputs) => inputs,
+        Err(ending) => return Ok(report_unstarted(&screen, ending)),
+    };
+    let masker = Masker::new(inputs::secret_values(&runbook, &inputs));
+    screen.set_masker(masker.clone());
+    timeline.set_masker(masker);
+    let mut state = RunState::new(&run.runbook_id, &run.incident, inputs);
+    links(&screen, &runbook, &state);
+    screen.info(&format!("timeline: {}", timeline_path.display()));
+    let Some(at) = resume::rebuild(&runbook, &records, &mut state) else {
+        timeline.record(
+            None,
+            Event::RunResumed {
+                at_step: END.into(),
+                dropped_bytes: dropped,
+            },
+        )?;
+        timeline.record(
+            None,
+            Event::RunFinished {
+                outcome: RunOutcome::Resolved,
+                duration_ms: 0,
+            },
+        )?;
+        screen.ok("every step had finished: the run is now recorded as resolved");
+        return Ok(ExitStatus::Success);
+    };
+    let at_step = std::iter::once(runbook.steps[at.index].id.value.clone())
+        .chain(at.inner.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("/");
+    timeline.record(
+        None,
+        Event::RunResumed {
+            at_step: at_step.clone(),
+            dropped_bytes: dropped,
+        },
+    )?;
+    screen.blank();
+    screen.ok(&format!("resuming at step `{at_step}`"));
+    let mut engine = Engine::new(
+        EngineSettings {
+            rehearse: run.rehearsal,
+            catalog,
+        },
+        timeline,
+        prompter,
+        screen,
+        Interrupt::install().map_err(Error::Output)?,
+    );
+    engine.resume_inner = at.inner;
+    finish(engine, &runbook, state, at.index)
 }
 
 /// Loads and lints the runbook; lint errors stop the run before anything executes.
