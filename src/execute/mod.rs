@@ -174,19 +174,21 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         screen,
         interrupt,
     );
-    finish(engine, &runbook, state, start)
+    finish(engine, &runbook, state, start, started_at)
 }
 
 /// Walks the steps and writes how the run ended.
+/// `started_at` is when the run first started: a resumed run's duration counts from there.
 fn finish(
     mut engine: Engine,
     runbook: &Runbook,
     mut state: RunState,
     start: usize,
+    started_at: jiff::Timestamp,
 ) -> Result<ExitStatus, Error> {
-    let started = std::time::Instant::now();
     let ending = engine.run_steps(runbook, &mut state, "", start)?;
-    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = jiff::Timestamp::now().duration_since(started_at);
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(0);
     let path = engine.timeline.path().display().to_string();
     engine.screen.blank();
     let status = match &ending {
@@ -359,7 +361,11 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         Interrupt::install().map_err(Error::Output)?,
     );
     engine.resume_inner = at.inner;
-    finish(engine, &runbook, state, at.index)
+    let started_at = records
+        .first()
+        .and_then(|r| r.timestamp())
+        .unwrap_or_else(jiff::Timestamp::now);
+    finish(engine, &runbook, state, at.index, started_at)
 }
 
 /// Loads and lints the runbook; lint errors stop the run before anything executes.
