@@ -330,6 +330,20 @@ fn unknown_key(pos: Pos, key: &str, expected: &[String], parent: Option<String>)
         ("a command", Some("health" | "name")) => "a health check",
         (context, _) => context,
     };
+    // Keys valid elsewhere but not here are not worth suggesting.
+    let place = match context {
+        "a check" | "`wait.until`" => Some(crate::lint::CommandContext::Check),
+        "an action" => Some(crate::lint::CommandContext::Action),
+        "a rollback" => Some(crate::lint::CommandContext::Rollback),
+        "a health check" => Some(crate::lint::CommandContext::Health),
+        _ => None,
+    };
+    let expected: Vec<String> = expected
+        .iter()
+        .filter(|key| place.is_none_or(|place| !place.forbidden().iter().any(|(k, _)| k == key)))
+        .cloned()
+        .collect();
+    let expected = expected.as_slice();
     let mut message = format!("unknown key `{key}` in {context}");
     if let Some(suggestion) = suggestion_for(key, expected) {
         message.push_str(&format!("; did you mean `{suggestion}`?"));

@@ -468,12 +468,17 @@ impl Engine {
             }
         };
         match confirmed {
-            Ok(true) => self.record(
-                Some(id),
-                Event::Confirmed {
-                    command: script.clone(),
-                },
-            )?,
+            Ok(true) => {
+                if self.prompter.yes() {
+                    self.screen.info("confirmed by --yes");
+                }
+                self.record(
+                    Some(id),
+                    Event::Confirmed {
+                        command: script.clone(),
+                    },
+                )?;
+            }
             Ok(false) => {
                 self.record(Some(id), Event::Declined { command: script })?;
                 return Ok(Tried::Skipped {
