@@ -45,7 +45,8 @@ pub trait Target {
 pub struct Interrupt(Arc<AtomicBool>);
 
 impl Interrupt {
-    /// Installs the signal handlers for SIGINT, SIGTERM and SIGHUP.
+    /// Installs the signal handlers for SIGINT, SIGTERM and SIGHUP. The first sets the flag;
+    /// a second one ends the process.
     pub fn install() -> std::io::Result<Interrupt> {
         let interrupt = Interrupt::default();
         for signal in [
@@ -53,6 +54,9 @@ impl Interrupt {
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
         ] {
+            // A second signal while the first is still being handled exits at once (130),
+            // so a stuck run can always be stopped; the timeline is fsynced line by line.
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupt.0))?;
             signal_hook::flag::register(signal, Arc::clone(&interrupt.0))?;
         }
         Ok(interrupt)
