@@ -144,13 +144,15 @@ pub fn resolve(
     Ok(Ok(values))
 }
 
-/// The values of secret inputs, to mask everywhere.
+/// The values of secret inputs, to mask everywhere: each as typed and as it appears once
+/// shell-quoted inside a rendered command (quoting can split it into pieces).
 pub fn secret_values(runbook: &Runbook, values: &IndexMap<String, String>) -> Vec<String> {
     runbook
         .inputs
         .iter()
         .filter(|(_, input)| input.secret)
-        .filter_map(|(name, _)| values.get(&name.value).cloned())
+        .filter_map(|(name, _)| values.get(&name.value))
+        .flat_map(|value| [value.clone(), crate::template::shell_quote(value)])
         .collect()
 }
 

@@ -6,5 +6,6 @@ mod lint;
 mod list;
 mod new;
 mod render;
+mod run;
 mod schema;
 mod timeline;

@@ -56,7 +56,11 @@ impl Interrupt {
         ] {
             // A second signal while the first is still being handled exits at once (130),
             // so a stuck run can always be stopped; the timeline is fsynced line by line.
-            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupt.0))?;
+            signal_hook::flag::register_conditional_shutdown(
+                signal,
+                130,
+                Arc::clone(&interrupt.0),
+            )?;
             signal_hook::flag::register(signal, Arc::clone(&interrupt.0))?;
         }
         Ok(interrupt)

@@ -1,0 +1,791 @@
+//! `runbook run`: walked through at a real pseudo-terminal as a person would, then judged by
+//! what the screen showed and, above all, by the timeline file the run left behind. The
+//! runbooks are in `tests/fixtures/run/`; each run happens in a temporary folder, where their
+//! commands leave marker files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession;
+use expectrl::{Eof, Expect as _};
+use serde_json::Value;
+
+use crate::common::{fixture, output, runbook_in};
+
+/// Generous: the tests run in parallel on small machines.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+const ENTER: &str = "\r";
+const DOWN: &str = "\x1b[B";
+const ESC: &str = "\x1b";
+const CTRL_C: &str = "\x03";
+
+// ───────────────────────────── a terminal ─────────────────────────────
+
+/// `runbook ARGS…` at a pseudo-terminal, keeping everything it drew.
+struct Terminal {
+    session: OsSession,
+    /// Everything read so far, escape sequences included.
+    transcript: String,
+}
+
+impl Terminal {
+    /// Starts `runbook ARGS…` in `dir`. The terminal is set up as people have it — echo on
+    /// (the pty library turns it off), 120 columns — so that a prompt that forgot to hide
+    /// what is typed shows it.
+    fn spawn(dir: &Path, args: &[&str]) -> Terminal {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"stty echo cols 120 rows 50 && exec "$0" "$@""#)
+            .arg(assert_cmd::cargo::cargo_bin("runbook"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm")
+            .env_remove("RUNBOOK_CATALOG");
+        let mut session = OsSession::spawn(command).expect("runbook starts in a pty");
+        session.set_expect_timeout(Some(EXPECT_TIMEOUT));
+        Terminal {
+            session,
+            transcript: String::new(),
+        }
+    }
+
+    /// Waits until the screen shows `text` (after what was already matched).
+    #[track_caller]
+    fn expect(&mut self, text: &str) {
+        match self.session.expect(text) {
+            Ok(found) => self
+                .transcript
+                .push_str(&String::from_utf8_lossy(found.as_bytes())),
+            Err(error) => {
+                let mut pending = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = self.session.try_read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    pending.extend_from_slice(&buffer[..n]);
+                }
+                panic!(
+                    "the screen never showed {text:?} ({error})\n── screen so far ──\n{}\n── not matched yet ──\n{}",
+                    plain(&self.transcript),
+                    plain(&String::from_utf8_lossy(&pending)),
+                );
+            }
+        }
+    }
+
+    /// Types keys.
+    fn send(&mut self, keys: &str) {
+        self.session.send(keys).expect("keys reach the pty");
+    }
+
+    /// Waits for a menu asking `question`, then picks the entry `downs` below the first.
+    #[track_caller]
+    fn pick(&mut self, question: &str, downs: usize) {
+        self.expect(question);
+        self.send(&(DOWN.repeat(downs) + ENTER));
+    }
+
+    /// Waits for a text prompt asking `question`, then types `text` and Enter.
+    #[track_caller]
+    fn answer(&mut self, question: &str, text: &str) {
+        self.expect(question);
+        self.send(&format!("{text}{ENTER}"));
+    }
+
+    /// Reads to the end; returns the exit code and the whole screen, without escape
+    /// sequences.
+    #[track_caller]
+    fn finish(mut self) -> (i32, String) {
+        self.expect_eof();
+        let status = self
+            .session
+            .get_process()
+            .wait()
+            .expect("runbook is waited for");
+        let code = match status {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("runbook did not exit normally: {other:?}"),
+        };
+        (code, plain(&self.transcript))
+    }
+
+    #[track_caller]
+    fn expect_eof(&mut self) {
+        match self.session.expect(Eof) {
+            Ok(found) => self
+                .transcript
+                .push_str(&String::from_utf8_lossy(found.as_bytes())),
+            Err(error) => panic!(
+                "runbook did not end ({error})\n── screen so far ──\n{}",
+                plain(&self.transcript)
+            ),
+        }
+    }
+}
+
+/// Text without terminal escape sequences (CSI and two-byte ones).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        // CSI: parameters up to a final byte; any other escape is two characters long.
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+// ───────────────────────────── the timeline ─────────────────────────────
+
+/// The events of a timeline file, in order.
+fn events(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the timeline {}: {e}", path.display()));
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+/// The events named `name`, and of `step` when given.
+fn find<'a>(events: &'a [Value], name: &str, step: Option<&str>) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == name)
+        .filter(|e| step.is_none_or(|s| e["step"] == s))
+        .collect()
+}
+
+/// The one event named `name` (of `step`), or a panic that shows the timeline.
+#[track_caller]
+fn only<'a>(events: &'a [Value], name: &str, step: Option<&str>) -> &'a Value {
+    let found = find(events, name, step);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one `{name}` event{} in\n{}",
+        step.map(|s| format!(" of step `{s}`")).unwrap_or_default(),
+        show(events)
+    );
+    found[0]
+}
+
+/// The outcome of the last `step_finished` of `step`.
+#[track_caller]
+fn outcome(events: &[Value], step: &str) -> String {
+    find(events, "step_finished", Some(step))
+        .last()
+        .unwrap_or_else(|| panic!("step `{step}` never finished in\n{}", show(events)))["outcome"]
+        .as_str()
+        .expect("an outcome is text")
+        .to_string()
+}
+
+/// One line per event, for failure messages.
+fn show(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `runbook timeline verify FILE` accepts the file.
+#[track_caller]
+fn assert_verified(dir: &Path, timeline: &Path) {
+    let (code, stdout, stderr) = output(runbook_in(dir).args(["timeline", "verify"]).arg(timeline));
+    assert_eq!(code, 0, "verify failed:\n{stdout}{stderr}");
+}
+
+// ───────────────────────────── helpers ─────────────────────────────
+
+/// A temporary folder to run in, and the timeline path inside it.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let timeline = dir.path().join("timeline.jsonl");
+    (dir, timeline)
+}
+
+/// `run FIXTURE --catalog tests/fixtures/run --timeline TIMELINE` and more arguments.
+fn run_args(name: &str, timeline: &Path, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        fixture(&format!("run/{name}.yaml")).display().to_string(),
+        "--catalog".to_string(),
+        fixture("run").display().to_string(),
+        "--timeline".to_string(),
+        timeline.display().to_string(),
+    ];
+    args.extend(more.iter().map(|a| a.to_string()));
+    args
+}
+
+fn spawn_run(dir: &Path, name: &str, timeline: &Path, more: &[&str]) -> Terminal {
+    let args = run_args(name, timeline, more);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Terminal::spawn(dir, &args)
+}
+
+/// `runbook run …` without a terminal (stdin is an empty pipe): (exit code, stdout, stderr).
+fn run_plain(dir: &Path, name: &str, timeline: &Path, more: &[&str]) -> (i32, String, String) {
+    output(runbook_in(dir).args(run_args(name, timeline, more)))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The pid a command wrote to `path`, once it is there.
+#[track_caller]
+fn wait_for_pid(path: &Path) -> u32 {
+    let deadline = std::time::Instant::now() + EXPECT_TIMEOUT;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pid in {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The process is gone: absent, or a zombie waiting for init to reap it.
+#[track_caller]
+fn assert_gone(pid: u32) {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
+        assert_eq!(state, Some("Z"), "process {pid} survived: {stat}");
+    }
+}
+
+// ───────────────────────────── at a terminal ─────────────────────────────
+
+#[test]
+fn a_person_walks_a_runbook_to_the_end() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "walk", &timeline, &[]);
+
+    t.answer("Who is on call", "ada-lovelace");
+    // A note first (third entry of the menu), then done.
+    t.expect("Step 1/6 · Open the dashboard");
+    t.pick("When you have done it", 2);
+    t.answer("Note for the timeline", "paged at 04:12, error rate 7 %");
+    t.expect("note recorded");
+    t.pick("When you have done it", 0);
+    // Confirm the first action ("No" is the default), decline the second.
+    t.expect("Step 2/6 · Restart the worker");
+    t.expect("local$ touch restart.marker");
+    t.pick("Run it on local?", 1);
+    t.expect("exit 0");
+    t.expect("Step 3/6 · Purge the cache");
+    t.pick("Run it on local?", 0);
+    t.expect("skipped: declined");
+    t.expect("Step 4/6 · Is it better?");
+    t.pick("Is the error rate back to normal?", 1);
+    t.expect("answer: Back to normal");
+    t.expect("Step 6/6 · Write down who was on call");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("The long way"), "{screen}");
+    assert!(
+        dir.join("restart.marker").exists(),
+        "the confirmed action ran"
+    );
+    assert!(
+        !dir.join("purge.marker").exists(),
+        "the declined action ran"
+    );
+    assert!(
+        !dir.join("long-way.marker").exists(),
+        "the other choice ran"
+    );
+    assert_eq!(read(&dir.join("who.txt")), "ada-lovelace");
+
+    let events = events(&timeline);
+    assert_eq!(
+        only(&events, "run_started", None)["inputs"]["who"],
+        "ada-lovelace"
+    );
+    assert_eq!(
+        only(&events, "note", Some("prepare"))["text"],
+        "paged at 04:12, error rate 7 %"
+    );
+    assert_eq!(outcome(&events, "prepare"), "done");
+    assert_eq!(
+        only(&events, "confirmed", Some("restart"))["command"],
+        "touch restart.marker"
+    );
+    assert_eq!(outcome(&events, "restart"), "done");
+    assert_eq!(
+        only(&events, "declined", Some("purge"))["command"],
+        "touch purge.marker"
+    );
+    assert!(find(&events, "command", Some("purge")).is_empty());
+    assert_eq!(outcome(&events, "purge"), "skipped");
+    assert_eq!(
+        only(&events, "answer", Some("route"))["choice"],
+        "Back to normal"
+    );
+    assert!(
+        find(&events, "step_started", Some("long-way")).is_empty(),
+        "the run did not follow the choice's `next`:\n{}",
+        show(&events)
+    );
+    assert_eq!(outcome(&events, "short-way"), "passed");
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn quit_pauses_the_run_and_resume_finishes_it_without_repeating_a_step() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+
+    let mut t = spawn_run(dir, "resume", &timeline, &["--set", "who=grace"]);
+    t.expect("Step 2/5 · Tell the team");
+    t.pick("When you have done it", 0);
+    t.expect("Step 3/5 · Drain the queue");
+    t.pick("Run it on local?", 1);
+    t.expect("Step 4/5 · The queue is empty");
+    // Done, Skip, note, then Quit.
+    t.pick("When you have done it", 3);
+    t.expect("Paused at step `verify`");
+    t.expect("runbook run --resume");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 130, "{screen}");
+    let paused = events(&timeline);
+    assert_eq!(
+        paused.last().unwrap()["event"],
+        "run_paused",
+        "{}",
+        show(&paused)
+    );
+    assert_eq!(paused.last().unwrap()["at_step"], "verify");
+    assert!(find(&paused, "run_finished", None).is_empty());
+    assert!(!dir.join("wrap-up.log").exists());
+
+    let timeline_arg = timeline.display().to_string();
+    let mut t = Terminal::spawn(dir, &["run", "--resume", &timeline_arg]);
+    t.expect("resuming at step `verify`");
+    t.expect("Step 4/5 · The queue is empty");
+    t.pick("When you have done it", 0);
+    t.expect("Step 5/5 · Sign the log");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("Drain the queue"), "{screen}");
+
+    // Each command ran once; the input came back from the timeline.
+    assert_eq!(read(&dir.join("look.log")), "ran\n");
+    assert_eq!(read(&dir.join("apply.log")), "ran\n");
+    assert_eq!(read(&dir.join("wrap-up.log")), "grace\n");
+
+    let events = events(&timeline);
+    assert_eq!(
+        events[..paused.len()],
+        paused[..],
+        "the timeline was rewritten"
+    );
+    let resumed = &events[paused.len()];
+    assert_eq!(resumed["event"], "run_resumed", "{}", show(&events));
+    assert_eq!(resumed["at_step"], "verify");
+    let after = &events[paused.len()..];
+    for done in find(&paused, "step_finished", None) {
+        let step = done["step"].as_str().unwrap();
+        assert!(
+            find(after, "step_started", Some(step)).is_empty(),
+            "step `{step}` had finished before the pause, yet started again:\n{}",
+            show(&events)
+        );
+    }
+    assert_eq!(
+        find(&events, "step_finished", None)
+            .iter()
+            .map(|e| e["step"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["look", "prepare", "apply", "verify", "wrap-up"]
+    );
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn a_failed_check_shows_what_happened_and_who_to_call_then_escalates_and_stops() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "failing", &timeline, &[]);
+
+    t.expect("Step 1/2 · The disk has room");
+    t.expect("expected: exit 0");
+    t.expect("happened: exit 3: disk 97% full");
+    t.expect("who to call:");
+    t.expect("Storage team — owns the disks — phone +33 1 00 00 00 01");
+    t.expect("Platform team — owns the machines — chat #platform");
+    // Retry, Skip, Go to, Escalate, Stop.
+    t.pick("The step failed. What now?", 3);
+    t.pick("Who are you calling?", 1);
+    t.expect("escalated to Platform team (recorded)");
+    t.pick("The step failed. What now?", 4);
+    t.expect("Runbook stopped at step `disk`: failed.");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 1, "{screen}");
+    assert!(!dir.join("after.marker").exists());
+    let events = events(&timeline);
+    assert_eq!(
+        only(&events, "escalated", Some("disk"))["contact"],
+        "Platform team"
+    );
+    assert_eq!(outcome(&events, "disk"), "failed");
+    assert_eq!(only(&events, "command", Some("disk"))["exit"], 3);
+    assert!(find(&events, "step_started", Some("after")).is_empty());
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "failed");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn confirm_type_runs_only_when_the_target_is_typed() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "typed", &timeline, &[]);
+
+    t.expect("Step 1/2 · Flush the cache");
+    t.answer("Type `local` to confirm", "prod");
+    t.expect("skipped: declined");
+    t.expect("Step 2/2 · Flush the cache again");
+    // Esc at a typed confirmation opens back / note / quit: a note, then the question again.
+    t.expect("Type `local` to confirm");
+    t.send(ESC);
+    t.pick("What now?", 1);
+    t.answer("Note for the timeline", "typing it this time");
+    t.expect("note recorded");
+    t.answer("Type `local` to confirm", "local");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !dir.join("first-try.marker").exists(),
+        "a wrong word ran it"
+    );
+    assert!(
+        dir.join("second-try.marker").exists(),
+        "the target did not run it"
+    );
+    let events = events(&timeline);
+    assert_eq!(
+        only(&events, "declined", Some("first-try"))["command"],
+        "touch first-try.marker"
+    );
+    assert!(find(&events, "command", Some("first-try")).is_empty());
+    assert_eq!(outcome(&events, "first-try"), "skipped");
+    assert_eq!(
+        only(&events, "note", Some("second-try"))["text"],
+        "typing it this time"
+    );
+    assert_eq!(
+        only(&events, "confirmed", Some("second-try"))["command"],
+        "touch second-try.marker"
+    );
+    assert_eq!(outcome(&events, "second-try"), "done");
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+}
+
+#[test]
+fn a_secret_typed_at_a_hidden_prompt_is_never_shown_nor_written() {
+    const SECRET: &str = "hunter2-Zq81x";
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "secret", &timeline, &[]);
+
+    t.answer("API token", SECRET);
+    t.expect("Step 1/1 · Use the token");
+    t.expect("token=***");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains(SECRET),
+        "the secret reached the screen:\n{screen}"
+    );
+    let text = read(&timeline);
+    assert!(
+        !text.contains(SECRET),
+        "the secret reached the timeline:\n{text}"
+    );
+    let events = events(&timeline);
+    assert_eq!(only(&events, "run_started", None)["inputs"]["token"], "***");
+    let command = only(&events, "command", Some("use-token"));
+    assert_eq!(command["exit"], 0);
+    assert_eq!(command["stdout"], "token=***\n");
+    assert_eq!(outcome(&events, "use-token"), "passed");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn a_secret_that_needs_shell_quoting_is_masked_in_the_rendered_command() {
+    // Quoted for `sh`, this becomes `"pa'ss"'$word'`: the value no longer appears as it was
+    // typed, so masking the value alone misses it.
+    const SECRET: &str = "pa'ss$word";
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "secret", &timeline, &[]);
+
+    t.answer("API token", SECRET);
+    t.expect("token=***");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    let text = read(&timeline);
+    for piece in ["pa'ss", "$word"] {
+        assert!(
+            !screen.contains(piece),
+            "part of the secret reached the screen:\n{screen}"
+        );
+        assert!(
+            !text.contains(piece),
+            "part of the secret reached the timeline:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_pauses_the_run() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "walk", &timeline, &["--set", "who=ada"]);
+
+    t.expect("Step 1/6 · Open the dashboard");
+    t.expect("When you have done it");
+    t.send(CTRL_C);
+    t.expect("Paused at step `prepare`");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 130, "{screen}");
+    let events = events(&timeline);
+    assert_eq!(only(&events, "run_paused", None)["at_step"], "prepare");
+    assert!(find(&events, "step_finished", Some("prepare")).is_empty());
+    assert!(!dir.join("restart.marker").exists());
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn ctrl_c_while_a_command_runs_kills_it_and_pauses_the_run() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "interrupt", &timeline, &[]);
+
+    t.expect("local$ sleep 30");
+    let pid = wait_for_pid(&dir.join("pid"));
+    t.send(CTRL_C);
+    t.expect("Paused at step `long`");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 130, "{screen}");
+    assert_gone(pid);
+    let events = events(&timeline);
+    let command = only(&events, "command", Some("long"));
+    assert_eq!(command["timed_out"], false);
+    assert!(
+        find(&events, "step_finished", Some("long")).is_empty(),
+        "an interrupted step is not finished: resuming runs it again\n{}",
+        show(&events)
+    );
+    assert_eq!(only(&events, "run_paused", None)["at_step"], "long");
+    assert!(find(&events, "step_started", Some("after")).is_empty());
+    assert_verified(dir, &timeline);
+}
+
+// ───────────────────────────── without a terminal ─────────────────────────────
+
+#[test]
+fn a_rehearsal_runs_the_checks_but_not_the_actions() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "rehearse", &timeline, &["--rehearse", "--yes"]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("REHEARSAL"), "{stdout}");
+    assert!(dir.join("check.marker").exists(), "the check did not run");
+    assert!(!dir.join("action.marker").exists(), "the action ran");
+    let events = events(&timeline);
+    assert_eq!(only(&events, "run_started", None)["rehearsal"], true);
+    assert_eq!(outcome(&events, "look"), "passed");
+    assert_eq!(outcome(&events, "change"), "rehearsed");
+    assert!(find(&events, "command", Some("change")).is_empty());
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+}
+
+#[test]
+fn an_input_reaches_its_command_as_one_literal_argument() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let value = r#"x'; touch PWNED # "$(touch PWNED2)" `touch PWNED3` \ $HOME *"#;
+    let (code, stdout, stderr) =
+        run_plain(dir, "quoting", &timeline, &["--set", &format!("v={value}")]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(read(&dir.join("out.txt")), value);
+    for planted in ["PWNED", "PWNED2", "PWNED3"] {
+        assert!(
+            !dir.join(planted).exists(),
+            "the input ran `touch {planted}`"
+        );
+    }
+    let events = events(&timeline);
+    assert_eq!(only(&events, "run_started", None)["inputs"]["v"], value);
+}
+
+#[test]
+fn a_manual_step_without_a_terminal_exits_3_and_names_the_step() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "walk", &timeline, &["--set", "who=ada"]);
+
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let screen = format!("{stdout}{stderr}");
+    assert!(screen.contains("Step `prepare` needs a person"), "{screen}");
+    assert!(!dir.join("restart.marker").exists());
+    let events = events(&timeline);
+    assert_eq!(only(&events, "run_paused", None)["at_step"], "prepare");
+    assert!(find(&events, "run_finished", None).is_empty());
+}
+
+#[test]
+fn yes_and_answer_run_to_the_end_without_a_terminal() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(
+        dir,
+        "walk",
+        &timeline,
+        &["--set", "who=ada", "--yes", "--answer", "route=Still high"],
+    );
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(dir.join("restart.marker").exists());
+    assert!(dir.join("purge.marker").exists());
+    assert!(dir.join("long-way.marker").exists());
+    assert!(
+        !dir.join("who.txt").exists(),
+        "`next: end` was not followed"
+    );
+    let events = events(&timeline);
+    assert_eq!(outcome(&events, "prepare"), "done");
+    assert_eq!(
+        only(&events, "answer", Some("route"))["choice"],
+        "Still high"
+    );
+    assert!(find(&events, "step_started", Some("short-way")).is_empty());
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn a_command_past_its_timeout_is_killed_with_its_children_and_fails() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "timeout", &timeline, &[]);
+
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("still running after 1.0s; killed"),
+        "{stdout}"
+    );
+    let events = events(&timeline);
+    assert_eq!(only(&events, "command", Some("hang"))["timed_out"], true);
+    assert_eq!(outcome(&events, "hang"), "failed");
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "failed");
+
+    let pid = read(&dir.join("pid")).trim().parse().expect("a pid");
+    assert_gone(pid);
+}
+
+#[test]
+fn set_of_an_unknown_input_is_an_invalid_invocation() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "walk", &timeline, &["--set", "nosuch=1"]);
+
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains("no input `nosuch`"), "{stderr}");
+    assert!(!timeline.exists());
+}
+
+#[test]
+fn an_invalid_runbook_is_not_run_and_its_lint_finding_is_shown() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let runbook = fixture("lint/unknown-key.yaml");
+    let (code, stdout, stderr) = output(
+        runbook_in(dir)
+            .arg("run")
+            .arg(&runbook)
+            .arg("--timeline")
+            .arg(&timeline),
+    );
+
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("error[unknown-key]"), "{stderr}");
+    assert!(stderr.contains("unknown-key.yaml:26:7"), "{stderr}");
+    assert!(!timeline.exists());
+}
+
+#[test]
+fn a_dry_run_runs_nothing_and_writes_no_timeline() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "rehearse", &timeline, &["--dry-run"]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("touch check.marker"), "{stdout}");
+    assert!(stdout.contains("touch action.marker"), "{stdout}");
+    assert!(!timeline.exists());
+    assert!(!dir.join("timelines").exists());
+    assert!(!dir.join("check.marker").exists(), "a check ran");
+    assert!(!dir.join("action.marker").exists(), "an action ran");
+}
+
+#[test]
+fn run_fixtures_pass_lint_without_warnings() {
+    let (code, stdout, stderr) = output(
+        runbook_in(&crate::common::repo())
+            .args(["lint", "--deny-warnings"])
+            .arg(fixture("run")),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
