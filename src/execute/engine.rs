@@ -746,11 +746,7 @@ impl Engine {
                 });
             }
             // Countdown to the next try, watching for Ctrl-C.
-            let spinner = self.screen.spinner(&format!(
-                "try {tries} failed; next in {}; gives up in {}",
-                human_duration(every),
-                human_duration(limit - elapsed)
-            ));
+            let spinner = self.screen.spinner("");
             let until = Instant::now() + every;
             while Instant::now() < until {
                 if self.interrupt.is_set() {
@@ -759,8 +755,14 @@ impl Engine {
                         step: id.to_string(),
                     }));
                 }
+                let now = Instant::now();
+                spinner.set_message(format!(
+                    "try {tries} failed; next try in {}s; gives up in {}",
+                    until.saturating_duration_since(now).as_secs() + 1,
+                    human_duration(limit.saturating_sub(started.elapsed()))
+                ));
                 std::thread::sleep(
-                    Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())),
+                    Duration::from_millis(50).min(until.saturating_duration_since(now)),
                 );
             }
             spinner.finish_and_clear();
