@@ -294,6 +294,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok());
+    let interrupt = Interrupt::install().map_err(Error::Output)?;
     let mut screen = Screen::new(Masker::default(), alert_age);
     let answers: HashMap<String, String> = settings
         .answers
@@ -358,7 +359,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         timeline,
         prompter,
         screen,
-        Interrupt::install().map_err(Error::Output)?,
+        interrupt,
     );
     engine.resume_inner = at.inner;
     let started_at = records

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use inquire::{InquireError, Password, PasswordDisplayMode, Select, Text};
 
+use super::target::Prompting;
+
 /// Why a question got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoAnswer {
@@ -86,6 +88,7 @@ impl Prompter {
         let mut items: Vec<String> = options.to_vec();
         items.push(NOTE.into());
         items.push(QUIT.into());
+        let _on_screen = Prompting::start();
         let picked = Select::new(question, items)
             .with_help_message("↑↓ to move, Enter to pick, Esc for note or quit")
             .with_page_size(12)
@@ -132,6 +135,7 @@ impl Prompter {
         if !self.terminal {
             return self.needs_human(step, question);
         }
+        let _on_screen = Prompting::start();
         let prompt = format!("{question} Type `{expected}` to confirm:");
         match Text::new(&prompt)
             .with_help_message("anything else declines; Esc for note or quit")
@@ -160,6 +164,7 @@ impl Prompter {
         if !self.terminal {
             return self.needs_human(step, question);
         }
+        let _on_screen = Prompting::start();
         // Asked again until valid, with the reason shown; the validator inquire offers wants
         // a 'static closure, which a borrowed check cannot be.
         loop {
@@ -190,6 +195,7 @@ impl Prompter {
 
     /// Esc: back, note or quit. Ctrl-C: quit.
     fn escape<T>(&mut self, error: InquireError) -> Asked<T> {
+        let _on_screen = Prompting::start();
         match error {
             InquireError::OperationCanceled => {
                 let options = vec![BACK.to_string(), NOTE.to_string(), QUIT.to_string()];
@@ -211,6 +217,7 @@ impl Prompter {
     }
 
     fn note<T>(&mut self) -> Asked<T> {
+        let _on_screen = Prompting::start();
         match Text::new("Note for the timeline:").prompt() {
             Ok(text) => Ok(Reply::Note(text)),
             Err(InquireError::OperationCanceled) => Ok(Reply::Note(String::new())),

@@ -39,6 +39,25 @@ pub trait Target {
     fn run(&self, command: &ShellCommand, interrupt: &Interrupt) -> CommandOutput;
 }
 
+/// True while a question is on screen; see [`Interrupt::install`].
+pub static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks a question as on screen for as long as it lives.
+pub struct Prompting;
+
+impl Prompting {
+    pub fn start() -> Prompting {
+        PROMPTING.store(true, Ordering::SeqCst);
+        Prompting
+    }
+}
+
+impl Drop for Prompting {
+    fn drop(&mut self) {
+        PROMPTING.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Set when the engineer presses Ctrl-C (or the process gets SIGTERM); everything that waits
 /// looks at it, so that a run pauses cleanly instead of dying mid-step.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +66,11 @@ pub struct Interrupt(Arc<AtomicBool>);
 impl Interrupt {
     /// Installs the signal handlers for SIGINT, SIGTERM and SIGHUP. The first sets the flag;
     /// a second one ends the process.
+    ///
+    /// A prompt blocks inside the terminal library, where the flag is not seen (and a
+    /// terminal that hung up makes it spin), so a watcher ends the process when a signal
+    /// arrives while a question is on screen. Every event is already on disk, and
+    /// `--resume` continues at that step.
     pub fn install() -> std::io::Result<Interrupt> {
         let interrupt = Interrupt::default();
         for signal in [
@@ -54,8 +78,6 @@ impl Interrupt {
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
         ] {
-            // A second signal while the first is still being handled exits at once (130),
-            // so a stuck run can always be stopped; the timeline is fsynced line by line.
             signal_hook::flag::register_conditional_shutdown(
                 signal,
                 130,
@@ -63,6 +85,15 @@ impl Interrupt {
             )?;
             signal_hook::flag::register(signal, Arc::clone(&interrupt.0))?;
         }
+        let watched = interrupt.clone();
+        std::thread::spawn(move || {
+            loop {
+                if watched.is_set() && PROMPTING.load(Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
         Ok(interrupt)
     }
 
