@@ -162,6 +162,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
             inputs: inputs::for_timeline(&runbook, &state.inputs),
             alerted_at: alerted_at.map(|t| t.to_string()),
             rehearsal: settings.rehearse,
+            from: settings.from.clone(),
         },
     )?;
     let engine = Engine::new(
@@ -320,7 +321,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     let mut state = RunState::new(&run.runbook_id, &run.incident, inputs);
     links(&screen, &runbook, &state);
     screen.info(&format!("timeline: {}", timeline_path.display()));
-    let Some(at) = resume::rebuild(&runbook, &records, &mut state) else {
+    let Some(at) = resume::rebuild(&runbook, &records, run.from.as_deref(), &mut state) else {
         timeline.record(
             None,
             Event::RunResumed {
@@ -328,11 +329,14 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
                 dropped_bytes: dropped,
             },
         )?;
+        let duration_ms = records.first().and_then(|r| r.timestamp()).map_or(0, |at| {
+            u64::try_from(jiff::Timestamp::now().duration_since(at).as_millis()).unwrap_or(0)
+        });
         timeline.record(
             None,
             Event::RunFinished {
                 outcome: RunOutcome::Resolved,
-                duration_ms: 0,
+                duration_ms,
             },
         )?;
         screen.ok("every step had finished: the run is now recorded as resolved");

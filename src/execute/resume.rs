@@ -21,6 +21,8 @@ pub struct Interrupted {
     pub inputs: BTreeMap<String, String>,
     pub alerted_at: Option<String>,
     pub rehearsal: bool,
+    /// `--from`: where the run started, when not at the first step.
+    pub from: Option<String>,
     /// Set when the run already ended; there is nothing to resume.
     pub finished: Option<String>,
 }
@@ -37,6 +39,7 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                 inputs,
                 alerted_at,
                 rehearsal,
+                from,
                 ..
             } if found.is_none() => {
                 found = Some(Interrupted {
@@ -47,6 +50,7 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                     inputs: inputs.clone(),
                     alerted_at: alerted_at.clone(),
                     rehearsal: *rehearsal,
+                    from: from.clone(),
                     finished: None,
                 });
             }
@@ -76,7 +80,12 @@ pub struct ContinueAt {
 
 /// Rebuilds the state of the top-level runbook and finds where to continue; `None` when
 /// every step had finished (the run only lacks its end).
-pub fn rebuild(runbook: &Runbook, records: &[Record], state: &mut RunState) -> Option<ContinueAt> {
+pub fn rebuild(
+    runbook: &Runbook,
+    records: &[Record],
+    from: Option<&str>,
+    state: &mut RunState,
+) -> Option<ContinueAt> {
     let mut last_started: Option<String> = None;
     let mut last_finished: Option<(String, Outcome)> = None;
     let mut paused_at: Option<String> = None;
@@ -155,7 +164,14 @@ pub fn rebuild(runbook: &Runbook, records: &[Record], state: &mut RunState) -> O
         return position(&top).map(|index| ContinueAt { index, inner });
     }
     // Killed between steps: the step after the last one that finished.
-    let (finished, outcome) = last_finished?;
+    // Killed before any step started: where the run was to start.
+    let Some((finished, outcome)) = last_finished else {
+        let index = from.and_then(&position).unwrap_or(0);
+        return Some(ContinueAt {
+            index,
+            inner: Vec::new(),
+        });
+    };
     let index = position(&finished)?;
     if outcome == Outcome::Failed {
         return Some(ContinueAt {

@@ -29,6 +29,9 @@ pub enum Event {
         alerted_at: Option<String>,
         #[serde(default)]
         rehearsal: bool,
+        /// The step the run started at (`--from`), when not the first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
     StepStarted {
         /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.

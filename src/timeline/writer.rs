@@ -284,6 +284,7 @@ mod tests {
             ]),
             alerted_at: Some("2026-11-21T03:00:00Z".into()),
             rehearsal: false,
+            from: None,
         }
     }
 

@@ -39,6 +39,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
             ]),
             alerted_at: Some(ago(750)),
             rehearsal,
+            from: None,
         },
     );
     record(

@@ -53,7 +53,7 @@ impl Target for Local {
         let stderr = read_in_background(child.stderr.take());
         let deadline = started + command.timeout;
         let mut output = CommandOutput::default();
-        let status = wait(&mut child, deadline, interrupt, &mut output);
+        let status = wait(child, deadline, interrupt, &mut output);
         output.exit = status.and_then(|s| s.code());
         output.stdout = collect(stdout);
         output.stderr = collect(stderr);
@@ -62,55 +62,69 @@ impl Target for Local {
     }
 }
 
-/// Waits for the shell, killing its process group on timeout or interrupt. Polls with a
-/// growing interval: a quick command is seen within a millisecond, a slow one costs little.
+/// Waits for the shell, killing its process group on timeout or interrupt. A thread blocks
+/// in `wait`, so a quick command is seen the moment it exits; this thread wakes every 25 ms
+/// to look at the clock and at Ctrl-C.
 fn wait(
-    child: &mut Child,
+    mut child: Child,
     deadline: Instant,
     interrupt: &Interrupt,
     output: &mut CommandOutput,
 ) -> Option<std::process::ExitStatus> {
-    let mut pause = Duration::from_micros(200);
+    let pid = child.id();
+    let (sender, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) => {}
-            Err(error) => {
+        let slice = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(25));
+        match exited.recv_timeout(slice) {
+            Ok(Ok(status)) => return Some(status),
+            Ok(Err(error)) => {
                 output.error = Some(format!("cannot wait for the command: {error}"));
-                kill_group(child);
                 return None;
             }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if interrupt.is_set() {
             output.interrupted = true;
-            kill_group(child);
-            return child.wait().ok();
-        }
-        if Instant::now() >= deadline {
+        } else if Instant::now() >= deadline {
             output.timed_out = true;
-            kill_group(child);
-            return child.wait().ok();
+        } else {
+            continue;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+        return kill_group(pid, &exited);
     }
 }
 
-/// SIGTERM to the whole group, then SIGKILL to whatever is left after a short grace.
-fn kill_group(child: &mut Child) {
-    let Ok(id) = i32::try_from(child.id()) else {
-        return;
+/// SIGTERM to the whole group; SIGKILL to whatever is left of it after a short grace.
+fn kill_group(
+    pid: u32,
+    exited: &mpsc::Receiver<std::io::Result<std::process::ExitStatus>>,
+) -> Option<std::process::ExitStatus> {
+    let Ok(id) = i32::try_from(pid) else {
+        return None;
     };
     let group = Pid::from_raw(id);
     let _ = killpg(group, Signal::SIGTERM);
     let until = Instant::now() + KILL_GRACE;
+    let mut status = None;
     while Instant::now() < until {
-        if matches!(child.try_wait(), Ok(Some(_))) && killpg(group, None).is_err() {
-            return;
+        if status.is_none() {
+            status = exited.recv_timeout(Duration::from_millis(10)).ok();
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // The group is empty once no process answers a null signal.
+        if status.is_some() && killpg(group, None).is_err() {
+            return status.and_then(Result::ok);
+        }
     }
     let _ = killpg(group, Signal::SIGKILL);
+    status.or_else(|| exited.recv().ok()).and_then(Result::ok)
 }
 
 fn read_in_background(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
