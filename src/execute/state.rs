@@ -56,53 +56,62 @@ impl RunState {
         }
     }
 
-    /// The names a template can use (SPEC section 3), with `host` inside a fan-out.
-    pub fn context(&self, runbook: &Runbook, env: &Environment<'_>, host: Option<&str>) -> Value {
+    /// The names a template can use (SPEC section 3), with `host` inside a fan-out. Only
+    /// the names that `source` mentions are built: the step results grow with the run, and
+    /// converting them for every template would make each step slower than the last.
+    pub fn context(
+        &self,
+        runbook: &Runbook,
+        env: &Environment<'_>,
+        source: &str,
+        host: Option<&str>,
+    ) -> Value {
+        let uses = |name: &str| source.contains(name);
         let mut context: BTreeMap<&str, Value> = BTreeMap::new();
-        context.insert("inputs", Value::from(Serde(&self.inputs)));
-        context.insert("vars", Value::from(Serde(&self.vars)));
-        context.insert("steps", Value::from(Serde(&self.steps)));
-        // Every field present (empty when not given), so `contacts[0].phone` never fails.
-        let contacts: Vec<BTreeMap<&str, &str>> = runbook
-            .contacts
-            .iter()
-            .map(|c| {
-                fn field(v: &Option<String>) -> &str {
-                    v.as_deref().unwrap_or_default()
-                }
-                BTreeMap::from([
-                    ("name", c.name.value.as_str()),
-                    ("role", field(&c.role)),
-                    ("chat", field(&c.chat)),
-                    ("email", field(&c.email)),
-                    ("phone", field(&c.phone)),
-                    ("when", field(&c.when)),
-                ])
-            })
-            .collect();
-        context.insert("contacts", Value::from(Serde(&contacts)));
-        context.insert(
-            "runbook",
-            Value::from(Serde(BTreeMap::from([
-                ("id", &self.runbook_id),
-                ("title", &runbook.title.value),
-                ("owner", &runbook.owner.value),
-            ]))),
-        );
-        context.insert(
-            "incident",
-            Value::from(Serde(BTreeMap::from([("id", &self.incident)]))),
-        );
-        // Links may use inputs; render them first, as written when they cannot be.
-        let mut links = BTreeMap::new();
-        for link in &runbook.links {
-            let base = Value::from(Serde(&context));
-            let url = env
-                .render_str(&link.url, base)
-                .unwrap_or_else(|_| link.url.value.clone());
-            links.insert(link.name.value.clone(), url);
+        // Links may use inputs, so inputs are there whenever links are.
+        if uses("inputs") || uses("links") {
+            context.insert("inputs", Value::from(Serde(&self.inputs)));
         }
-        context.insert("links", Value::from(Serde(&links)));
+        if uses("vars") {
+            context.insert("vars", Value::from(Serde(&self.vars)));
+        }
+        if uses("steps") {
+            context.insert("steps", Value::from(Serde(&self.steps)));
+        }
+        if uses("contacts") {
+            context.insert("contacts", Value::from(Serde(contacts(runbook))));
+        }
+        if uses("runbook") || uses("links") {
+            context.insert(
+                "runbook",
+                Value::from(Serde(BTreeMap::from([
+                    ("id", &self.runbook_id),
+                    ("title", &runbook.title.value),
+                    ("owner", &runbook.owner.value),
+                ]))),
+            );
+        }
+        if uses("incident") || uses("links") {
+            context.insert(
+                "incident",
+                Value::from(Serde(BTreeMap::from([("id", &self.incident)]))),
+            );
+        }
+        if uses("links") {
+            // Rendered first, as written when they cannot be.
+            let base = Value::from(Serde(&context));
+            let links: BTreeMap<&str, String> = runbook
+                .links
+                .iter()
+                .map(|link| {
+                    let url = env
+                        .render_str(&link.url, base.clone())
+                        .unwrap_or_else(|_| link.url.value.clone());
+                    (link.name.value.as_str(), url)
+                })
+                .collect();
+            context.insert("links", Value::from(Serde(&links)));
+        }
         if let Some(host) = host {
             context.insert("host", Value::from(host));
         }
@@ -123,7 +132,7 @@ impl RunState {
             .template_from_named_str(name, source)
             .map_err(|e| describe(&e))?;
         template
-            .render(self.context(runbook, env, host))
+            .render(self.context(runbook, env, source, host))
             .map_err(|e| describe(&e))
     }
 
@@ -138,7 +147,7 @@ impl RunState {
             .compile_expression(expression)
             .map_err(|e| describe(&e))?;
         compiled
-            .eval(self.context(runbook, env, None))
+            .eval(self.context(runbook, env, expression, None))
             .map(|v| v.is_true())
             .map_err(|e| describe(&e))
     }
@@ -148,4 +157,73 @@ fn describe(error: &minijinja::Error) -> String {
     error
         .detail()
         .map_or_else(|| error.to_string(), |d| format!("{d} ({})", error.kind()))
+}
+
+/// Contacts with every field present (empty when not given), so `contacts[0].phone` never
+/// fails.
+fn contacts(runbook: &Runbook) -> Vec<BTreeMap<&str, &str>> {
+    fn field(value: &Option<String>) -> &str {
+        value.as_deref().unwrap_or_default()
+    }
+    runbook
+        .contacts
+        .iter()
+        .map(|c| {
+            BTreeMap::from([
+                ("name", c.name.value.as_str()),
+                ("role", field(&c.role)),
+                ("chat", field(&c.chat)),
+                ("email", field(&c.email)),
+                ("phone", field(&c.phone)),
+                ("when", field(&c.when)),
+            ])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ncontacts: [{ name: Ops, phone: '+1 555' }]\nlinks: [{ name: Dash, url: 'https://d/{{ inputs.env }}' }]\ninputs: { env: { default: prod } }\nsteps: [{ id: a, name: A, instructions: x }]\n";
+
+    #[test]
+    fn templates_see_every_name_they_use() {
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let env = crate::template::environment();
+        let mut state = RunState::new(
+            "svc/a",
+            "INC-1",
+            IndexMap::from([("env".to_string(), "prod".to_string())]),
+        );
+        state.vars.insert("load".into(), "0.5".into());
+        state.steps.insert(
+            "a".into(),
+            StepResult {
+                ok: true,
+                ..StepResult::default()
+            },
+        );
+        let render = |source: &str| state.render(&runbook, &env, source, false, None).unwrap();
+        assert_eq!(render("{{ links.Dash }}"), "https://d/prod");
+        assert_eq!(
+            render("{{ contacts[0].phone }} {{ contacts[0].email }}|"),
+            "+1 555 |"
+        );
+        assert_eq!(
+            render("{{ vars.load }} {{ steps.a.ok }} {{ runbook.id }} {{ incident.id }}"),
+            "0.5 True svc/a INC-1"
+        );
+        assert!(
+            state
+                .condition(&runbook, &env, "inputs.env == 'prod' and steps.a.ok")
+                .unwrap()
+        );
+        assert!(
+            state
+                .render(&runbook, &env, "{{ vars.nope }}", false, None)
+                .is_err(),
+            "strict about undefined names"
+        );
+    }
 }
