@@ -154,24 +154,9 @@ impl Engine {
                             &format!("{prefix}{}", step.name.value),
                             "skipped",
                         );
-                        self.screen
-                            .info(&format!("skipped: `if: {}` is false", condition.value));
-                        let reason = format!("if: {} is false", condition.value);
-                        self.record(
-                            Some(&id),
-                            Event::StepFinished {
-                                outcome: Outcome::Skipped,
-                                reason: Some(reason),
-                            },
-                        )?;
-                        state.steps.insert(
-                            step.id.value.clone(),
-                            StepResult {
-                                ok: true,
-                                outcome: "skipped".into(),
-                                ..StepResult::default()
-                            },
-                        );
+                        // A step whose condition is false did what it should: `ok`.
+                        let reason = format!("`if: {}` is false", condition.value);
+                        self.skipped(state, step, &id, reason, true)?;
                         index += 1;
                         continue;
                     }
@@ -230,22 +215,7 @@ impl Engine {
                         break next;
                     }
                     Tried::Skipped { reason } => {
-                        self.screen.info(&format!("skipped: {reason}"));
-                        self.record(
-                            Some(&id),
-                            Event::StepFinished {
-                                outcome: Outcome::Skipped,
-                                reason: Some(reason),
-                            },
-                        )?;
-                        state.steps.insert(
-                            step.id.value.clone(),
-                            StepResult {
-                                ok: false,
-                                outcome: "skipped".into(),
-                                ..StepResult::default()
-                            },
-                        );
+                        self.skipped(state, step, &id, reason, false)?;
                         break Next::Below;
                     }
                     Tried::Stop(ending) => return Ok(ending),
@@ -294,6 +264,32 @@ impl Engine {
             };
         }
         Ok(Ending::Resolved)
+    }
+
+    /// Shows and records a skipped step, and keeps its result for templates.
+    fn skipped(
+        &mut self,
+        state: &mut RunState,
+        step: &Step,
+        id: &str,
+        reason: String,
+        ok: bool,
+    ) -> Result<(), Error> {
+        self.screen.info(&format!("skipped: {reason}"));
+        self.record(
+            Some(id),
+            Event::StepFinished {
+                outcome: Outcome::Skipped,
+                reason: Some(reason),
+            },
+        )?;
+        let result = StepResult {
+            ok,
+            outcome: "skipped".into(),
+            ..StepResult::default()
+        };
+        state.steps.insert(step.id.value.clone(), result);
+        Ok(())
     }
 
     fn try_step(

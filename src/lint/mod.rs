@@ -40,6 +40,18 @@ fn serialize_rule<S: serde::Serializer>(rule: &Rule, serializer: S) -> Result<S:
 }
 
 impl Diagnostic {
+    /// The one finding of a file that cannot be read at all.
+    fn unreadable(error: &std::io::Error) -> Diagnostic {
+        Diagnostic {
+            line: 1,
+            col: 1,
+            severity: Severity::Error,
+            rule: Rule::YamlSyntax,
+            message: format!("cannot read the file: {error}"),
+            help: None,
+        }
+    }
+
     pub fn pos(&self) -> Pos {
         Pos::new(self.line, self.col)
     }
@@ -129,14 +141,7 @@ fn lint_path(
             return FileReport {
                 path: path.to_path_buf(),
                 text: String::new(),
-                diagnostics: vec![Diagnostic {
-                    line: 1,
-                    col: 1,
-                    severity: Severity::Error,
-                    rule: Rule::YamlSyntax,
-                    message: format!("cannot read the file: {error}"),
-                    help: None,
-                }],
+                diagnostics: vec![Diagnostic::unreadable(&error)],
             };
         }
     };
@@ -246,15 +251,7 @@ pub fn check_one(path: &Path, catalog_dir: &Path, options: &LintOptions) -> Chec
     let source = match SourceFile::read(path) {
         Ok(source) => source,
         Err(error) => {
-            let diagnostic = Diagnostic {
-                line: 1,
-                col: 1,
-                severity: Severity::Error,
-                rule: Rule::YamlSyntax,
-                message: format!("cannot read the file: {error}"),
-                help: None,
-            };
-            return Err((vec![diagnostic], String::new()));
+            return Err((vec![Diagnostic::unreadable(&error)], String::new()));
         }
     };
     let mut catalog = Catalog::new(catalog_dir.to_path_buf());
