@@ -135,6 +135,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     screen.set_masker(masker.clone());
 
     let started_at = jiff::Timestamp::now();
+    screen.start_clock_at(started_at);
     let incident = settings
         .incident
         .clone()
@@ -355,6 +356,9 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     )?;
     screen.blank();
     screen.ok(&format!("resuming at step `{at_step}`"));
+    if let Some(at) = records.first().and_then(|r| r.timestamp()) {
+        screen.start_clock_at(at);
+    }
     let mut engine = Engine::new(
         EngineSettings {
             rehearse: run.rehearsal,

@@ -32,22 +32,31 @@ const TAIL_LINES: usize = 6;
 #[derive(Debug)]
 pub struct Screen {
     masker: Masker,
+    /// When the run started (see [`Screen::start_clock_at`]).
     started: Instant,
-    /// How long before the start the alert fired.
-    alert_age: Option<Duration>,
+    /// When the alert fired, if known.
+    alerted: Option<Instant>,
     /// Whether spinners and countdowns are drawn (a terminal on stderr).
     live: bool,
 }
 
 impl Screen {
+    /// `alert_age`: how long ago the alert fired.
     pub fn new(masker: Masker, alert_age: Option<Duration>) -> Self {
         use std::io::IsTerminal as _;
         Screen {
             masker,
             started: Instant::now(),
-            alert_age,
+            alerted: alert_age.and_then(|age| Instant::now().checked_sub(age)),
             live: std::io::stderr().is_terminal(),
         }
+    }
+
+    /// Starts the clock at `at` (the run's `run_started`, earlier when resuming).
+    pub fn start_clock_at(&mut self, at: jiff::Timestamp) {
+        let ago = jiff::Timestamp::now().duration_since(at);
+        let ago = Duration::try_from(ago).unwrap_or_default();
+        self.started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
     }
 
     pub fn set_masker(&mut self, masker: Masker) {
@@ -155,11 +164,11 @@ impl Screen {
     /// Time since the start, and since the alert when known.
     pub fn clock(&self) -> String {
         let since_start = self.started.elapsed();
-        match self.alert_age {
-            Some(age) => format!(
+        match self.alerted {
+            Some(alerted) => format!(
                 "⏱ {} · alert {} ago",
                 human_duration(since_start),
-                human_duration(age + since_start)
+                human_duration(alerted.elapsed())
             ),
             None => format!("⏱ {}", human_duration(since_start)),
         }
