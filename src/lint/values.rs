@@ -67,11 +67,8 @@ fn check_command(lint: &mut FileLint<'_>, command: &Command) {
 }
 
 fn check_regex(lint: &mut FileLint<'_>, regex: &Sp<String>, what: &str) {
-    // Parsing is enough to find a mistake, and ten times cheaper than compiling the
-    // automaton — lint runs over whole catalogs.
-    if let Err(error) = regex_syntax::Parser::new().parse(regex) {
+    if let Err(text) = validate_regex(regex) {
         // The parser's message spans several lines with a caret; keep its last line.
-        let text = error.to_string();
         let reason = text
             .lines()
             .rev()
@@ -86,6 +83,22 @@ fn check_regex(lint: &mut FileLint<'_>, regex: &Sp<String>, what: &str) {
             format!("{what} `{}` is not a valid regex: {reason}", regex.value),
         );
     }
+}
+
+/// Parsing is enough to find a mistake, and ten times cheaper than compiling the automaton
+/// (lint runs over whole catalogs). The syntax tree alone catches syntax errors; the
+/// translation that follows can only fail on Unicode classes and flags, so it runs only for
+/// patterns that have them.
+fn validate_regex(pattern: &str) -> Result<(), String> {
+    let ast = regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .map_err(|e| e.to_string())?;
+    if pattern.contains("\\p") || pattern.contains("\\P") || pattern.contains("(?") {
+        regex_syntax::hir::translate::Translator::new()
+            .translate(pattern, &ast)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn check_duration(lint: &mut FileLint<'_>, duration: &Sp<String>) {
@@ -140,4 +153,36 @@ fn check_on(lint: &mut FileLint<'_>, on: &Sp<String>) {
             "to run on the SSH alias `{value}`, declare it under `hosts:` as `{value}: [{value}]`"
         )),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_regex;
+
+    #[test]
+    fn regexes_are_checked_without_compiling_them() {
+        for good in [
+            r"^\[svc\] (403|500)",
+            r"^[0-9]+%$",
+            r"\p{Greek}+",
+            r"(?i)error",
+            r"\d{1,3}",
+        ] {
+            assert!(validate_regex(good).is_ok(), "{good}");
+        }
+        for bad in [
+            r"(403|500",
+            r"[z-a]",
+            r"\p{NoSuchClass}",
+            r"(?z)x",
+            r"a{3,1}",
+            r"*x",
+        ] {
+            assert!(validate_regex(bad).is_err(), "{bad} should be refused");
+            assert!(
+                regex::Regex::new(bad).is_err(),
+                "{bad}: the regex crate agrees"
+            );
+        }
+    }
 }
