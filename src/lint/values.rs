@@ -12,7 +12,9 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
     for input in runbook.inputs.values() {
         if let Some(pattern) = &input.pattern {
             check_regex(lint, pattern, "`pattern`");
-            if let (Some(default), Ok(regex)) = (&input.default, regex::Regex::new(pattern))
+            // Compiled only when there is a default to check.
+            if let Some(default) = &input.default
+                && let Ok(regex) = regex::Regex::new(pattern)
                 && !regex.is_match(default)
             {
                 lint.report(
