@@ -54,7 +54,11 @@ fn split_pair(flag: &'static str, pair: &str) -> Result<(String, String), Error>
         _ => Err(Error::InvalidFlag {
             flag,
             value: pair.to_string(),
-            reason: "write it as NAME=VALUE".into(),
+            reason: if flag == "--answer" {
+                "write it as STEP=LABEL".into()
+            } else {
+                "write it as NAME=VALUE".into()
+            },
         }),
     }
 }
@@ -111,6 +115,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         None => 0,
     };
     inputs::check_sets(&runbook, &sets)?;
+    check_answers(&runbook, &answers)?;
 
     if settings.dry_run {
         let inputs = inputs::for_dry_run(&runbook, &sets);
@@ -375,6 +380,44 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         .and_then(|r| r.timestamp())
         .unwrap_or_else(jiff::Timestamp::now);
     finish(engine, &runbook, state, at.index, started_at)
+}
+
+/// `--answer STEP=LABEL` names a step that asks, and one of its choices. Steps of a
+/// sub-procedure (`restart/inner`) are taken as they are.
+fn check_answers(runbook: &Runbook, answers: &HashMap<String, String>) -> Result<(), Error> {
+    for (step_id, label) in answers {
+        if step_id.contains('/') {
+            continue;
+        }
+        let invalid = |reason: String| Error::InvalidFlag {
+            flag: "--answer",
+            value: format!("{step_id}={label}"),
+            reason,
+        };
+        let Some(step) = runbook.steps.iter().find(|s| s.id.value == *step_id) else {
+            return Err(invalid(format!("the runbook has no step `{step_id}`")));
+        };
+        let Some(ask) = &step.ask else {
+            return Err(invalid(format!(
+                "step `{step_id}` asks nothing; `--yes` answers manual steps and confirmations"
+            )));
+        };
+        if let Some(choices) = &ask.choices
+            && !choices
+                .iter()
+                .any(|c| c.label.value.eq_ignore_ascii_case(label))
+        {
+            let labels: Vec<String> = choices
+                .iter()
+                .map(|c| format!("`{}`", c.label.value))
+                .collect();
+            return Err(invalid(format!(
+                "`{label}` is not a choice of `{step_id}`; its choices are {}",
+                labels.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Loads and lints the runbook; lint errors stop the run before anything executes.

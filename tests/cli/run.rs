@@ -747,6 +747,26 @@ fn set_of_an_unknown_input_is_an_invalid_invocation() {
 }
 
 #[test]
+fn an_answer_that_is_not_a_choice_is_an_invalid_invocation() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(
+        dir,
+        "walk",
+        &timeline,
+        &["--yes", "--answer", "route=Maybe"],
+    );
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`Maybe` is not a choice of `route`; its choices are"),
+        "{stderr}"
+    );
+    assert!(!timeline.exists(), "nothing ran");
+}
+
+#[test]
 fn an_invalid_runbook_is_not_run_and_its_lint_finding_is_shown() {
     let (dir, timeline) = workspace();
     let dir = dir.path();
