@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use minijinja::Environment;
 
 use super::prompt::{Asked, NoAnswer, Prompter};
+use super::runner::{self, Execution, Limits, Output, Runner};
 use super::screen::{Screen, contact_line, human_duration};
 use super::state::{RunState, StepResult};
-use super::target::{CommandOutput, Interrupt, Local, ShellCommand, Target};
+use super::target::{self, CommandOutput, Interrupt};
 use crate::Error;
 use crate::model::{
     Command, Confirm, ConfirmWord, END, Runbook, Sp, Step, StepKind, parse_duration,
@@ -71,6 +72,8 @@ enum Tried {
 pub struct EngineSettings {
     pub rehearse: bool,
     pub catalog: PathBuf,
+    /// `--ssh-config`: passed to ssh as `-F`.
+    pub ssh_config: Option<PathBuf>,
 }
 
 pub struct Engine {
@@ -82,7 +85,7 @@ pub struct Engine {
     pub interrupt: Interrupt,
     /// When resuming inside a sub-procedure: the inner step path to start at.
     pub resume_inner: Vec<String>,
-    local: Local,
+    runner: Runner,
 }
 
 impl Engine {
@@ -93,6 +96,7 @@ impl Engine {
         screen: Screen,
         interrupt: Interrupt,
     ) -> Self {
+        let runner = Runner::new(settings.ssh_config.clone(), interrupt.clone());
         Engine {
             settings,
             env: crate::template::environment(),
@@ -101,8 +105,13 @@ impl Engine {
             screen,
             interrupt,
             resume_inner: Vec::new(),
-            local: Local,
+            runner,
         }
+    }
+
+    /// Closes what the run opened (SSH master connections).
+    pub fn close(&mut self) {
+        self.runner.close();
     }
 
     fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), Error> {
@@ -304,7 +313,7 @@ impl Engine {
             StepKind::Manual => self.manual(id),
             StepKind::Check => {
                 let check = step.check.as_ref().expect("a check step has a check");
-                self.command_step(runbook, state, step, id, check, false)
+                self.command_step(runbook, state, step, id, check)
             }
             StepKind::Action => {
                 let action = step.action.as_ref().expect("an action step has an action");
@@ -398,7 +407,7 @@ impl Engine {
                 value: Some(value.clone()),
             },
         )?;
-        state.vars.insert(name, value.clone());
+        state.vars.insert(name, value.as_str().into());
         let result = StepResult {
             ok: true,
             outcome: "done".into(),
@@ -420,14 +429,25 @@ impl Engine {
         id: &str,
         action: &Sp<Command>,
     ) -> Result<Tried, Error> {
-        let target = target_name(action);
-        let script = match self.render_command(runbook, state, action) {
-            Ok(script) => script,
-            Err(cannot) => return Ok(cannot.into()),
+        let plan = match runner::plan(runbook, state, &self.env, action, None, step_timeout(step)) {
+            Ok(plan) => plan,
+            Err(error) => return Ok(cannot_render(error)),
         };
-        self.screen
-            .info(&format!("This action changes {target}. It will run:"));
-        self.screen.command(&target, &script);
+        let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
+        let target = plan.target.clone();
+        if plan.fan_out {
+            self.screen.info(&format!(
+                "This action changes {target} ({} host{}: {}). It will run:",
+                hosts.len(),
+                if hosts.len() == 1 { "" } else { "s" },
+                hosts.join(", ")
+            ));
+        } else {
+            self.screen
+                .info(&format!("This action changes {target}. It will run:"));
+        }
+        let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
+        self.screen.command(&target, &shown);
         if let Some(rollback) = &action.rollback
             && let Some(run) = &rollback.run
         {
@@ -471,19 +491,69 @@ impl Engine {
                 self.record(
                     Some(id),
                     Event::Confirmed {
-                        command: script.clone(),
+                        command: shown.clone(),
                     },
                 )?;
             }
             Ok(false) => {
-                self.record(Some(id), Event::Declined { command: script })?;
+                self.record(Some(id), Event::Declined { command: shown })?;
                 return Ok(Tried::Skipped {
                     reason: "declined".into(),
                 });
             }
             Err(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
         }
-        self.run_and_judge(runbook, state, step, id, action, script)
+        // A canary: the first hosts, their results, and a second question before the rest.
+        let canary = action.canary.as_ref().map_or(0, |c| c.value as usize);
+        let limits = self.limits(step, action, true);
+        let (first, rest) = if canary > 0 && canary < plan.jobs.len() {
+            plan.jobs.split_at(canary)
+        } else {
+            plan.jobs.split_at(plan.jobs.len())
+        };
+        let mut execution = self.execute(runbook, state, &plan, first, action, &limits, id)?;
+        if !rest.is_empty() {
+            if execution.interrupted() {
+                return Ok(Tried::Stop(Ending::Paused {
+                    step: id.to_string(),
+                }));
+            }
+            if !execution.ok() {
+                self.screen
+                    .fail("the canary failed: the other hosts were not started");
+                execution
+                    .not_started
+                    .extend(rest.iter().map(|j| j.host().to_string()));
+            } else {
+                let question = format!(
+                    "The canary passed on {canary} host{}. Go on with the other {}?",
+                    if canary == 1 { "" } else { "s" },
+                    rest.len()
+                );
+                match self.ask(id, |p| p.confirm(id, &question))? {
+                    Ok(true) => {
+                        self.record(
+                            Some(id),
+                            Event::Confirmed {
+                                command: shown.clone(),
+                            },
+                        )?;
+                        let more =
+                            self.execute(runbook, state, &plan, rest, action, &limits, id)?;
+                        execution.runs.extend(more.runs);
+                        execution.not_started.extend(more.not_started);
+                    }
+                    Ok(false) => {
+                        self.record(Some(id), Event::Declined { command: shown })?;
+                        execution
+                            .not_started
+                            .extend(rest.iter().map(|j| j.host().to_string()));
+                    }
+                    Err(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
+                }
+            }
+        }
+        Ok(self.conclude(state, step, id, action, &execution))
     }
 
     fn command_step(
@@ -493,154 +563,126 @@ impl Engine {
         step: &Sp<Step>,
         id: &str,
         command: &Sp<Command>,
-        _quiet: bool,
     ) -> Result<Tried, Error> {
-        let script = match self.render_command(runbook, state, command) {
-            Ok(script) => script,
-            Err(cannot) => return Ok(cannot.into()),
+        let plan = match runner::plan(runbook, state, &self.env, command, None, step_timeout(step))
+        {
+            Ok(plan) => plan,
+            Err(error) => return Ok(cannot_render(error)),
         };
-        self.screen.command(&target_name(command), &script);
-        self.run_and_judge(runbook, state, step, id, command, script)
+        if let Some(job) = plan.jobs.first() {
+            self.screen.command(&plan.target, &job.shown());
+        }
+        let limits = self.limits(step, command, false);
+        let execution = self.execute(runbook, state, &plan, &plan.jobs, command, &limits, id)?;
+        Ok(self.conclude(state, step, id, command, &execution))
     }
 
-    /// The rendered `run` of a command, or why it cannot run here.
-    fn render_command(
+    /// The time limit, parallelism and failure budget of a step's command.
+    fn limits(&self, step: &Step, command: &Command, action: bool) -> Limits {
+        Limits {
+            timeout: step_timeout(step),
+            parallel: command
+                .parallel
+                .as_ref()
+                .map_or(runner::DEFAULT_PARALLEL, |p| p.value)
+                .max(1) as usize,
+            max_failures: match &command.max_failures {
+                Some(max) if max.value > 0 => Some(max.value as usize),
+                Some(_) => None,
+                None if action => Some(1),
+                None => None,
+            },
+        }
+    }
+
+    /// Runs jobs of a plan through the runner, judging each host's output.
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
         &mut self,
         runbook: &Runbook,
         state: &RunState,
+        plan: &runner::Plan,
+        jobs: &[runner::Job],
         command: &Command,
-    ) -> Result<String, CannotRun> {
-        let unsupported = |what: &str| CannotRun {
-            expected: "the command runs",
-            happened: format!("{what} are not supported by this build yet"),
+        limits: &Limits,
+        id: &str,
+    ) -> Result<Execution, Error> {
+        let env = &self.env;
+        let timeout = limits.timeout;
+        let judge = |output: &Output| match output {
+            Output::Shell(output) => judge(runbook, state, env, command, output, timeout),
+            Output::Http(response) => {
+                let Some(http) = &command.http else {
+                    return Ok(());
+                };
+                let contains = http.body_contains.as_ref().map(|t| {
+                    state
+                        .render(runbook, env, t, false, None)
+                        .unwrap_or_else(|_| t.value.clone())
+                });
+                target::judge(
+                    response,
+                    http.status.as_ref().map(|s| s.value),
+                    contains.as_deref(),
+                    http.body_matches.as_ref().map(|m| m.value.as_str()),
+                )
+            }
         };
-        if command.http.is_some() {
-            return Err(unsupported("HTTP checks"));
-        }
-        if command
-            .on
-            .as_ref()
-            .is_some_and(|on| !matches!(on.as_str(), "local" | "localhost"))
-        {
-            return Err(unsupported("remote hosts (`on`)"));
-        }
-        let run = command.run.as_ref().expect("lint ensures run or http");
-        state
-            .render(runbook, &self.env, run, true, None)
-            .map_err(|error| CannotRun {
-                expected: "the command renders",
-                happened: format!("template error: {error}"),
-            })
+        self.runner.execute(
+            plan,
+            jobs,
+            limits,
+            &judge,
+            &mut self.timeline,
+            &self.screen,
+            id,
+        )
     }
 
-    /// Runs a rendered command locally, records it, and judges it by its `expect`.
-    fn run_and_judge(
+    /// A step's verdict from its command's execution; keeps the capture.
+    fn conclude(
         &mut self,
-        runbook: &Runbook,
         state: &mut RunState,
         step: &Sp<Step>,
         id: &str,
         command: &Command,
-        script: String,
-    ) -> Result<Tried, Error> {
-        let timeout = step_timeout(step);
-        let spinner = self
-            .screen
-            .spinner(&format!("running on {}", self.local.name()));
-        let output = self.local.run(
-            &ShellCommand {
-                script: script.clone(),
-                timeout,
-            },
-            &self.interrupt,
-        );
-        spinner.finish_and_clear();
-        self.record_command(id, &script, &output)?;
-        if output.interrupted {
-            return Ok(Tried::Stop(Ending::Paused {
+        execution: &Execution,
+    ) -> Tried {
+        if execution.interrupted() {
+            return Tried::Stop(Ending::Paused {
                 step: id.to_string(),
-            }));
+            });
         }
-        let verdict = judge(runbook, state, &self.env, command, &output, timeout);
-        let combined = if output.stderr.trim().is_empty() {
-            output.stdout.clone()
-        } else {
-            format!("{}{}", output.stdout, output.stderr)
-        };
-        let what = match &verdict {
-            Ok(()) => describe_exit(&output),
-            Err((_, happened)) if output.exit == Some(0) => format!("exit 0, but {happened}"),
-            Err(_) => describe_exit(&output),
-        };
-        self.screen
-            .outcome(verdict.is_ok(), &what, output.duration, &combined);
-        let result = StepResult {
-            ok: verdict.is_ok(),
-            outcome: if verdict.is_ok() {
-                "passed".into()
-            } else {
-                "failed".into()
-            },
-            exit: output.exit,
-            stdout: output.stdout.clone(),
-            stderr: output.stderr.clone(),
-            duration_ms: millis(output.duration),
-            failed_hosts: if verdict.is_ok() {
-                Vec::new()
-            } else {
-                vec!["local".into()]
-            },
-            ..StepResult::default()
-        };
         if let Some(capture) = &command.capture {
             state
                 .vars
-                .insert(capture.value.clone(), output.stdout.trim().to_string());
+                .insert(capture.value.clone(), execution.capture());
         }
-        match verdict {
-            Ok(()) => {
+        let result = execution.step_result();
+        match execution.failure() {
+            None if execution.ok() => {
                 let outcome = if step.action.is_some() {
                     Outcome::Done
                 } else {
                     Outcome::Passed
                 };
-                Ok(Tried::Passed {
+                Tried::Passed {
                     result,
                     next: Next::from_target(step.next.as_ref()),
                     outcome,
-                })
+                }
             }
-            Err((expected, happened)) => Ok(Tried::Failed {
+            None => Tried::Failed {
+                result,
+                expected: "every host runs".into(),
+                happened: format!("not started: {}", execution.not_started.join(", ")),
+            },
+            Some((expected, happened)) => Tried::Failed {
                 result,
                 expected,
                 happened,
-            }),
-        }
-    }
-
-    fn record_command(
-        &mut self,
-        id: &str,
-        script: &str,
-        output: &CommandOutput,
-    ) -> Result<(), Error> {
-        self.record(
-            Some(id),
-            Event::Command {
-                host: self.local.name().to_string(),
-                command: script.to_string(),
-                exit: output.exit,
-                duration_ms: millis(output.duration),
-                // Whole outputs: the timeline masks secrets first, then keeps the last 4 KiB,
-                // so that no secret is cut in half before it is masked.
-                stdout: output.stdout.clone(),
-                stderr: match &output.error {
-                    Some(error) => format!("{}{error}", output.stderr),
-                    None => output.stderr.clone(),
-                },
-                timed_out: output.timed_out,
             },
-        )
+        }
     }
 
     fn wait(
@@ -661,85 +703,58 @@ impl Engine {
             .as_ref()
             .and_then(|d| parse_duration(d).ok())
             .unwrap_or(DEFAULT_WAIT_TIMEOUT);
-        let script = match self.render_command(runbook, state, &wait.until) {
-            Ok(script) => script,
-            Err(cannot) => return Ok(cannot.into()),
+        let timeout = step_timeout(step).min(limit);
+        let plan = match runner::plan(runbook, state, &self.env, &wait.until, None, timeout) {
+            Ok(plan) => plan,
+            Err(error) => return Ok(cannot_render(error)),
         };
         self.screen.info(&format!(
             "every {}, for at most {}:",
             human_duration(every),
             human_duration(limit)
         ));
-        self.screen.command(&target_name(&wait.until), &script);
+        if let Some(job) = plan.jobs.first() {
+            self.screen.command(&plan.target, &job.shown());
+        }
         let started = Instant::now();
-        let timeout = step_timeout(step).min(limit);
+        let mut limits = self.limits(step, &wait.until, false);
+        limits.timeout = timeout;
         let mut tries = 0;
         loop {
             tries += 1;
-            let output = self.local.run(
-                &ShellCommand {
-                    script: script.clone(),
-                    timeout,
-                },
-                &self.interrupt,
-            );
-            self.record_command(id, &script, &output)?;
-            if output.interrupted {
-                return Ok(Tried::Stop(Ending::Paused {
-                    step: id.to_string(),
-                }));
-            }
-            let verdict = judge(runbook, state, &self.env, &wait.until, &output, timeout);
-            if verdict.is_ok() {
-                self.screen.outcome(
-                    true,
-                    &format!(
-                        "passed after {tries} tr{}",
-                        if tries == 1 { "y" } else { "ies" }
-                    ),
-                    started.elapsed(),
-                    &output.stdout,
-                );
-                if let Some(capture) = &wait.until.capture {
-                    state
-                        .vars
-                        .insert(capture.value.clone(), output.stdout.trim().to_string());
+            let execution =
+                self.execute(runbook, state, &plan, &plan.jobs, &wait.until, &limits, id)?;
+            if execution.interrupted() || execution.ok() {
+                if execution.ok() {
+                    self.screen.ok(&format!(
+                        "passed after {tries} tr{} ({})",
+                        if tries == 1 { "y" } else { "ies" },
+                        human_duration(started.elapsed())
+                    ));
                 }
-                let result = StepResult {
-                    ok: true,
-                    outcome: "passed".into(),
-                    exit: output.exit,
-                    stdout: output.stdout,
-                    duration_ms: millis(started.elapsed()),
-                    ..StepResult::default()
-                };
-                return Ok(Tried::Passed {
-                    result,
-                    next: Next::from_target(step.next.as_ref()),
-                    outcome: Outcome::Passed,
-                });
+                return Ok(self.conclude(state, step, id, &wait.until, &execution));
             }
             let elapsed = started.elapsed();
             if elapsed + every > limit {
-                let (expected, happened) = verdict.err().unwrap_or_default();
-                self.screen.outcome(
-                    false,
-                    &format!("still failing after {tries} tries"),
-                    elapsed,
-                    &output.stdout,
+                self.screen
+                    .fail(&format!("still failing after {tries} tries"));
+                return Ok(
+                    match self.conclude(state, step, id, &wait.until, &execution) {
+                        Tried::Failed {
+                            result,
+                            expected,
+                            happened,
+                        } => Tried::Failed {
+                            result,
+                            expected,
+                            happened: format!(
+                                "{happened} (gave up after {})",
+                                human_duration(limit)
+                            ),
+                        },
+                        other => other,
+                    },
                 );
-                let result = StepResult {
-                    ok: false,
-                    outcome: "failed".into(),
-                    exit: output.exit,
-                    stdout: output.stdout,
-                    ..StepResult::default()
-                };
-                return Ok(Tried::Failed {
-                    result,
-                    expected,
-                    happened: format!("{happened} (gave up after {})", human_duration(limit)),
-                });
             }
             // Countdown to the next try, watching for Ctrl-C.
             let spinner = self.screen.spinner("");
@@ -975,39 +990,37 @@ impl Engine {
                 }
                 FailureChoice::Rollback => {
                     let Some(rollback) = &rollback else { continue };
-                    let script = match self.render_command(runbook, state, rollback) {
-                        Ok(script) => script,
-                        Err(_) => {
-                            self.screen.fail("the rollback cannot run here");
+                    let plan = match runner::plan(
+                        runbook,
+                        state,
+                        &self.env,
+                        rollback,
+                        None,
+                        step_timeout(step),
+                    ) {
+                        Ok(plan) => plan,
+                        Err(error) => {
+                            self.screen
+                                .fail(&format!("the rollback cannot be rendered: {error}"));
                             continue;
                         }
                     };
-                    self.screen.command(&target_name(rollback), &script);
+                    let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
+                    self.screen.command(&plan.target, &shown);
                     match self.ask(id, |p| p.confirm(id, "Run the rollback?"))? {
                         Ok(true) => {
-                            self.record(
-                                Some(id),
-                                Event::Confirmed {
-                                    command: script.clone(),
-                                },
+                            self.record(Some(id), Event::Confirmed { command: shown })?;
+                            let limits = self.limits(step, rollback, false);
+                            let execution = self.execute(
+                                runbook, state, &plan, &plan.jobs, rollback, &limits, id,
                             )?;
-                            let output = self.local.run(
-                                &ShellCommand {
-                                    script: script.clone(),
-                                    timeout: step_timeout(step),
-                                },
-                                &self.interrupt,
-                            );
-                            self.record_command(id, &script, &output)?;
-                            let ok = output.exit == Some(0);
-                            self.screen.outcome(
-                                ok,
-                                &format!("rollback {}", describe_exit(&output)),
-                                output.duration,
-                                &output.stdout,
-                            );
+                            if execution.ok() {
+                                self.screen.ok("rollback done");
+                            } else {
+                                self.screen.fail("the rollback failed");
+                            }
                         }
-                        Ok(false) => self.record(Some(id), Event::Declined { command: script })?,
+                        Ok(false) => self.record(Some(id), Event::Declined { command: shown })?,
                         Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
                     }
                 }
@@ -1016,19 +1029,12 @@ impl Engine {
     }
 }
 
-/// Why a command cannot run at all.
-struct CannotRun {
-    expected: &'static str,
-    happened: String,
-}
-
-impl From<CannotRun> for Tried {
-    fn from(cannot: CannotRun) -> Tried {
-        Tried::Failed {
-            result: StepResult::default(),
-            expected: cannot.expected.to_string(),
-            happened: cannot.happened,
-        }
+/// A command whose templates do not render fails its step.
+fn cannot_render(error: String) -> Tried {
+    Tried::Failed {
+        result: StepResult::default(),
+        expected: "the command renders".into(),
+        happened: format!("template error: {error}"),
     }
 }
 
@@ -1073,35 +1079,11 @@ fn stop_for(no_answer: NoAnswer, id: &str) -> Ending {
     }
 }
 
-fn target_name(command: &Command) -> String {
-    command
-        .on
-        .as_ref()
-        .map_or_else(|| "local".to_string(), |on| on.value.clone())
-}
-
 fn step_timeout(step: &Step) -> Duration {
     step.timeout
         .as_ref()
         .and_then(|t| parse_duration(t).ok())
         .unwrap_or(DEFAULT_TIMEOUT)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn describe_exit(output: &CommandOutput) -> String {
-    if let Some(error) = &output.error {
-        return error.clone();
-    }
-    if output.timed_out {
-        return "timed out and was killed".into();
-    }
-    match output.exit {
-        Some(code) => format!("exit {code}"),
-        None => "killed by a signal".into(),
-    }
 }
 
 /// Passes, or says what was expected and what happened.
@@ -1127,7 +1109,7 @@ fn judge(
     if output.exit != Some(wanted_exit) {
         return Err((
             format!("exit {wanted_exit}"),
-            describe_exit(output) + &last_line(&output.stderr, &output.stdout),
+            runner::describe_exit(output) + &last_line(&output.stderr, &output.stdout),
         ));
     }
     let Some(expect) = expect else { return Ok(()) };

@@ -3,9 +3,11 @@
 
 mod dry_run;
 pub mod engine;
+mod fanout;
 mod inputs;
 pub mod prompt;
 mod resume;
+pub mod runner;
 pub mod screen;
 pub mod state;
 pub mod target;
@@ -175,6 +177,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         EngineSettings {
             rehearse: settings.rehearse,
             catalog,
+            ssh_config: settings.ssh_config.clone(),
         },
         timeline,
         prompter,
@@ -193,7 +196,9 @@ fn finish(
     start: usize,
     started_at: jiff::Timestamp,
 ) -> Result<ExitStatus, Error> {
-    let ending = engine.run_steps(runbook, &mut state, "", start)?;
+    let ending = engine.run_steps(runbook, &mut state, "", start);
+    engine.close();
+    let ending = ending?;
     let elapsed = jiff::Timestamp::now().duration_since(started_at);
     let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(0);
     let path = engine.timeline.path().display().to_string();
@@ -368,6 +373,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         EngineSettings {
             rehearse: run.rehearsal,
             catalog,
+            ssh_config: settings.ssh_config.clone(),
         },
         timeline,
         prompter,

@@ -119,7 +119,7 @@ pub fn rebuild(
                         .find_map(|(_, c)| c.capture.as_ref().map(|c| c.value.clone()))
                 });
                 if let Some(name) = capture {
-                    state.vars.insert(name, stdout.trim().to_string());
+                    state.vars.insert(name, stdout.trim().into());
                 }
             }
             Event::Answer { choice, value } if is_top => {
@@ -130,7 +130,7 @@ pub fn rebuild(
                         .and_then(|d| d.ask.as_ref())
                         .and_then(|a| a.input.as_ref()),
                 ) {
-                    state.vars.insert(name.value.clone(), value.clone());
+                    state.vars.insert(name.value.clone(), value.as_str().into());
                 }
             }
             Event::StepFinished { outcome, .. } if is_top => {

@@ -41,7 +41,8 @@ pub struct RunState {
     pub runbook_id: String,
     pub incident: String,
     pub inputs: IndexMap<String, String>,
-    pub vars: BTreeMap<String, String>,
+    /// Captures and `ask` inputs: text, or a host → text map under fan-out.
+    pub vars: BTreeMap<String, serde_json::Value>,
     pub steps: BTreeMap<String, StepResult>,
 }
 

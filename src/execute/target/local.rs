@@ -65,7 +65,7 @@ impl Target for Local {
 /// Waits for the shell, killing its process group on timeout or interrupt. A thread blocks
 /// in `wait`, so a quick command is seen the moment it exits; this thread wakes every 25 ms
 /// to look at the clock and at Ctrl-C.
-fn wait(
+pub(super) fn wait(
     mut child: Child,
     deadline: Instant,
     interrupt: &Interrupt,
@@ -127,7 +127,9 @@ fn kill_group(
     status.or_else(|| exited.recv().ok()).and_then(Result::ok)
 }
 
-fn read_in_background(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
+pub(super) fn read_in_background(
+    stream: Option<impl Read + Send + 'static>,
+) -> mpsc::Receiver<Vec<u8>> {
     let (sender, receiver) = mpsc::channel();
     if let Some(mut stream) = stream {
         std::thread::spawn(move || {
@@ -147,7 +149,7 @@ fn read_in_background(stream: Option<impl Read + Send + 'static>) -> mpsc::Recei
     receiver
 }
 
-fn collect(receiver: mpsc::Receiver<Vec<u8>>) -> String {
+pub(super) fn collect(receiver: mpsc::Receiver<Vec<u8>>) -> String {
     let bytes = receiver.recv_timeout(PIPE_GRACE).unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned()
 }

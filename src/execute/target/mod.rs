@@ -1,13 +1,17 @@
 //! Where commands run. Every target implements [`Target`]; the engine does not know which one
 //! it drives. Local shell commands live here; SSH and HTTP slot in beside them.
 
+mod http;
 mod local;
+mod ssh;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use http::{HttpClient, HttpRequest, HttpResponse, judge};
 pub use local::Local;
+pub use ssh::{Ssh, SshSession};
 
 /// A shell command ready to run: rendered, with its time limit.
 #[derive(Debug, Clone)]

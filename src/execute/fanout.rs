@@ -1,0 +1,135 @@
+//! Fan-out: runs one job per host, at most `parallel` at once, and hands each result to the
+//! caller on the calling thread as soon as it is in — so the timeline and the screen stay
+//! single-threaded, in the order things happened. After `max_failures` failures no new host
+//! is started.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
+
+/// What became of the jobs that were not all run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FanOut {
+    /// Indices of the jobs never started because too many had failed.
+    pub not_started: Vec<usize>,
+}
+
+/// Runs `run` over `jobs` on up to `parallel` threads. `on_done(index, result)` is called on
+/// this thread for each finished job and says whether it failed.
+pub fn run_all<J, R>(
+    jobs: Vec<J>,
+    parallel: usize,
+    max_failures: Option<usize>,
+    run: impl Fn(&J) -> R + Sync,
+    mut on_done: impl FnMut(usize, R) -> bool,
+) -> FanOut
+where
+    J: Send + Sync,
+    R: Send,
+{
+    let total = jobs.len();
+    if total == 0 {
+        return FanOut::default();
+    }
+    let pending: Mutex<VecDeque<usize>> = Mutex::new((0..total).collect());
+    let stop = AtomicBool::new(false);
+    let workers = parallel.clamp(1, total);
+    // Each result travels with a way to tell its worker it has been judged: a worker starts
+    // its next host only then, so `max_failures` is exact, not off by the hosts in flight.
+    let (sender, receiver) = mpsc::channel::<(usize, R, mpsc::Sender<()>)>();
+    let mut failures = 0;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (pending, stop, jobs, run) = (&pending, &stop, &jobs, &run);
+            scope.spawn(move || {
+                let (judged, wait_judged) = mpsc::channel();
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let next = pending.lock().map_or(None, |mut queue| queue.pop_front());
+                    let Some(index) = next else { return };
+                    let result = run(&jobs[index]);
+                    if sender.send((index, result, judged.clone())).is_err()
+                        || wait_judged.recv().is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (index, result, judged) in receiver {
+            if on_done(index, result) {
+                failures += 1;
+                if max_failures.is_some_and(|max| failures >= max) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            let _ = judged.send(());
+        }
+    });
+    let not_started = pending.into_inner().map(Vec::from).unwrap_or_default();
+    FanOut { not_started }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    #[test]
+    fn every_job_runs_once_and_results_come_back() {
+        let mut seen = Vec::new();
+        let out = run_all(
+            (0..20).collect(),
+            4,
+            None,
+            |n: &i32| n * 2,
+            |i, r| {
+                seen.push((i, r));
+                false
+            },
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            (0..20).map(|i| (i as usize, i * 2)).collect::<Vec<_>>()
+        );
+        assert!(out.not_started.is_empty());
+    }
+
+    #[test]
+    fn no_more_than_parallel_at_once() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        run_all(
+            (0..12).collect::<Vec<i32>>(),
+            3,
+            None,
+            |_| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            },
+            |_, ()| false,
+        );
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn max_failures_stops_starting_new_hosts() {
+        // One at a time, every job fails: after the first failure nothing new starts.
+        let out = run_all(
+            (0..5).collect::<Vec<i32>>(),
+            1,
+            Some(1),
+            |_| (),
+            |_, ()| true,
+        );
+        assert_eq!(out.not_started, vec![1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,618 @@
+//! Running one command where it belongs: on this machine, on every host of a group over SSH,
+//! or as HTTP requests. The [`Runner`] renders a job per host, fans them out, records each
+//! result in the timeline as it comes in, shows a line per host, and sums up the step.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use minijinja::Environment;
+
+use super::fanout;
+use super::screen::{Screen, human_duration};
+use super::state::{HostResult, RunState, StepResult};
+use super::target::{
+    CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
+    SshSession, Target,
+};
+use crate::Error;
+use crate::model::{Command, Runbook};
+use crate::timeline::{Event, Timeline};
+
+/// Hosts at once in a fan-out unless `parallel` says otherwise.
+pub const DEFAULT_PARALLEL: u32 = 32;
+
+/// Where one job runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Local,
+    Ssh(String),
+}
+
+impl Destination {
+    pub fn name(&self) -> &str {
+        match self {
+            Destination::Local => "local",
+            Destination::Ssh(host) => host,
+        }
+    }
+}
+
+/// The hosts `on` names: `local` (or nothing), a group of the runbook, or one destination.
+pub fn destinations(runbook: &Runbook, on: Option<&str>) -> Vec<Destination> {
+    match on {
+        None | Some("local" | "localhost") => vec![Destination::Local],
+        Some(name) => match runbook.hosts.iter().find(|(group, _)| group.value == name) {
+            Some((_, members)) => members
+                .iter()
+                .map(|m| Destination::Ssh(m.value.clone()))
+                .collect(),
+            None => vec![Destination::Ssh(name.to_string())],
+        },
+    }
+}
+
+/// A command rendered for one host.
+#[derive(Debug, Clone)]
+pub enum Job {
+    Shell {
+        destination: Destination,
+        script: String,
+    },
+    Http {
+        host: String,
+        request: HttpRequest,
+    },
+}
+
+impl Job {
+    pub fn host(&self) -> &str {
+        match self {
+            Job::Shell { destination, .. } => destination.name(),
+            Job::Http { host, .. } => host,
+        }
+    }
+
+    /// The command as shown and recorded.
+    pub fn shown(&self) -> String {
+        match self {
+            Job::Shell { script, .. } => script.clone(),
+            Job::Http { request, .. } => format!("{} {}", request.method, request.url),
+        }
+    }
+}
+
+/// A command rendered for every host it runs on.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub jobs: Vec<Job>,
+    /// `on` named hosts: results are per host, captures a host → text map.
+    pub fan_out: bool,
+    /// How the target is named on screen: `local`, the group or the destination.
+    pub target: String,
+}
+
+/// Renders `command` for each of its hosts; `inherited_on` is the action's `on` for a
+/// rollback that has none of its own.
+pub fn plan(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    inherited_on: Option<&str>,
+    timeout: Duration,
+) -> Result<Plan, String> {
+    let on = match command
+        .on
+        .as_ref()
+        .map(|o| o.value.as_str())
+        .or(inherited_on)
+    {
+        Some(on) if on.contains("{{") => Some(state.render(runbook, env, on, false, None)?),
+        other => other.map(str::to_string),
+    };
+    let hosts = destinations(runbook, on.as_deref());
+    let fan_out = hosts.iter().any(|d| *d != Destination::Local);
+    let mut jobs = Vec::new();
+    for destination in hosts {
+        let host = match &destination {
+            Destination::Local => None,
+            Destination::Ssh(host) => Some(host.as_str()),
+        };
+        if let Some(run) = &command.run {
+            let script = state.render(runbook, env, run, true, host)?;
+            jobs.push(Job::Shell {
+                destination,
+                script,
+            });
+        } else if let Some(http) = &command.http {
+            let render = |text: &str| state.render(runbook, env, text, false, host);
+            let mut headers = Vec::new();
+            for (name, value) in &http.headers {
+                headers.push((name.value.clone(), render(value)?));
+            }
+            let request = HttpRequest {
+                method: http
+                    .method
+                    .as_ref()
+                    .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase()),
+                url: render(&http.url)?,
+                headers,
+                body: http.body.as_ref().map(|b| render(b)).transpose()?,
+                timeout: http
+                    .timeout
+                    .as_ref()
+                    .and_then(|t| crate::model::parse_duration(t).ok())
+                    .unwrap_or(timeout),
+            };
+            jobs.push(Job::Http {
+                host: destination.name().to_string(),
+                request,
+            });
+        }
+    }
+    Ok(Plan {
+        jobs,
+        fan_out,
+        target: on.unwrap_or_else(|| "local".to_string()),
+    })
+}
+
+/// What one host's job gave.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Shell(CommandOutput),
+    Http(HttpResponse),
+}
+
+impl Output {
+    fn interrupted(&self) -> bool {
+        match self {
+            Output::Shell(output) => output.interrupted,
+            Output::Http(response) => response.error.as_deref() == Some("interrupted"),
+        }
+    }
+
+    fn duration(&self) -> Duration {
+        match self {
+            Output::Shell(output) => output.duration,
+            Output::Http(response) => response.duration,
+        }
+    }
+
+    /// What the command printed (or the response body).
+    pub fn text(&self) -> &str {
+        match self {
+            Output::Shell(output) => &output.stdout,
+            Output::Http(response) => &response.body,
+        }
+    }
+}
+
+/// One host's run: the job, what it gave, and its verdict.
+#[derive(Debug, Clone)]
+pub struct HostRun {
+    pub host: String,
+    pub output: Output,
+    /// `(expected, happened)` when it failed.
+    pub failure: Option<(String, String)>,
+}
+
+/// Every host's run of one command.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub runs: Vec<HostRun>,
+    /// Hosts never started because too many had failed.
+    pub not_started: Vec<String>,
+    pub fan_out: bool,
+}
+
+impl Execution {
+    pub fn ok(&self) -> bool {
+        self.not_started.is_empty() && self.runs.iter().all(|r| r.failure.is_none())
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.runs.iter().any(|r| r.output.interrupted())
+    }
+
+    /// What was expected and what happened, over all hosts.
+    pub fn failure(&self) -> Option<(String, String)> {
+        let failed: Vec<&HostRun> = self.runs.iter().filter(|r| r.failure.is_some()).collect();
+        let (expected, happened) = failed.first()?.failure.clone()?;
+        if !self.fan_out {
+            return Some((expected, happened));
+        }
+        let hosts: Vec<String> = failed
+            .iter()
+            .map(|r| {
+                let why = r.failure.as_ref().map_or("", |(_, h)| h.as_str());
+                format!("{}: {why}", r.host)
+            })
+            .collect();
+        let mut happened = format!(
+            "{} of {} host{} failed — {}",
+            failed.len(),
+            self.runs.len() + self.not_started.len(),
+            if self.runs.len() == 1 { "" } else { "s" },
+            hosts.join("; ")
+        );
+        if !self.not_started.is_empty() {
+            happened.push_str(&format!(
+                "; not started after too many failures: {}",
+                self.not_started.join(", ")
+            ));
+        }
+        Some((format!("{expected} on every host"), happened))
+    }
+
+    /// The step's result as templates see it.
+    pub fn step_result(&self) -> StepResult {
+        let single = (!self.fan_out).then(|| self.runs.first()).flatten();
+        let mut result = StepResult {
+            ok: self.ok(),
+            outcome: if self.ok() { "passed" } else { "failed" }.into(),
+            failed_hosts: self
+                .runs
+                .iter()
+                .filter(|r| r.failure.is_some())
+                .map(|r| r.host.clone())
+                .chain(self.not_started.iter().cloned())
+                .collect(),
+            duration_ms: self
+                .runs
+                .iter()
+                .map(|r| millis(r.output.duration()))
+                .max()
+                .unwrap_or(0),
+            ..StepResult::default()
+        };
+        for run in &self.runs {
+            let (exit, stdout) = match &run.output {
+                Output::Shell(output) => (output.exit, output.stdout.clone()),
+                Output::Http(response) => (None, response.body.clone()),
+            };
+            result.hosts.insert(
+                run.host.clone(),
+                HostResult {
+                    ok: run.failure.is_none(),
+                    exit,
+                    stdout,
+                },
+            );
+        }
+        if let Some(run) = single {
+            match &run.output {
+                Output::Shell(output) => {
+                    result.exit = output.exit;
+                    result.stdout = output.stdout.clone();
+                    result.stderr = output.stderr.clone();
+                }
+                Output::Http(response) => {
+                    result.status = response.status;
+                    result.body = response.body.clone();
+                }
+            }
+        }
+        result
+    }
+
+    /// What `capture:` keeps: the trimmed output, or a host → text map under fan-out.
+    pub fn capture(&self) -> serde_json::Value {
+        if self.fan_out {
+            let map: BTreeMap<String, serde_json::Value> = self
+                .runs
+                .iter()
+                .map(|r| (r.host.clone(), r.output.text().trim().into()))
+                .collect();
+            serde_json::Value::Object(map.into_iter().collect())
+        } else {
+            self.runs
+                .first()
+                .map_or_else(|| "".into(), |r| r.output.text().trim().into())
+        }
+    }
+}
+
+/// Runs commands for a whole run: one SSH session (a master connection per host) and one
+/// HTTP client, opened when first needed.
+pub struct Runner {
+    local: Local,
+    ssh_config: Option<PathBuf>,
+    ssh: Option<SshSession>,
+    http: Option<HttpClient>,
+    pub interrupt: Interrupt,
+}
+
+/// Says whether a host's output passes: `Err((expected, happened))` when it does not.
+pub type Judge<'a> = dyn Fn(&Output) -> Result<(), (String, String)> + 'a;
+
+/// How one step runs its command.
+pub struct Limits {
+    pub timeout: Duration,
+    pub parallel: usize,
+    pub max_failures: Option<usize>,
+}
+
+impl Runner {
+    pub fn new(ssh_config: Option<PathBuf>, interrupt: Interrupt) -> Self {
+        Runner {
+            local: Local,
+            ssh_config,
+            ssh: None,
+            http: None,
+            interrupt,
+        }
+    }
+
+    /// Closes the SSH master connections.
+    pub fn close(&mut self) {
+        if let Some(ssh) = self.ssh.take() {
+            ssh.close();
+        }
+    }
+
+    fn prepare(&mut self, jobs: &[Job]) -> Result<(), String> {
+        let needs_ssh = jobs.iter().any(|j| {
+            matches!(
+                j,
+                Job::Shell {
+                    destination: Destination::Ssh(_),
+                    ..
+                }
+            )
+        });
+        if needs_ssh && self.ssh.is_none() {
+            let session = SshSession::new(self.ssh_config.clone())
+                .map_err(|e| format!("cannot prepare SSH: {e}"))?;
+            self.ssh = Some(session);
+        }
+        if jobs.iter().any(|j| matches!(j, Job::Http { .. })) && self.http.is_none() {
+            self.http = Some(HttpClient::new()?);
+        }
+        Ok(())
+    }
+
+    /// Runs `jobs`, recording each result and showing a line per host as it comes in;
+    /// `judge` says whether a host's output passes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn execute(
+        &mut self,
+        plan: &Plan,
+        jobs: &[Job],
+        limits: &Limits,
+        judge: &Judge<'_>,
+        timeline: &mut Timeline,
+        screen: &Screen,
+        step: &str,
+    ) -> Result<Execution, Error> {
+        if let Err(reason) = self.prepare(jobs) {
+            let runs = jobs
+                .iter()
+                .map(|job| HostRun {
+                    host: job.host().to_string(),
+                    output: Output::Shell(CommandOutput {
+                        error: Some(reason.clone()),
+                        ..CommandOutput::default()
+                    }),
+                    failure: Some(("the command runs".into(), reason.clone())),
+                })
+                .collect();
+            return Ok(Execution {
+                runs,
+                not_started: Vec::new(),
+                fan_out: plan.fan_out,
+            });
+        }
+        let (local, ssh, http, interrupt) = (&self.local, &self.ssh, &self.http, &self.interrupt);
+        let run = |job: &Job| match job {
+            Job::Shell {
+                destination,
+                script,
+            } => {
+                let command = ShellCommand {
+                    script: script.clone(),
+                    timeout: limits.timeout,
+                };
+                Output::Shell(match (destination, ssh) {
+                    (Destination::Local, _) => local.run(&command, interrupt),
+                    (Destination::Ssh(host), Some(ssh)) => {
+                        ssh.target(host).run(&command, interrupt)
+                    }
+                    (Destination::Ssh(_), None) => CommandOutput {
+                        error: Some("SSH is not available".into()),
+                        ..CommandOutput::default()
+                    },
+                })
+            }
+            Job::Http { request, .. } => Output::Http(match http {
+                Some(client) => client.send(request, interrupt),
+                None => HttpResponse {
+                    status: None,
+                    body: String::new(),
+                    duration: Duration::ZERO,
+                    error: Some("HTTP is not available".into()),
+                },
+            }),
+        };
+        let spinner = screen.spinner(&format!(
+            "running on {} host{}",
+            jobs.len(),
+            if jobs.len() == 1 { "" } else { "s" }
+        ));
+        let mut runs: Vec<Option<HostRun>> = vec![None; jobs.len()];
+        let mut error = None;
+        let outcome = fanout::run_all(
+            jobs.to_vec(),
+            limits.parallel,
+            limits.max_failures,
+            run,
+            |index, output| {
+                let job = &jobs[index];
+                let failure = judge(&output).err();
+                if error.is_none()
+                    && let Err(e) = record(timeline, step, job, &output)
+                {
+                    error = Some(e);
+                }
+                spinner.suspend(|| show(screen, plan.fan_out, job, &output, failure.as_ref()));
+                let failed = failure.is_some();
+                runs[index] = Some(HostRun {
+                    host: job.host().to_string(),
+                    output,
+                    failure,
+                });
+                failed
+            },
+        );
+        spinner.finish_and_clear();
+        if let Some(error) = error {
+            return Err(error);
+        }
+        let not_started: Vec<String> = outcome
+            .not_started
+            .iter()
+            .map(|&i| jobs[i].host().to_string())
+            .collect();
+        let execution = Execution {
+            runs: runs.into_iter().flatten().collect(),
+            not_started,
+            fan_out: plan.fan_out,
+        };
+        if plan.fan_out {
+            let passed = execution
+                .runs
+                .iter()
+                .filter(|r| r.failure.is_none())
+                .count();
+            let total = jobs.len();
+            let summary = format!(
+                "{passed} of {total} host{} passed",
+                if total == 1 { "" } else { "s" }
+            );
+            if execution.ok() {
+                screen.ok(&summary);
+            } else {
+                let failed = execution.step_result().failed_hosts.join(", ");
+                screen.fail(&format!("{summary}; failed: {failed}"));
+            }
+        }
+        Ok(execution)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn record(timeline: &mut Timeline, step: &str, job: &Job, output: &Output) -> Result<(), Error> {
+    let event = match (job, output) {
+        (Job::Http { host, request }, Output::Http(response)) => Event::Http {
+            host: host.clone(),
+            method: request.method.clone(),
+            url: request.url.clone(),
+            status: response.status,
+            duration_ms: millis(response.duration),
+            body: response.body.clone(),
+            error: response.error.clone(),
+        },
+        (_, Output::Shell(output)) => Event::Command {
+            host: job.host().to_string(),
+            command: job.shown(),
+            exit: output.exit,
+            duration_ms: millis(output.duration),
+            // Whole outputs: the timeline masks secrets first, then keeps the last 4 KiB, so
+            // that no secret is cut in half before it is masked.
+            stdout: output.stdout.clone(),
+            stderr: match &output.error {
+                Some(error) => format!("{}{error}", output.stderr),
+                None => output.stderr.clone(),
+            },
+            timed_out: output.timed_out,
+        },
+        (_, Output::Http(_)) => return Ok(()),
+    };
+    timeline.record(Some(step), event).map_err(Error::from)
+}
+
+/// One host's result: the full tail for a single command, one line per host in a fan-out.
+fn show(
+    screen: &Screen,
+    fan_out: bool,
+    job: &Job,
+    output: &Output,
+    failure: Option<&(String, String)>,
+) {
+    let ok = failure.is_none();
+    let what = describe(output, failure);
+    if fan_out {
+        let last = output
+            .text()
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim();
+        let tail = if last.is_empty() {
+            String::new()
+        } else {
+            format!(" │ {last}")
+        };
+        let line = format!(
+            "{} {what} ({}){tail}",
+            job.host(),
+            human_duration(output.duration())
+        );
+        if ok {
+            screen.ok(&line);
+        } else {
+            screen.fail(&line);
+        }
+    } else {
+        let text = match output {
+            Output::Shell(o) if !o.stderr.trim().is_empty() => format!("{}{}", o.stdout, o.stderr),
+            other => other.text().to_string(),
+        };
+        screen.outcome(ok, &what, output.duration(), &text);
+    }
+}
+
+/// `exit 0`, `exit 0, but stdout does not match…`, `status 503`, `connection refused`…
+fn describe(output: &Output, failure: Option<&(String, String)>) -> String {
+    match output {
+        Output::Shell(o) => {
+            let exit = describe_exit(o);
+            match failure {
+                Some((_, happened)) if o.exit == Some(0) => format!("{exit}, but {happened}"),
+                _ => exit,
+            }
+        }
+        Output::Http(response) => match (&response.error, response.status, failure) {
+            (Some(error), _, _) => error.clone(),
+            (None, Some(status), Some((_, happened))) if !happened.starts_with("status") => {
+                format!("status {status}, but {happened}")
+            }
+            (None, Some(status), _) => format!("status {status}"),
+            (None, None, _) => "no response".into(),
+        },
+    }
+}
+
+pub fn describe_exit(output: &CommandOutput) -> String {
+    if let Some(error) = &output.error {
+        return error.clone();
+    }
+    if output.timed_out {
+        return "timed out and was killed".into();
+    }
+    match output.exit {
+        Some(code) => format!("exit {code}"),
+        None => "killed by a signal".into(),
+    }
+}
+
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,271 @@
+//! SSH targets against a real sshd on 127.0.0.1: output and exit codes over several hosts, one
+//! connection per host, one-line reasons for hosts that cannot be reached or are not trusted,
+//! and nothing left running (remotely or locally) after a timeout or `close`.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use runbook::execute::target::{CommandOutput, Interrupt, ShellCommand, SshSession, Target};
+use support::sshd::sshd_or_skip;
+
+fn command(script: &str, timeout: Duration) -> ShellCommand {
+    ShellCommand {
+        script: script.to_owned(),
+        timeout,
+    }
+}
+
+fn run(target: &impl Target, script: &str) -> CommandOutput {
+    target.run(
+        &command(script, Duration::from_secs(20)),
+        &Interrupt::default(),
+    )
+}
+
+/// Pids of live (not zombie) processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                == Some("Z")
+        });
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` for `condition`; whether it became true.
+fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn unique(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("runbook-{label}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn a_command_runs_on_several_hosts_with_its_output_and_exit_code() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let targets: Vec<_> = (1..=3)
+        .map(|n| session.target(&format!("web-{n}")))
+        .collect();
+    let outputs: Vec<CommandOutput> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, target)| {
+                scope.spawn(move || {
+                    run(
+                        target,
+                        &format!(
+                            "printf '%s\\n' \"it's {}\"; echo err >&2; exit {i}",
+                            target.name()
+                        ),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, (target, out)) in targets.iter().zip(&outputs).enumerate() {
+        assert_eq!(target.name(), format!("web-{}", i + 1));
+        assert_eq!(out.error, None, "{out:?}\n{}", sshd.log());
+        assert_eq!(out.exit, Some(i32::try_from(i).unwrap()), "{out:?}");
+        assert_eq!(out.stdout, format!("it's web-{}\n", i + 1));
+        assert_eq!(out.stderr, "err\n");
+        assert!(!out.timed_out && !out.interrupted);
+    }
+}
+
+#[test]
+fn a_destination_with_user_and_port_is_split_for_ssh() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let destination = format!("{}@127.0.0.1:{}", user.trim(), sshd.port);
+    let target = session.target(&destination);
+    assert_eq!(target.name(), destination);
+    let out = run(&target, "id -un");
+    assert_eq!((out.exit, out.error.as_deref()), (Some(0), None), "{out:?}");
+    assert_eq!(out.stdout.trim(), user.trim());
+}
+
+#[test]
+fn one_connection_per_host_is_reused() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-1");
+    for n in 0..4 {
+        let out = run(&target, &format!("echo {n}"));
+        assert_eq!(out.stdout, format!("{n}\n"), "{out:?}");
+    }
+    assert_eq!(sshd.connections(), 1, "{}", sshd.log());
+    let check = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(sshd.config())
+        .arg("-o")
+        .arg(format!(
+            "ControlPath={}/%C",
+            session.control_dir().display()
+        ))
+        .args(["-O", "check", "web-1"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+}
+
+#[test]
+fn an_unreachable_host_fails_alone_with_a_one_line_reason() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let (dead, alive) = std::thread::scope(|scope| {
+        let dead = scope.spawn(|| run(&session.target("dead"), "echo hi"));
+        let alive = scope.spawn(|| run(&session.target("web-1"), "echo hi"));
+        (dead.join().unwrap(), alive.join().unwrap())
+    });
+    let reason = dead.error.expect("dead fails");
+    assert!(reason.contains("refused"), "{reason}");
+    assert!(!reason.contains('\n'), "{reason:?}");
+    assert_eq!(dead.exit, None);
+    assert_eq!((alive.exit, alive.stdout.as_str()), (Some(0), "hi\n"));
+}
+
+#[test]
+fn an_unknown_host_key_fails_and_known_hosts_is_not_written() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let out = run(&session.target("stranger"), "echo should-not-run");
+    let reason = out.error.expect("stranger fails");
+    assert!(reason.contains("Host key verification failed"), "{reason}");
+    assert_eq!(out.exit, None);
+    assert!(!out.stdout.contains("should-not-run"));
+    let known = std::fs::read_to_string(sshd.stranger_known_hosts()).unwrap();
+    assert_eq!(known, "", "known_hosts was written");
+}
+
+#[test]
+fn a_remote_command_past_its_timeout_is_killed_on_the_remote_side() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-1");
+    let marker = unique("timeout");
+    // A child, a grandchild in the background, and one that ignores SIGTERM.
+    let script = format!(
+        "sh -c 'sleep 60; : {marker}' & sh -c 'trap \"\" TERM; sleep 60; : {marker}' & sleep 61; : {marker}"
+    );
+    let started = Instant::now();
+    let out = std::thread::scope(|scope| {
+        let running = scope.spawn(|| {
+            target.run(
+                &command(&script, Duration::from_secs(2)),
+                &Interrupt::default(),
+            )
+        });
+        assert!(
+            eventually(Duration::from_secs(2), || processes_with(&marker).len()
+                >= 3),
+            "the remote command never showed up"
+        );
+        running.join().unwrap()
+    });
+    assert!(out.timed_out, "{out:?}");
+    assert_eq!((out.exit, out.error.as_deref()), (None, None), "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        eventually(Duration::from_secs(4), || processes_with(&marker)
+            .is_empty()),
+        "left running: {:?}",
+        processes_with(&marker)
+    );
+    // The connection is still good for the next command.
+    assert_eq!(run(&target, "echo after").stdout, "after\n");
+}
+
+#[test]
+fn an_interrupt_stops_a_remote_command() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let marker = unique("interrupt");
+    let interrupt = Interrupt::default();
+    let flag = interrupt.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        flag.set();
+    });
+    let out = session.target("web-1").run(
+        &command(&format!("sleep 60; : {marker}"), Duration::from_secs(60)),
+        &interrupt,
+    );
+    assert!(out.interrupted && !out.timed_out, "{out:?}");
+    assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+    assert!(
+        eventually(Duration::from_secs(4), || processes_with(&marker)
+            .is_empty()),
+        "left running: {:?}",
+        processes_with(&marker)
+    );
+}
+
+#[test]
+fn close_leaves_no_master_and_no_socket() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let dir = session.control_dir().to_owned();
+    assert_eq!(run(&session.target("web-1"), "echo one").stdout, "one\n");
+    assert_eq!(run(&session.target("dead"), "echo two").exit, None);
+    let needle = format!("{}/", dir.display());
+    assert!(
+        !processes_with(&needle).is_empty(),
+        "no master was running for {needle}"
+    );
+    session.close();
+    assert!(!Path::new(&dir).exists(), "{} still exists", dir.display());
+    assert!(
+        eventually(Duration::from_secs(3), || processes_with(&needle)
+            .is_empty()),
+        "masters left: {:?}",
+        processes_with(&needle)
+    );
+    session.close();
+}
