@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
+pub mod haproxy;
 pub mod http;
 pub mod sshd;
