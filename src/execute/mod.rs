@@ -16,8 +16,6 @@ use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use self::engine::{Ending, Engine, EngineSettings};
 use self::prompt::Prompter;
 use self::screen::{Screen, contact_line};
@@ -164,7 +162,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
                 .unwrap_or_else(|_| path.clone())
                 .display()
                 .to_string(),
-            sha256: sha256_hex(text.as_bytes()),
+            sha256: crate::timeline::sha256_hex(text.as_bytes()),
             git_commit: git_commit(&path),
             operator: operator(),
             inputs: inputs::for_timeline(&runbook, &state.inputs),
@@ -318,7 +316,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     if let Some(bytes) = dropped {
         screen.warn(&format!("the timeline ended with a torn line (the machine stopped mid-write); its {bytes} bytes were cut off"));
     }
-    if sha256_hex(text.as_bytes()) != run.sha256 {
+    if crate::timeline::sha256_hex(text.as_bytes()) != run.sha256 {
         screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
     }
     let recorded = resume::recorded_inputs(&runbook, &run.inputs);
@@ -513,13 +511,6 @@ fn links(screen: &Screen, runbook: &Runbook, state: &RunState) {
 fn default_incident(id: &str, at: jiff::Timestamp) -> String {
     let stamp = at.strftime("%Y%m%d-%H%M%S");
     format!("{}-{stamp}", id.replace('/', "-"))
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn git_commit(path: &Path) -> Option<String> {

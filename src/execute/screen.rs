@@ -214,29 +214,8 @@ pub fn contact_line(contact: &Contact) -> String {
     line
 }
 
-/// `850ms`, `12s`, `4m 05s`, `1h 02m`.
+/// A duration as the timeline and the postmortem write it (`850ms`, `1.2s`, `4m 5s`), so the
+/// screen and the record read the same.
 pub fn human_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if secs == 0 {
-        format!("{}ms", duration.as_millis())
-    } else if secs < 60 {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else if secs < 3600 {
-        format!("{}m {:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
-        assert_eq!(human_duration(Duration::from_millis(12_300)), "12.3s");
-        assert_eq!(human_duration(Duration::from_secs(245)), "4m 05s");
-        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
-    }
+    crate::timeline::human_duration(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }

@@ -88,9 +88,10 @@ pub fn stdout_tail(text: &str) -> String {
     text[start..].to_string()
 }
 
-/// Lowercase hex sha256 of a line's bytes (without its newline): the next line's `prev`.
-pub fn line_hash(line: &[u8]) -> String {
-    let digest = Sha256::digest(line);
+/// Lowercase hex sha256: of a line (without its newline) for the next line's `prev`, and of
+/// a runbook file for `run_started`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(64);
     for byte in digest.iter() {
         hex.push_str(&format!("{byte:02x}"));
@@ -160,11 +161,11 @@ mod tests {
     #[test]
     fn hash_is_lowercase_hex_sha256() {
         assert_eq!(
-            line_hash(b""),
+            sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(
-            line_hash(b"abc"),
+            sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Event, TimelineError, line_hash};
+use super::{Event, TimelineError, sha256_hex};
 
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,7 +241,7 @@ fn chain_break(record: &Record, number: usize, previous: Option<&[u8]>) -> Optio
         None if !record.prev.is_empty() => Some(
             "`prev` should be empty on the first line; the lines before it were removed".into(),
         ),
-        Some(previous) if record.prev != line_hash(previous) => Some(format!(
+        Some(previous) if record.prev != sha256_hex(previous) => Some(format!(
             "`prev` is not the hash of line {}; line {} was changed, or a line was removed or moved",
             number - 1,
             number - 1

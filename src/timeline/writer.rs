@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::reader::{self, Record};
-use super::{Event, TimelineError, line_hash, stdout_tail};
+use super::{Event, TimelineError, sha256_hex, stdout_tail};
 use crate::secrets::Masker;
 
 /// An open timeline, appended to event by event.
@@ -114,7 +114,7 @@ impl Timeline {
             incident: last.incident.clone(),
             masker,
             seq: last.seq + 1,
-            prev: line_hash(last.raw.as_bytes()),
+            prev: sha256_hex(last.raw.as_bytes()),
             len,
         };
         Ok((timeline, reading.records, dropped))
@@ -137,7 +137,7 @@ impl Timeline {
             });
         }
         self.len += line.len() as u64;
-        self.prev = line_hash(&line[..line.len() - 1]);
+        self.prev = sha256_hex(&line[..line.len() - 1]);
         self.seq += 1;
         Ok(())
     }
@@ -364,7 +364,7 @@ mod tests {
             let expected = if i == 0 {
                 String::new()
             } else {
-                line_hash(lines[i - 1].as_bytes())
+                sha256_hex(lines[i - 1].as_bytes())
             };
             assert_eq!(record.prev, expected);
             assert_eq!(
