@@ -21,7 +21,7 @@ use self::prompt::Prompter;
 use self::screen::{Screen, contact_line};
 use self::state::RunState;
 use self::target::Interrupt;
-use crate::lint::{self, LintOptions};
+use crate::lint;
 use crate::model::{END, Runbook};
 use crate::secrets::Masker;
 use crate::timeline::{Event, RunOutcome, Timeline};
@@ -69,7 +69,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     }
     let argument = settings.runbook.clone().unwrap_or_default();
     let (path, catalog) = crate::load::resolve_argument(&argument, settings.catalog.as_deref())?;
-    let (runbook, text) = checked(&path, &catalog)?;
+    let (runbook, text) = lint::checked_runbook(&path, &catalog)?;
     let id = crate::load::runbook_id(&catalog, &path);
 
     let mut sets = indexmap::IndexMap::new();
@@ -298,7 +298,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         )));
     }
     let catalog = crate::load::catalog_root(settings.catalog.as_deref(), Some(&path));
-    let (runbook, text) = checked(&path, &catalog)?;
+    let (runbook, text) = lint::checked_runbook(&path, &catalog)?;
     let alert_age = run
         .alerted_at
         .as_deref()
@@ -422,36 +422,6 @@ fn check_answers(runbook: &Runbook, answers: &HashMap<String, String>) -> Result
         }
     }
     Ok(())
-}
-
-/// Loads and lints the runbook; lint errors stop the run before anything executes.
-fn checked(path: &Path, catalog: &Path) -> Result<(Runbook, String), Error> {
-    let options = LintOptions::new(Some(catalog.to_path_buf()))?;
-    match lint::check_one(path, catalog, &options) {
-        Ok((runbook, _warnings, text)) => Ok((runbook, text)),
-        Err((diagnostics, text)) => {
-            let count = diagnostics
-                .iter()
-                .filter(|d| d.severity == lint::Severity::Error)
-                .count();
-            let report = lint::LintReport {
-                files: vec![lint::FileReport {
-                    path: path.to_path_buf(),
-                    text,
-                    diagnostics,
-                }],
-            };
-            let mut stderr = anstream::stderr();
-            let _ = std::io::Write::write_all(
-                &mut stderr,
-                lint::report::human(&report, true).as_bytes(),
-            );
-            Err(Error::InvalidRunbook {
-                path: path.to_path_buf(),
-                count,
-            })
-        }
-    }
 }
 
 /// Title, summary, scope and contacts: what the engineer needs before anything runs.

@@ -241,25 +241,45 @@ impl FileLint<'_> {
     }
 }
 
-/// A runbook ready to use, with its warnings and text; or the findings that stop it (and the
-/// text, to quote them).
-pub type CheckedRunbook = Result<(Runbook, Vec<Diagnostic>, String), (Vec<Diagnostic>, String)>;
-
-/// Lints one runbook file before it is used (render, run): the findings, and the runbook
-/// when it has no error.
-pub fn check_one(path: &Path, catalog_dir: &Path, options: &LintOptions) -> CheckedRunbook {
+/// Loads and lints one runbook before it is used (render, run): the runbook and its text when
+/// it has no error; otherwise its findings go to stderr, as `runbook lint` shows them, and the
+/// error says how many there were. Warnings do not stop it.
+pub fn checked_runbook(path: &Path, catalog_dir: &Path) -> Result<(Runbook, String), crate::Error> {
+    let options = LintOptions::new(Some(catalog_dir.to_path_buf()))?;
     let source = match SourceFile::read(path) {
         Ok(source) => source,
-        Err(error) => {
-            return Err((vec![Diagnostic::unreadable(&error)], String::new()));
+        Err(source) => {
+            return Err(crate::Error::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            });
         }
     };
     let mut catalog = Catalog::new(catalog_dir.to_path_buf());
-    let diagnostics = lint_source(&source, &mut catalog, options);
+    let diagnostics = lint_source(&source, &mut catalog, &options);
+    let count = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     match source.parsed {
-        Ok(runbook) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => {
-            Ok((runbook, diagnostics, source.text))
+        Ok(runbook) if count == 0 => Ok((runbook, source.text)),
+        _ => {
+            let report = LintReport {
+                files: vec![FileReport {
+                    path: path.to_path_buf(),
+                    text: source.text,
+                    diagnostics,
+                }],
+            };
+            // Failing to show them is not worth a second error: the exit status says it all.
+            let _ = std::io::Write::write_all(
+                &mut anstream::stderr(),
+                report::human(&report, true).as_bytes(),
+            );
+            Err(crate::Error::InvalidRunbook {
+                path: path.to_path_buf(),
+                count,
+            })
         }
-        _ => Err((diagnostics, source.text)),
     }
 }
