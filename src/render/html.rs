@@ -34,23 +34,21 @@ fn body(markdown: &str) -> String {
             ))),
             Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::CodeBlock)),
             Event::Html(raw) | Event::InlineHtml(raw) => events.push(Event::Text(raw)),
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => events.push(Event::Start(Tag::Link {
-                link_type,
-                dest_url: safe_url(dest_url),
-                title,
-                id,
-            })),
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => events.push(Event::Start(Tag::Link {
+            // An image becomes a link to it: the page loads nothing from elsewhere.
+            Event::Start(
+                Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }
+                | Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                },
+            ) => events.push(Event::Start(Tag::Link {
                 link_type,
                 dest_url: safe_url(dest_url),
                 title,
