@@ -29,6 +29,12 @@ pub enum Command {
     Render(RenderArgs),
     /// List the runbooks of the catalog: id, title, services, owner, review age, steps
     List(ListArgs),
+    /// Find the runbook for an alert: best match first, with its contacts, links and the
+    /// command to start it
+    Triage(TriageArgs),
+    /// The morning check: run every runbook's `health` checks at once; one row per service,
+    /// green, orange or red
+    Status(StatusArgs),
     /// Write a commented starter runbook that passes lint
     New(NewArgs),
     /// Read an incident timeline: a chronology, a postmortem draft, or JSON;
@@ -152,6 +158,57 @@ pub struct ListArgs {
 pub enum ListFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TriageArgs {
+    /// The alert as it arrived, e.g. `[user-sync-service] creating user: POST /api/users: 500`
+    #[arg(value_name = "ALERT TEXT")]
+    pub alert: String,
+
+    /// Catalog folder (or a single file)
+    #[arg(value_name = "PATH", default_value = "runbooks")]
+    pub path: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TriageFormat::Text)]
+    pub format: TriageFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TriageFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Catalog folder (or a single file)
+    #[arg(value_name = "PATH", default_value = "runbooks")]
+    pub path: PathBuf,
+
+    /// `table` for the terminal, `json`, or `html`: one self-contained page
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+
+    /// Write the report to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Checks (and hosts of a fan-out) running at once, over the whole catalog
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallel: u32,
+
+    /// ssh configuration file passed to ssh as `-F FILE`
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+    Html,
 }
 
 #[derive(Debug, clap::Args)]

@@ -45,6 +45,17 @@ pub fn run(cli: Cli) -> ExitStatus {
         }
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
+        Command::Triage(args) => {
+            commands::triage::triage(&args.alert, &args.path, args.format, catalog)
+        }
+        Command::Status(args) => commands::status::status(commands::status::StatusSettings {
+            path: args.path,
+            format: args.format,
+            output: args.output,
+            parallel: args.parallel as usize,
+            ssh_config: args.ssh_config,
+            catalog,
+        }),
         Command::New(args) => commands::new::new(&args.id, &args.path),
         Command::Timeline(args) => match (args.action, args.file) {
             (Some(cli::TimelineAction::Verify { file }), _) => commands::timeline::verify(&file),

@@ -4,7 +4,9 @@ pub mod lint;
 pub mod list;
 pub mod new;
 pub mod render;
+pub mod status;
 pub mod timeline;
+pub mod triage;
 
 use std::io::Write as _;
 

@@ -9,3 +9,4 @@ mod render;
 mod run;
 mod schema;
 mod timeline;
+mod triage;
