@@ -46,9 +46,12 @@ free_port() {
 port=""
 for _attempt in 1 2 3 4 5; do
   port="$(free_port)"
-  echo "[127.0.0.1]:$port $host_key" > "$tmp/known_hosts"
-  cat > "$tmp/sshd_config" <<EOF
-ListenAddress 127.0.0.1:$port
+  # One loopback address per host (127.0.0.N is loopback on Linux): each alias is then a
+  # different destination to ssh too, with its own master connection, as a real fleet is.
+  for n in $(seq 1 "$HOSTS"); do echo "[127.0.0.$n]:$port $host_key"; done > "$tmp/known_hosts"
+  {
+    for n in $(seq 1 "$HOSTS"); do echo "ListenAddress 127.0.0.$n:$port"; done
+    cat <<EOF
 HostKey "$tmp/host_key"
 AuthorizedKeysFile "$tmp/authorized_keys"
 PidFile "$tmp/sshd.pid"
@@ -60,6 +63,7 @@ UsePAM no
 MaxStartups 200:30:300
 MaxSessions 200
 EOF
+  } > "$tmp/sshd_config"
   "$SSHD" -D -e -f "$tmp/sshd_config" < /dev/null > /dev/null 2> "$tmp/sshd.log" &
   sshd_pid=$!
   for _ in $(seq 500); do
@@ -78,10 +82,10 @@ if [[ -z "$sshd_pid" ]]; then
   exit 1
 fi
 
-# The client config: web-1 … web-HOSTS, all the same server, host key checked.
+# The client config: web-N is 127.0.0.N, all the same sshd, host key checked.
 {
   for n in $(seq 1 "$HOSTS"); do
-    printf 'Host web-%d\n  HostName 127.0.0.1\n  Port %d\n' "$n" "$port"
+    printf 'Host web-%d\n  HostName 127.0.0.%d\n  Port %d\n' "$n" "$n" "$port"
   done
   cat <<EOF
 Host *

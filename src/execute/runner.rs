@@ -435,11 +435,21 @@ impl Runner {
                 },
             }),
         };
-        let spinner = screen.spinner(&format!(
-            "running on {} host{}",
-            jobs.len(),
-            if jobs.len() == 1 { "" } else { "s" }
-        ));
+        // A fan-out shows a live line per running host; a single command a spinner.
+        let (spinner, hosts) = if plan.fan_out {
+            (None, Some(screen.hosts_progress(jobs.len())))
+        } else {
+            (Some(screen.spinner("running")), None)
+        };
+        let run = |job: &Job| match &hosts {
+            Some(hosts) => {
+                let line = hosts.start(job.host());
+                let output = run(job);
+                hosts.stop(line);
+                output
+            }
+            None => run(job),
+        };
         let mut runs: Vec<Option<HostRun>> = vec![None; jobs.len()];
         let mut error = None;
         let outcome = fanout::run_all(
@@ -455,7 +465,12 @@ impl Runner {
                 {
                     error = Some(e);
                 }
-                spinner.suspend(|| show(screen, plan.fan_out, job, &output, failure.as_ref()));
+                let print = || show(screen, plan.fan_out, job, &output, failure.as_ref());
+                match (&spinner, &hosts) {
+                    (_, Some(hosts)) => hosts.print(print),
+                    (Some(spinner), None) => spinner.suspend(print),
+                    (None, None) => print(),
+                }
                 let failed = failure.is_some();
                 runs[index] = Some(HostRun {
                     host: job.host().to_string(),
@@ -465,7 +480,12 @@ impl Runner {
                 failed
             },
         );
-        spinner.finish_and_clear();
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
+        if let Some(hosts) = hosts {
+            hosts.finish();
+        }
         if let Some(error) = error {
             return Err(error);
         }

@@ -5,7 +5,9 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use anstyle::{AnsiColor, Style};
-use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{Contact, Sp};
 use crate::secrets::Masker;
@@ -27,6 +29,9 @@ const CYAN: Style = Style::new()
 
 /// How many lines of a command's output the screen shows after it ran.
 const TAIL_LINES: usize = 6;
+/// How many running hosts of a fan-out get a live line of their own; the rest are counted in
+/// the summary line, so that 50 hosts do not scroll the terminal away.
+const LIVE_HOST_LINES: usize = 10;
 
 /// The engineer's view of the run.
 #[derive(Debug)]
@@ -187,6 +192,91 @@ impl Screen {
         bar.set_message(self.masker.mask(message).into_owned());
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
+    }
+
+    /// Live lines for a fan-out over `total` hosts: a spinner per running host under a line
+    /// that counts what is done; nothing when stderr is not a terminal.
+    pub fn hosts_progress(&self, total: usize) -> HostsProgress {
+        let multi = MultiProgress::with_draw_target(if self.live {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let summary = multi.add(ProgressBar::new(total as u64));
+        summary.set_style(
+            ProgressStyle::with_template("  {spinner} {pos}/{len} hosts done {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        summary.enable_steady_tick(Duration::from_millis(100));
+        HostsProgress {
+            multi,
+            summary,
+            masker: self.masker.clone(),
+            live_lines: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The live part of a fan-out (see [`Screen::hosts_progress`]). [`HostsProgress::start`] and
+/// [`HostsProgress::stop`] are called from the worker threads, [`HostsProgress::print`] from
+/// the thread that owns the screen.
+pub struct HostsProgress {
+    multi: MultiProgress,
+    summary: ProgressBar,
+    masker: Masker,
+    live_lines: AtomicUsize,
+    running: AtomicUsize,
+}
+
+impl HostsProgress {
+    /// A host starts: its own spinner line while there is room for one.
+    pub fn start(&self, host: &str) -> ProgressBar {
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.show_running(running);
+        if self.live_lines.fetch_add(1, Ordering::SeqCst) >= LIVE_HOST_LINES {
+            self.live_lines.fetch_sub(1, Ordering::SeqCst);
+            return ProgressBar::hidden();
+        }
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("    {spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("{} running", self.masker.mask(host)));
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+
+    /// A host is done: its spinner line goes away (its result is printed by [`Self::print`]).
+    pub fn stop(&self, bar: ProgressBar) {
+        let running = self.running.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        self.show_running(running);
+        if !bar.is_hidden() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+            self.live_lines.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn show_running(&self, running: usize) {
+        self.summary.set_message(if running > LIVE_HOST_LINES {
+            format!("· {running} running, {LIVE_HOST_LINES} shown")
+        } else {
+            String::new()
+        });
+    }
+
+    /// Prints a host's result above the live lines and counts it as done.
+    pub fn print(&self, print: impl FnOnce()) {
+        self.multi.suspend(print);
+        self.summary.inc(1);
+    }
+
+    /// Clears the live lines.
+    pub fn finish(self) {
+        self.summary.finish_and_clear();
+        let _ = self.multi.clear();
     }
 }
 
