@@ -1,9 +1,12 @@
-//! The incident from the field, end to end against a real HAProxy: three backends (local HTTP
-//! servers), two of them saturated and answering 500. `runbook run` walks
-//! tests/fixtures/lb/drain.yaml without a terminal: it checks every backend, answers "Some of
-//! them", drains web-2 and web-3 through HAProxy's admin socket (confirmed by `--yes`), waits
-//! until every request through the frontend succeeds, then keeps them drained — or, in a second
-//! run, puts them back.
+//! The incident from the field, end to end: the example runbook
+//! `runbooks/web-front/saturated-backends.yaml` itself, run against a real HAProxy in front of
+//! three local HTTP backends, with its SSH steps going to a real sshd (the aliases `lb-1` and
+//! `web-1` … `web-3` of the test's ssh config). `web-2` answers 500 and `web-3` hangs.
+//!
+//! Only what ties the runbook to a site is changed: its inputs `admin_socket` and `front_url`
+//! are given with `--set`, and the backends' health URL `http://{{ host }}:8080/health` becomes
+//! each test backend's port on 127.0.0.1. Everything else — the flow, the commands sent to
+//! HAProxy's runtime API, the confirmations — is the runbook as shipped.
 
 mod support;
 
@@ -14,11 +17,59 @@ use std::time::Duration;
 use serde_json::Value;
 use support::haproxy::{Haproxy, haproxy_or_skip};
 use support::http::{Route, Server};
+use support::pty::Terminal;
+use support::sshd::{Sshd, sshd_or_skip};
 
 const SERVERS: [&str; 3] = ["web-1", "web-2", "web-3"];
+const HEALTH_URL: &str = "http://{{ host }}:8080/health";
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lb/drain.yaml")
+/// web-1 healthy; web-2 saturated (500 on every path); web-3 hangs on its health check and
+/// answers 503 to visitors.
+fn backends() -> Vec<Server> {
+    let healthy = Server::start();
+    healthy.route("/health", Route::new(200, "ok"));
+    healthy.route("/", Route::new(200, "hello from web-1"));
+    let failing = Server::start();
+    let saturated = Route::new(500, "saturated").delay(Duration::from_millis(50));
+    failing.route("/health", saturated.clone());
+    failing.route("/", saturated);
+    let hanging = Server::start();
+    hanging.route(
+        "/health",
+        Route::new(200, "ok").delay(Duration::from_secs(30)),
+    );
+    hanging.route("/", Route::new(503, "overloaded"));
+    vec![healthy, failing, hanging]
+}
+
+/// The example runbook, pointed at the test backends, written into `dir`.
+fn example_runbook(dir: &Path, backends: &[Server]) -> PathBuf {
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/web-front/saturated-backends.yaml");
+    let text = std::fs::read_to_string(example).unwrap();
+    assert!(
+        text.contains(HEALTH_URL),
+        "the example changed: {HEALTH_URL}"
+    );
+    let ports: Vec<String> = SERVERS
+        .iter()
+        .zip(backends)
+        .map(|(name, server)| format!("'{name}': {}", server.port()))
+        .collect();
+    let local = format!(
+        "http://127.0.0.1:{{{{ {{{}}}[host] }}}}/health",
+        ports.join(", ")
+    );
+    let path = dir.join("saturated-backends.yaml");
+    std::fs::write(&path, text.replace(HEALTH_URL, &local)).unwrap();
+    path
+}
+
+fn states(haproxy: &Haproxy) -> Vec<String> {
+    SERVERS
+        .iter()
+        .map(|name| haproxy.server_state(name))
+        .collect()
 }
 
 fn read_events(timeline: &Path) -> Vec<Value> {
@@ -29,55 +80,37 @@ fn read_events(timeline: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// web-1 healthy; web-2 and web-3 saturated: 500 on every path, after a short delay.
-fn backends() -> Vec<Server> {
-    SERVERS
+/// The outcome of `step` in the timeline's `step_finished` events, in order.
+fn outcomes<'a>(events: &'a [Value], step: &str) -> Vec<&'a str> {
+    events
         .iter()
-        .map(|name| {
-            let server = Server::start();
-            if *name == "web-1" {
-                server.route("/health", Route::new(200, "ok"));
-                server.route("/", Route::new(200, "hello from web-1"));
-            } else {
-                let saturated = Route::new(500, "saturated").delay(Duration::from_millis(50));
-                server.route("/health", saturated.clone());
-                server.route("/", saturated);
-            }
-            server
-        })
+        .filter(|e| e["event"] == "step_finished" && e["step"] == step)
+        .map(|e| e["outcome"].as_str().unwrap())
         .collect()
 }
 
-fn states(haproxy: &Haproxy) -> Vec<String> {
-    SERVERS
-        .iter()
-        .map(|name| haproxy.server_state(name))
-        .collect()
-}
-
-/// `runbook run drain.yaml --yes --answer how-bad=… --answer after=…` with stdin null.
-fn run(haproxy: &Haproxy, backends: &[Server], after: &str, timeline: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
-    command
-        .arg("run")
-        .arg(fixture())
-        .arg("--yes")
-        .args(["--answer", "how-bad=Some of them"])
-        .args(["--answer", &format!("after={after}")])
-        .arg("--set")
-        .arg(format!("socket={}", haproxy.socket().display()))
-        .arg("--set")
-        .arg(format!("frontend={}", haproxy.frontend_url()))
-        .arg("--timeline")
-        .arg(timeline)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    for (n, server) in backends.iter().enumerate() {
-        command
-            .arg("--set")
-            .arg(format!("web_{}={}", n + 1, server.url("")));
-    }
-    command.output().unwrap()
+/// `run RUNBOOK --ssh-config … --set admin_socket=… --set front_url=… --timeline … MORE`.
+fn run_args(
+    runbook: &Path,
+    sshd: &Sshd,
+    haproxy: &Haproxy,
+    timeline: &Path,
+    more: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        runbook.display().to_string(),
+        "--ssh-config".into(),
+        sshd.config().display().to_string(),
+        "--set".into(),
+        format!("admin_socket={}", haproxy.socket().display()),
+        "--set".into(),
+        format!("front_url={}", haproxy.frontend_url()),
+        "--timeline".into(),
+        timeline.display().to_string(),
+    ];
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
 }
 
 fn assert_success(output: &Output, haproxy: &Haproxy) {
@@ -91,66 +124,98 @@ fn assert_success(output: &Output, haproxy: &Haproxy) {
     );
 }
 
-/// The outcome of `step` in the timeline's `step_finished` events, in order.
-fn outcomes<'a>(events: &'a [Value], step: &str) -> Vec<&'a str> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_finished" && e["step"] == step)
-        .map(|e| e["outcome"].as_str().unwrap())
-        .collect()
+/// Everything the test needs, or `None` when a tool is missing (skipped loudly, or failed
+/// under `CI=true`, by the support modules).
+fn environment() -> Option<(Sshd, Vec<Server>, Haproxy)> {
+    let sshd = sshd_or_skip()?;
+    let backends = backends();
+    let ports: Vec<u16> = backends.iter().map(Server::port).collect();
+    let haproxy = haproxy_or_skip(&ports)?;
+    Some((sshd, backends, haproxy))
 }
 
 #[test]
-fn draining_the_saturated_backends_makes_every_request_succeed() {
-    let backends = backends();
-    let ports: Vec<u16> = backends.iter().map(Server::port).collect();
-    let Some(haproxy) = haproxy_or_skip(&ports) else {
+fn a_person_drains_the_failing_backends_and_every_request_succeeds_again() {
+    let Some((sshd, backends, haproxy)) = environment() else {
         return;
     };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = example_runbook(dir.path(), &backends);
+    let lint = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(["lint", "--deny-warnings"])
+        .arg(&runbook)
+        .output()
+        .unwrap();
+    assert!(lint.status.success(), "{lint:?}");
+
     assert_eq!(states(&haproxy), ["ready", "ready", "ready"]);
-    // The incident is real: round robin sends two requests of three to a saturated backend.
+    // The incident is real: round robin sends two requests of three to a sick backend.
     let before: Vec<u16> = (0..6).map(|_| haproxy.get("/")).collect();
     assert!(before.contains(&500), "{before:?}");
     assert!(before.contains(&200), "{before:?}");
 
-    let dir = tempfile::tempdir().unwrap();
     let timeline = dir.path().join("drain.jsonl");
-    let output = run(&haproxy, &backends, "Keep them drained", &timeline);
-    assert_success(&output, &haproxy);
+    let args = run_args(&runbook, &sshd, &haproxy, &timeline, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn(dir.path(), &args);
+    t.expect("Look at HAProxy and the dashboard");
+    t.pick("When you have done it", 0);
+    // The health check fans out over HTTP: one line per backend, then the summary.
+    t.expect("Every backend answers its health check");
+    t.expect("web-2 status 500");
+    t.expect("1 of 3 hosts passed; failed: web-2, web-3");
+    // The load over SSH, from each backend.
+    t.expect("CPU load of each backend");
+    t.expect("3 of 3 hosts passed");
+    t.expect("Sessions and queue of each backend");
+    t.expect("How bad is it?");
+    t.expect("Failing their health check: **web-2, web-3**");
+    t.pick("What now?", 0);
+    // One confirmation that names the target host and shows the command for both servers.
+    t.expect("Take the failing backends out of HAProxy");
+    t.expect("This action changes lb (1 host: lb-1). It will run:");
+    t.expect("set server web/web-2 state maint");
+    t.expect("set server web/web-3 state maint");
+    t.answer("Type `lb` to confirm", "lb");
+    t.expect("HAProxy shows them in maintenance");
+    t.expect("Every request through HAProxy succeeds");
+    t.pick("Put them back into HAProxy now?", 0);
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
 
-    // HAProxy itself says so: web-2 and web-3 forced into maintenance, web-1 untouched.
+    // HAProxy itself says so: web-2 and web-3 in maintenance, web-1 untouched, and every
+    // request through the front succeeds.
     assert_eq!(states(&haproxy), ["ready", "maint", "maint"]);
     let after: Vec<u16> = (0..9).map(|_| haproxy.get("/")).collect();
     assert!(after.iter().all(|status| *status == 200), "{after:?}");
 
     let events = read_events(&timeline);
-    assert_eq!(outcomes(&events, "health-web-1"), ["passed"]);
-    assert_eq!(outcomes(&events, "health-web-2"), ["failed"]);
-    assert_eq!(outcomes(&events, "health-web-3"), ["failed"]);
-    let statuses: Vec<(&str, u64)> = events
+    // One request per backend, each recorded with its host; web-3's timed out.
+    let health: Vec<(&str, Option<u64>)> = events
         .iter()
-        .filter(|e| e["event"] == "http")
-        .map(|e| (e["step"].as_str().unwrap(), e["status"].as_u64().unwrap()))
+        .filter(|e| e["event"] == "http" && e["step"] == "health")
+        .map(|e| (e["host"].as_str().unwrap(), e["status"].as_u64()))
         .collect();
-    assert_eq!(
-        statuses,
-        [
-            ("health-web-1", 200),
-            ("health-web-2", 500),
-            ("health-web-3", 500)
-        ]
-    );
-    let answers: Vec<(&str, &str)> = events
+    for expected in [("web-1", Some(200)), ("web-2", Some(500)), ("web-3", None)] {
+        assert!(health.contains(&expected), "{health:?}");
+    }
+    let hung = events
         .iter()
-        .filter(|e| e["event"] == "answer")
-        .map(|e| (e["step"].as_str().unwrap(), e["choice"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        answers,
-        [("how-bad", "Some of them"), ("after", "Keep them drained")]
+        .find(|e| e["event"] == "http" && e["host"] == "web-3")
+        .unwrap();
+    assert!(
+        hung["error"].as_str().unwrap().contains("timed out"),
+        "{hung}"
     );
-
-    // The drain was confirmed before it ran, ran once, locally, with both servers in it.
+    // The load ran over SSH on every backend.
+    let load_hosts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "command" && e["step"] == "load")
+        .map(|e| e["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(load_hosts.len(), 3, "{load_hosts:?}");
+    // The drain was confirmed before it ran, ran once on lb-1, with both servers in it.
     let drain: Vec<&Value> = events.iter().filter(|e| e["step"] == "drain").collect();
     let confirmed = drain
         .iter()
@@ -165,23 +230,16 @@ fn draining_the_saturated_backends_makes_every_request_succeed() {
     assert_eq!(commands.len(), 1, "{drain:#?}");
     assert!(confirmed < commands[0], "{drain:#?}");
     let command = drain[commands[0]];
+    assert_eq!(command["host"], "lb-1", "{command}");
     assert_eq!(command["exit"], 0, "{command}");
     let text = command["command"].as_str().unwrap();
-    assert!(text.contains("set server web/web-2 state maint"), "{text}");
-    assert!(text.contains("set server web/web-3 state maint"), "{text}");
     assert!(!text.contains("web/web-1"), "{text}");
-    assert!(
-        text.contains(&haproxy.socket().display().to_string()),
-        "{text}"
-    );
     assert_eq!(outcomes(&events, "drain"), ["done"]);
+    assert_eq!(outcomes(&events, "drained"), ["passed"]);
     assert_eq!(outcomes(&events, "verify"), ["passed"]);
-    // "Keep them drained" ends the run: put-back never runs.
     assert!(!events.iter().any(|e| e["step"] == "put-back"));
     assert!(!events.iter().any(|e| e["step"] == "escalate"));
-    let last = events.last().unwrap();
-    assert_eq!(last["event"], "run_finished", "{last}");
-    assert_eq!(last["outcome"], "resolved", "{last}");
+    assert_eq!(events.last().unwrap()["outcome"], "resolved");
 
     let verify = Command::new(env!("CARGO_BIN_EXE_runbook"))
         .args(["timeline", "verify"])
@@ -189,10 +247,35 @@ fn draining_the_saturated_backends_makes_every_request_succeed() {
         .output()
         .unwrap();
     assert!(verify.status.success(), "{verify:?}");
+}
 
-    // Second run, the other branch: drain again (idempotent), then put them back.
+#[test]
+fn after_the_repair_the_runbook_puts_the_backends_back() {
+    let Some((sshd, backends, haproxy)) = environment() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = example_runbook(dir.path(), &backends);
     let timeline = dir.path().join("put-back.jsonl");
-    let output = run(&haproxy, &backends, "Put them back", &timeline);
+    let args = run_args(
+        &runbook,
+        &sshd,
+        &haproxy,
+        &timeline,
+        &[
+            "--yes",
+            "--answer",
+            "how-bad=Drain the failing backends",
+            "--answer",
+            "after=They are repaired — put them back",
+        ],
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_success(&output, &haproxy);
     assert_eq!(states(&haproxy), ["ready", "ready", "ready"]);
 
@@ -200,39 +283,15 @@ fn draining_the_saturated_backends_makes_every_request_succeed() {
     assert_eq!(outcomes(&events, "drain"), ["done"]);
     assert_eq!(outcomes(&events, "verify"), ["passed"]);
     assert_eq!(outcomes(&events, "put-back"), ["done"]);
-    let put_back: Vec<&Value> = events.iter().filter(|e| e["step"] == "put-back").collect();
-    let confirmed = put_back
+    let put_back = events
         .iter()
-        .position(|e| e["event"] == "confirmed")
-        .unwrap_or_else(|| panic!("no `confirmed` for put-back: {put_back:#?}"));
-    let command = put_back
-        .iter()
-        .position(|e| e["event"] == "command")
-        .unwrap_or_else(|| panic!("no `command` for put-back: {put_back:#?}"));
-    assert!(confirmed < command, "{put_back:#?}");
-    let text = put_back[command]["command"].as_str().unwrap();
+        .find(|e| e["event"] == "command" && e["step"] == "put-back")
+        .unwrap();
+    let text = put_back["command"].as_str().unwrap();
     assert!(text.contains("set server web/web-2 state ready"), "{text}");
     assert!(text.contains("set server web/web-3 state ready"), "{text}");
-    assert!(!events.iter().any(|e| e["step"] == "escalate"));
-    assert_eq!(events.last().unwrap()["outcome"], "resolved");
-
-    // Back to the incident: the saturated backends get traffic again.
+    assert_eq!(put_back["host"], "lb-1");
+    // Back to the incident: the sick backends get traffic again.
     let again: Vec<u16> = (0..6).map(|_| haproxy.get("/")).collect();
     assert!(again.contains(&500), "{again:?}");
-}
-
-#[test]
-fn the_fixture_passes_lint_with_warnings_denied() {
-    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .args(["lint", "--deny-warnings"])
-        .arg(fixture())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }

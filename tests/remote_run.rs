@@ -9,6 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::http::{Route, Server};
+use support::pty::Terminal;
 use support::sshd::sshd_or_skip;
 
 fn events(timeline: &Path) -> Vec<Value> {
@@ -120,4 +121,91 @@ steps:
         stdout.contains("2 of 3 hosts passed; failed: dead"),
         "{stdout}"
     );
+}
+
+/// An action over SSH, as a person at a terminal runs it: one confirmation that lists every
+/// host, a canary of two hosts and a second confirmation, then the rest one at a time until the
+/// first failure (`max_failures` defaults to 1 for actions): the hosts after the dead one are
+/// never touched.
+#[test]
+fn an_action_fans_out_after_one_confirmation_with_a_canary_and_stops_at_the_first_failure() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("restarted.log");
+    let runbook = dir.path().join("restart.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            r##"runbook: 1
+title: Restart the fleet
+owner: ops
+reviewed: 2026-11-01
+scope: {{ services: [fleet] }}
+contacts: [{{ name: Ops, chat: "#ops" }}]
+links: [{{ name: Docs, url: "https://example.com" }}]
+hosts:
+  web: [web-1, web-2, dead, web-3, web-4]
+steps:
+  - id: restart
+    name: Restart the app on every backend
+    action:
+      # The sshd is this machine: the log is the test's file.
+      run: echo {{{{ host }}}} >> {log}
+      on: web
+      canary: 2
+      parallel: 1
+"##,
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    let (runbook_arg, config_arg, timeline_arg) = (
+        runbook.display().to_string(),
+        sshd.config().display().to_string(),
+        timeline.display().to_string(),
+    );
+    let mut t = Terminal::spawn(
+        dir.path(),
+        &[
+            "run",
+            &runbook_arg,
+            "--ssh-config",
+            &config_arg,
+            "--timeline",
+            &timeline_arg,
+        ],
+    );
+    t.expect("This action changes web (5 hosts: web-1, web-2, dead, web-3, web-4)");
+    t.expect("(as rendered for web-1; each host gets its own)");
+    // "No" comes first: the default.
+    t.pick("Run it on web?", 1);
+    t.expect("web-1 exit 0");
+    t.expect("web-2 exit 0");
+    t.pick("The canary passed on 2 hosts. Go on with the other 3?", 1);
+    t.expect("dead connect to host 127.0.0.1 port");
+    t.expect("0 of 3 hosts passed; failed: dead; not started: web-3, web-4");
+    t.expect("not started after too many failures: web-3, web-4");
+    t.pick("The step failed. What now?", 4);
+    t.expect("Runbook stopped at step `restart`: failed.");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert!(!screen.contains("web-3 exit"), "{screen}");
+
+    let restarted = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(restarted, "web-1\nweb-2\n");
+    let events = events(&timeline);
+    let hosts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "command")
+        .map(|e| e["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["web-1", "web-2", "dead"]);
+    let confirmations = events.iter().filter(|e| e["event"] == "confirmed").count();
+    assert_eq!(confirmations, 2, "the first question and the canary's");
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == "restart")
+        .unwrap();
+    assert_eq!(finished["outcome"], "failed", "{finished}");
 }

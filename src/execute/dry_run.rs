@@ -50,13 +50,28 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
         let describe = |out: &mut String, label: &str, command: &Command| {
             let on = command.on.as_ref().map_or("local", |o| o.as_str());
             if let Some(run) = &command.run {
-                let _ = writeln!(out, "  {label} on {on}: $ {}", render(run, true));
+                let script = render(run, true);
+                let mut lines = script.trim_end().lines();
+                let _ = writeln!(
+                    out,
+                    "  {label} on {on}: $ {}",
+                    lines.next().unwrap_or_default()
+                );
+                // A multi-line script stays readable: its other lines under the first.
+                for line in lines {
+                    let _ = writeln!(out, "      {line}");
+                }
             }
             if let Some(http) = &command.http {
                 let method = http.method.as_ref().map_or("GET", |m| m.as_str());
+                // Requests always leave from here; `on` makes one per host.
+                let per_host = match command.on.as_ref().map(|o| o.as_str()) {
+                    None | Some("local" | "localhost") => String::new(),
+                    Some(group) => format!(", once per host of {group}"),
+                };
                 let _ = writeln!(
                     out,
-                    "  {label} from local: {method} {}",
+                    "  {label} from local{per_host}: {method} {}",
                     render(&http.url, false)
                 );
             }

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use minijinja::Environment;
 
+use super::judge;
 use super::prompt::{Asked, NoAnswer, Prompter};
 use super::runner::{self, Execution, Limits, Output, Runner};
 use super::screen::{Screen, contact_line, human_duration};
 use super::state::{RunState, StepResult};
-use super::target::{self, CommandOutput, Interrupt};
+use super::target::{self, Interrupt};
 use crate::Error;
 use crate::model::{
     Command, Confirm, ConfirmWord, END, Runbook, Sp, Step, StepKind, parse_duration,
@@ -448,6 +449,12 @@ impl Engine {
         }
         let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
         self.screen.command(&target, &shown);
+        if plan.jobs.iter().any(|j| j.shown() != shown) {
+            self.screen.info(&format!(
+                "(as rendered for {}; each host gets its own)",
+                hosts.first().copied().unwrap_or_default()
+            ));
+        }
         if let Some(rollback) = &action.rollback
             && let Some(run) = &rollback.run
         {
@@ -610,7 +617,7 @@ impl Engine {
         let env = &self.env;
         let timeout = limits.timeout;
         let judge = |output: &Output| match output {
-            Output::Shell(output) => judge(runbook, state, env, command, output, timeout),
+            Output::Shell(output) => judge::judge(runbook, state, env, command, output, timeout),
             Output::Http(response) => {
                 let Some(http) = &command.http else {
                     return Ok(());
@@ -1084,79 +1091,4 @@ fn step_timeout(step: &Step) -> Duration {
         .as_ref()
         .and_then(|t| parse_duration(t).ok())
         .unwrap_or(DEFAULT_TIMEOUT)
-}
-
-/// Passes, or says what was expected and what happened.
-fn judge(
-    runbook: &Runbook,
-    state: &RunState,
-    env: &Environment<'_>,
-    command: &Command,
-    output: &CommandOutput,
-    timeout: Duration,
-) -> Result<(), (String, String)> {
-    if let Some(error) = &output.error {
-        return Err(("the command runs".into(), error.clone()));
-    }
-    let expect = command.expect.as_ref();
-    let wanted_exit = expect.and_then(|e| e.exit.as_ref()).map_or(0, |e| e.value);
-    if output.timed_out {
-        return Err((
-            format!("exit {wanted_exit} within {}", human_duration(timeout)),
-            format!("still running after {}; killed", human_duration(timeout)),
-        ));
-    }
-    if output.exit != Some(wanted_exit) {
-        return Err((
-            format!("exit {wanted_exit}"),
-            runner::describe_exit(output) + &last_line(&output.stderr, &output.stdout),
-        ));
-    }
-    let Some(expect) = expect else { return Ok(()) };
-    let render = |text: &Sp<String>| {
-        state
-            .render(runbook, env, text, false, None)
-            .unwrap_or_else(|_| text.value.clone())
-    };
-    if let Some(text) = &expect.stdout_contains {
-        let text = render(text);
-        if !output.stdout.contains(&text) {
-            return Err((
-                format!("stdout contains `{text}`"),
-                format!(
-                    "stdout does not contain it{}",
-                    last_line("", &output.stdout)
-                ),
-            ));
-        }
-    }
-    if let Some(text) = &expect.stdout_not_contains {
-        let text = render(text);
-        if output.stdout.contains(&text) {
-            return Err((
-                format!("stdout does not contain `{text}`"),
-                "stdout contains it".into(),
-            ));
-        }
-    }
-    if let Some(pattern) = &expect.stdout_matches
-        && let Ok(regex) = regex::Regex::new(pattern)
-        // Against the output without its final newline, so that `^…$` matches a one-line answer.
-        && !regex.is_match(output.stdout.trim_end_matches(['\n', '\r']))
-    {
-        return Err((
-            format!("stdout matches `{}`", pattern.value),
-            format!("stdout does not match{}", last_line("", &output.stdout)),
-        ));
-    }
-    Ok(())
-}
-
-/// `: <last line>` of stderr, else of stdout, for a one-line reason.
-fn last_line(stderr: &str, stdout: &str) -> String {
-    [stderr, stdout]
-        .iter()
-        .find_map(|s| s.trim_end().lines().last().filter(|l| !l.trim().is_empty()))
-        .map(|l| format!(": {}", l.trim()))
-        .unwrap_or_default()
 }

@@ -3,8 +3,9 @@
 
 mod dry_run;
 pub mod engine;
-mod fanout;
+pub(crate) mod fanout;
 mod inputs;
+pub(crate) mod judge;
 pub mod prompt;
 mod resume;
 pub mod runner;

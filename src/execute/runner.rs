@@ -513,8 +513,17 @@ impl Runner {
             if execution.ok() {
                 screen.ok(&summary);
             } else {
-                let failed = execution.step_result().failed_hosts.join(", ");
-                screen.fail(&format!("{summary}; failed: {failed}"));
+                let failed: Vec<&str> = execution
+                    .runs
+                    .iter()
+                    .filter(|r| r.failure.is_some())
+                    .map(|r| r.host.as_str())
+                    .collect();
+                let mut line = format!("{summary}; failed: {}", failed.join(", "));
+                if !execution.not_started.is_empty() {
+                    line += &format!("; not started: {}", execution.not_started.join(", "));
+                }
+                screen.fail(&line);
             }
         }
         Ok(execution)

@@ -5,6 +5,8 @@ mod examples;
 mod lint;
 mod list;
 mod new;
+#[path = "../support/pty.rs"]
+mod pty;
 mod render;
 mod run;
 mod schema;

@@ -2,4 +2,5 @@
 
 pub mod haproxy;
 pub mod http;
+pub mod pty;
 pub mod sshd;

@@ -1,5 +1,5 @@
 //! A real OpenSSH server on 127.0.0.1 for the SSH tests: throw-away host and user keys, and a
-//! client config with aliases `web-1` … `web-N`, `dead` (a closed port) and `stranger` (the
+//! client config with aliases `web-1` … `web-N`, `lb-1`, `dead` (a closed port) and `stranger` (the
 //! same server, but an empty known_hosts). Killed on drop.
 #![allow(dead_code)]
 
@@ -178,7 +178,7 @@ impl Drop for Sshd {
     }
 }
 
-/// `web-1` … `web-N` and `stranger` on the server; `dead` on a closed port. `Host *` last: for
+/// `web-1` … `web-N`, `lb-1` and `stranger` on the server; `dead` on a closed port. `Host *` last: for
 /// each option ssh keeps the first value it finds, so `stranger` keeps its own known_hosts.
 fn client_config(dir: &Path, port: u16, hosts: usize) -> String {
     let mut config = String::new();
@@ -188,7 +188,8 @@ fn client_config(dir: &Path, port: u16, hosts: usize) -> String {
         ));
     }
     config.push_str(&format!(
-        "Host dead\n  HostName 127.0.0.1\n  Port {dead}\n\
+        "Host lb-1\n  HostName 127.0.0.1\n  Port {port}\n\
+         Host dead\n  HostName 127.0.0.1\n  Port {dead}\n\
          Host stranger\n  HostName 127.0.0.1\n  Port {port}\n  UserKnownHostsFile \"{stranger}\"\n\
          Host *\n  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n  UserKnownHostsFile \"{known}\"\n  \
          GlobalKnownHostsFile /dev/null\n",

@@ -1,0 +1,87 @@
+//! Whether a shell command's output passes its `expect`: the exit code, then what stdout must
+//! (not) contain or match. Shared by the engine's checks and `runbook status`.
+
+use std::time::Duration;
+
+use minijinja::Environment;
+
+use super::runner;
+use super::screen::human_duration;
+use super::state::RunState;
+use super::target::CommandOutput;
+use crate::model::{Command, Runbook, Sp};
+
+/// Passes, or says what was expected and what happened.
+pub(crate) fn judge(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    output: &CommandOutput,
+    timeout: Duration,
+) -> Result<(), (String, String)> {
+    if let Some(error) = &output.error {
+        return Err(("the command runs".into(), error.clone()));
+    }
+    let expect = command.expect.as_ref();
+    let wanted_exit = expect.and_then(|e| e.exit.as_ref()).map_or(0, |e| e.value);
+    if output.timed_out {
+        return Err((
+            format!("exit {wanted_exit} within {}", human_duration(timeout)),
+            format!("still running after {}; killed", human_duration(timeout)),
+        ));
+    }
+    if output.exit != Some(wanted_exit) {
+        return Err((
+            format!("exit {wanted_exit}"),
+            runner::describe_exit(output) + &last_line(&output.stderr, &output.stdout),
+        ));
+    }
+    let Some(expect) = expect else { return Ok(()) };
+    let render = |text: &Sp<String>| {
+        state
+            .render(runbook, env, text, false, None)
+            .unwrap_or_else(|_| text.value.clone())
+    };
+    if let Some(text) = &expect.stdout_contains {
+        let text = render(text);
+        if !output.stdout.contains(&text) {
+            return Err((
+                format!("stdout contains `{text}`"),
+                format!(
+                    "stdout does not contain it{}",
+                    last_line("", &output.stdout)
+                ),
+            ));
+        }
+    }
+    if let Some(text) = &expect.stdout_not_contains {
+        let text = render(text);
+        if output.stdout.contains(&text) {
+            return Err((
+                format!("stdout does not contain `{text}`"),
+                "stdout contains it".into(),
+            ));
+        }
+    }
+    if let Some(pattern) = &expect.stdout_matches
+        && let Ok(regex) = regex::Regex::new(pattern)
+        // Against the output without its final newline, so that `^…$` matches a one-line answer.
+        && !regex.is_match(output.stdout.trim_end_matches(['\n', '\r']))
+    {
+        return Err((
+            format!("stdout matches `{}`", pattern.value),
+            format!("stdout does not match{}", last_line("", &output.stdout)),
+        ));
+    }
+    Ok(())
+}
+
+/// `: <last line>` of stderr, else of stdout, for a one-line reason.
+fn last_line(stderr: &str, stdout: &str) -> String {
+    [stderr, stdout]
+        .iter()
+        .find_map(|s| s.trim_end().lines().last().filter(|l| !l.trim().is_empty()))
+        .map(|l| format!(": {}", l.trim()))
+        .unwrap_or_default()
+}
