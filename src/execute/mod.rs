@@ -65,6 +65,9 @@ fn split_pair(flag: &'static str, pair: &str) -> Result<(String, String), Error>
 }
 
 pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
+    if let Some(config) = &settings.ssh_config {
+        check_ssh_config(config)?;
+    }
     if let Some(timeline) = &settings.resume {
         return resume(&settings, timeline);
     }
@@ -517,4 +520,21 @@ fn operator() -> String {
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|| "unknown".into());
     format!("{user}@{host}")
+}
+
+/// `--ssh-config FILE` must name a file ssh can read: found now, before anything runs, rather
+/// than as a failure of every host at the first remote step.
+pub fn check_ssh_config(path: &std::path::Path) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidFlag {
+        flag: "--ssh-config",
+        value: path.display().to_string(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(invalid("a folder, not an ssh config file".into())),
+        Ok(_) => std::fs::File::open(path)
+            .map(drop)
+            .map_err(|e| invalid(format!("cannot read it: {e}"))),
+        Err(e) => Err(invalid(format!("cannot read it: {e}"))),
+    }
 }

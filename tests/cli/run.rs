@@ -608,6 +608,24 @@ fn set_of_an_unknown_input_is_an_invalid_invocation() {
 }
 
 #[test]
+fn an_ssh_config_that_cannot_be_read_is_an_invalid_invocation() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let missing = dir.join("no-such-config");
+    let missing = missing.display().to_string();
+    let (code, stdout, stderr) =
+        run_plain(dir, "walk", &timeline, &["--ssh-config", &missing, "--yes"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("invalid value `{missing}` for `--ssh-config`")),
+        "{stderr}"
+    );
+    assert!(!timeline.exists(), "nothing ran");
+}
+
+#[test]
 fn an_answer_that_is_not_a_choice_is_an_invalid_invocation() {
     let (dir, timeline) = workspace();
     let dir = dir.path();
