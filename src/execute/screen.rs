@@ -250,7 +250,10 @@ impl HostsProgress {
 
     /// A host is done: its spinner line goes away (its result is printed by [`Self::print`]).
     pub fn stop(&self, bar: ProgressBar) {
-        let running = self.running.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        let running = self
+            .running
+            .fetch_sub(1, Ordering::SeqCst)
+            .saturating_sub(1);
         self.show_running(running);
         if !bar.is_hidden() {
             bar.finish_and_clear();
