@@ -1,0 +1,506 @@
+//! Ranking a catalog against an alert: the runbooks whose alert patterns match come first,
+//! then those for the service the alert names, then those that merely share words with it.
+//! A pure function of the alert text and the runbooks, so the order is easy to pin in tests.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::model::Runbook;
+
+/// A runbook that loaded, under its catalog id.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub id: &'a str,
+    pub runbook: &'a Runbook,
+}
+
+/// How a runbook matched, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// One of its `scope.alerts` regexes matches the alert text.
+    Regex,
+    /// Its `scope.services` holds the service the alert names.
+    Service,
+    /// It only shares words with the alert: a weak match.
+    Words,
+}
+
+/// Why a runbook matched.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    Pattern {
+        /// Index in `scope.alerts` of the most specific pattern that matched.
+        index: usize,
+        pattern: String,
+        /// How many of its patterns matched.
+        count: usize,
+        /// Named groups of that pattern that captured something, by name.
+        captures: Vec<(String, String)>,
+    },
+    Service {
+        /// As the runbook spells it.
+        service: String,
+    },
+    Words {
+        /// The shared words, sorted, after stemming.
+        shared: Vec<String>,
+        /// The sum of each shared word's rarity across the catalog.
+        score: f64,
+    },
+}
+
+/// One runbook of the ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// Index into the candidates given to [`rank`].
+    pub candidate: usize,
+    pub reason: Reason,
+}
+
+impl Match {
+    pub fn tier(&self) -> Tier {
+        match self.reason {
+            Reason::Pattern { .. } => Tier::Regex,
+            Reason::Service { .. } => Tier::Service,
+            Reason::Words { .. } => Tier::Words,
+        }
+    }
+}
+
+/// The service an alert names: `[service] …`, or `service: …` when that is a service of the
+/// catalog (a bare leading word before a colon is too often something else, like `ERROR:`).
+pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
+    let alert = alert.trim_start();
+    if let Some(rest) = alert.strip_prefix('[')
+        && let Some((name, _)) = rest.split_once(']')
+        && !name.trim().is_empty()
+    {
+        return Some(name.trim().to_string());
+    }
+    let (head, _) = alert.split_once(':')?;
+    let is_known = known.iter().any(|service| same_service(service, head));
+    (!head.is_empty() && !head.contains(char::is_whitespace) && is_known).then(|| head.to_string())
+}
+
+/// Services compare without regard to case: alerting tools and YAML authors disagree on it.
+pub fn same_service(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+/// Ranks `candidates` against the alert text; each matching runbook appears once, in its best
+/// tier. Within a tier: the longest matching pattern (the most specific) and then the most
+/// patterns matched; the fewest services (the most specific); the highest word score. Ties go
+/// to the smaller id, so the order never depends on the file system.
+pub fn rank(alert: &str, service: Option<&str>, candidates: &[Candidate<'_>]) -> Vec<Match> {
+    let alert_words = words(alert);
+    let catalog_words: Vec<BTreeSet<String>> = candidates
+        .iter()
+        .map(|candidate| runbook_words(candidate.runbook))
+        .collect();
+    let rarity = rarity(&catalog_words);
+    let mut matches: Vec<Match> = candidates
+        .iter()
+        .zip(&catalog_words)
+        .enumerate()
+        .filter_map(|(index, (candidate, own_words))| {
+            let reason = pattern_reason(alert, candidate.runbook)
+                .or_else(|| service_reason(service?, candidate.runbook))
+                .or_else(|| words_reason(&alert_words, own_words, &rarity))?;
+            Some(Match {
+                candidate: index,
+                reason,
+            })
+        })
+        .collect();
+    matches.sort_by(|a, b| {
+        a.tier()
+            .cmp(&b.tier())
+            .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
+            .then_with(|| tie_break(a, b))
+            .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
+    });
+    matches
+}
+
+/// Within a tier, higher is better.
+fn strength(found: &Match, candidates: &[Candidate<'_>]) -> f64 {
+    match &found.reason {
+        Reason::Pattern { pattern, .. } => pattern.chars().count() as f64,
+        // A runbook for one service is more to the point than one shared by five.
+        Reason::Service { .. } => {
+            -(candidates[found.candidate].runbook.scope.services.len() as f64)
+        }
+        Reason::Words { score, .. } => *score,
+    }
+}
+
+/// More matching patterns first; otherwise equal.
+fn tie_break(a: &Match, b: &Match) -> Ordering {
+    match (&a.reason, &b.reason) {
+        (Reason::Pattern { count: a, .. }, Reason::Pattern { count: b, .. }) => b.cmp(a),
+        _ => Ordering::Equal,
+    }
+}
+
+fn pattern_reason(alert: &str, runbook: &Runbook) -> Option<Reason> {
+    // A pattern that does not compile is lint's business (invalid-regex); here it just
+    // cannot match.
+    let matching: Vec<(usize, regex::Regex)> = runbook
+        .scope
+        .alerts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, pattern)| Some((index, regex::Regex::new(pattern).ok()?)))
+        .filter(|(_, regex)| regex.is_match(alert))
+        .collect();
+    let count = matching.len();
+    // The longest pattern is the most specific; the first one wins a tie.
+    let (index, regex) = matching
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, regex)| regex.as_str().chars().count())?;
+    let captures = regex
+        .captures(alert)
+        .map(|found| {
+            regex
+                .capture_names()
+                .flatten()
+                .filter_map(|name| Some((name.to_string(), found.name(name)?.as_str().to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Reason::Pattern {
+        index,
+        pattern: regex.as_str().to_string(),
+        count,
+        captures,
+    })
+}
+
+fn service_reason(service: &str, runbook: &Runbook) -> Option<Reason> {
+    runbook
+        .scope
+        .services
+        .iter()
+        .find(|own| same_service(own, service))
+        .map(|own| Reason::Service {
+            service: own.value.clone(),
+        })
+}
+
+fn words_reason(
+    alert_words: &BTreeSet<String>,
+    own_words: &BTreeSet<String>,
+    rarity: &BTreeMap<&str, f64>,
+) -> Option<Reason> {
+    let shared: Vec<String> = alert_words.intersection(own_words).cloned().collect();
+    if shared.is_empty() {
+        return None;
+    }
+    // Summed in sorted order, so equal sets always give equal scores.
+    let score = shared
+        .iter()
+        .map(|word| rarity.get(word.as_str()).copied().unwrap_or(0.0))
+        .sum();
+    Some(Reason::Words { shared, score })
+}
+
+/// How rare each word is across the catalog (its inverse document frequency): a word that
+/// only one runbook uses says more than one they all use. Never zero, so that a catalog of
+/// one runbook still matches on words.
+fn rarity(catalog_words: &[BTreeSet<String>]) -> BTreeMap<&str, f64> {
+    let mut runbooks_with: BTreeMap<&str, usize> = BTreeMap::new();
+    for word in catalog_words.iter().flatten() {
+        *runbooks_with.entry(word.as_str()).or_default() += 1;
+    }
+    let total = catalog_words.len() as f64;
+    runbooks_with
+        .into_iter()
+        .map(|(word, count)| (word, (1.0 + total / count as f64).ln()))
+        .collect()
+}
+
+/// The words a runbook is about: its title, summary, step names and services.
+fn runbook_words(runbook: &Runbook) -> BTreeSet<String> {
+    let mut text = runbook.title.value.clone();
+    if let Some(summary) = &runbook.summary {
+        text.push(' ');
+        text.push_str(&without_template_tags(summary));
+    }
+    for step in &runbook.steps {
+        text.push(' ');
+        text.push_str(&step.name);
+    }
+    for service in &runbook.scope.services {
+        text.push(' ');
+        text.push_str(service);
+    }
+    words(&text)
+}
+
+/// `{{ inputs.env }}` and `{% if … %}` are machinery, not what the runbook is about.
+fn without_template_tags(text: &str) -> String {
+    static TAGS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    TAGS.get_or_init(|| regex::Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("valid regex"))
+        .replace_all(text, " ")
+        .into_owned()
+}
+
+/// The meaningful words of a text: lowercased, split on anything not a letter or digit,
+/// without numbers, stop words and words under three letters, plurals folded to singular.
+pub fn words(text: &str) -> BTreeSet<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(word))
+        .map(singular)
+        .filter(|word| word.chars().count() >= 3 && !STOP_WORDS.contains(&word.as_str()))
+        .collect()
+}
+
+/// A light plural folding (`pushes` → `push`, `queries` → `query`, `pods` → `pod`), enough
+/// for an alert's `users` to meet a title's `user`.
+fn singular(word: &str) -> String {
+    if word.chars().count() <= 3 {
+        return word.to_string();
+    }
+    if let Some(stem) = word.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    for sibilant in ["ches", "shes", "sses", "xes"] {
+        if word.ends_with(sibilant) {
+            return word[..word.len() - 2].to_string();
+        }
+    }
+    match word.strip_suffix('s') {
+        Some(stem) if !stem.ends_with(['s', 'u', 'i']) => stem.to_string(),
+        _ => word.to_string(),
+    }
+}
+
+/// Words too common to tell one runbook from another.
+const STOP_WORDS: &[&str] = &[
+    "about", "above", "after", "again", "all", "also", "and", "any", "are", "because", "been",
+    "before", "being", "below", "both", "but", "can", "com", "could", "did", "does", "done",
+    "each", "few", "for", "from", "had", "has", "have", "her", "here", "him", "his", "how", "http",
+    "https", "into", "its", "just", "may", "might", "more", "most", "must", "nor", "not", "now",
+    "off", "once", "one", "only", "other", "our", "out", "over", "own", "per", "same", "service",
+    "she", "should", "some", "such", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "too", "under", "until", "use", "very", "via", "was", "were",
+    "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "www", "you",
+    "your",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse;
+
+    /// A runbook with the given services, alert patterns and title.
+    fn runbook(services: &[&str], alerts: &[&str], title: &str) -> Runbook {
+        let quoted = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| format!("'{}'", item.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let yaml = format!(
+            "runbook: 1\ntitle: '{title}'\nowner: team\nreviewed: 2026-11-01\nscope:\n  services: [{}]\n  alerts: [{}]\nsteps:\n  - {{ id: a, name: Look around, instructions: x }}\n",
+            quoted(services),
+            quoted(alerts)
+        );
+        parse(&yaml).unwrap_or_else(|error| panic!("{yaml}\n{error:?}"))
+    }
+
+    /// The ids of the ranking, with their tiers.
+    #[track_caller]
+    fn case(alert: &str, catalog: &[(&str, Runbook)], expected: &[(&str, Tier)]) {
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let services: Vec<&str> = catalog
+            .iter()
+            .flat_map(|(_, r)| r.scope.services.iter().map(|s| s.as_str()))
+            .collect();
+        let service = named_service(alert, &services);
+        let ranked: Vec<(&str, Tier)> = rank(alert, service.as_deref(), &candidates)
+            .iter()
+            .map(|found| (candidates[found.candidate].id, found.tier()))
+            .collect();
+        assert_eq!(ranked, expected, "alert: {alert}");
+    }
+
+    fn catalog() -> Vec<(&'static str, Runbook)> {
+        vec![
+            (
+                "user-sync/catch-all",
+                runbook(
+                    &["user-sync-service"],
+                    &[r"^\[user-sync-service\] "],
+                    "User sync, anything",
+                ),
+            ),
+            (
+                "user-sync/push-failures",
+                runbook(
+                    &["user-sync-service"],
+                    &[
+                        r"^\[user-sync-service\] creating user: POST /api/users: (403|500)",
+                        r"^\[user-sync-service\] creating user",
+                    ],
+                    "User sync — pushes fail",
+                ),
+            ),
+            (
+                "user-sync/pod-down",
+                runbook(
+                    &["user-sync-service", "kubernetes"],
+                    &[],
+                    "User sync pod down",
+                ),
+            ),
+            (
+                "web/saturated",
+                runbook(
+                    &["web-front", "haproxy"],
+                    &[r"^\[web-front\] p99 latency"],
+                    "Saturated backends",
+                ),
+            ),
+            (
+                "common/restart",
+                runbook(&["kubernetes"], &["[invalid"], "Restart a deployment"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn tiers_are_ranked_regex_then_service_then_words() {
+        let catalog = catalog();
+        case(
+            "[user-sync-service] creating user: POST /api/users: 500",
+            &catalog,
+            &[
+                ("user-sync/push-failures", Tier::Regex),
+                ("user-sync/catch-all", Tier::Regex),
+                ("user-sync/pod-down", Tier::Service),
+            ],
+        );
+        case(
+            "[web-front] p99 latency above 900ms; restart the deployment?",
+            &catalog,
+            &[
+                ("web/saturated", Tier::Regex),
+                ("common/restart", Tier::Words),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_service_prefix_ignores_case_and_the_colon_form_needs_a_known_service() {
+        let catalog = catalog();
+        case(
+            "[HAProxy] backend web-2 is DOWN",
+            &catalog,
+            &[
+                ("web/saturated", Tier::Service),
+                ("user-sync/pod-down", Tier::Words),
+            ],
+        );
+        case(
+            "Kubernetes: node not ready",
+            &catalog,
+            &[
+                ("common/restart", Tier::Service),
+                ("user-sync/pod-down", Tier::Service),
+            ],
+        );
+        assert_eq!(named_service("ERROR: disk full", &["kubernetes"]), None);
+        assert_eq!(
+            named_service("  [ billing ] x", &[]).as_deref(),
+            Some("billing")
+        );
+        assert_eq!(named_service("[] x", &[]), None);
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_skipped() {
+        let catalog = catalog();
+        case("[invalid", &catalog, &[]);
+    }
+
+    #[test]
+    fn words_are_weighted_by_rarity_and_ties_go_to_the_smaller_id() {
+        let catalog = vec![
+            ("b", runbook(&["x"], &[], "Queue backlog grows")),
+            ("a", runbook(&["y"], &[], "Queue consumer stuck")),
+            ("c", runbook(&["z"], &[], "Queue consumer stuck")),
+        ];
+        // `backlog` is in one runbook, `consumer` in two: the rarer word wins.
+        case(
+            "the queue backlog and a consumer",
+            &catalog,
+            &[("b", Tier::Words), ("a", Tier::Words), ("c", Tier::Words)],
+        );
+    }
+
+    #[test]
+    fn the_most_specific_pattern_is_the_reason() {
+        let catalog = catalog();
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranked = rank(
+            "[user-sync-service] creating user: POST /api/users: 403",
+            Some("user-sync-service"),
+            &candidates,
+        );
+        assert_eq!(
+            ranked[0].reason,
+            Reason::Pattern {
+                index: 0,
+                pattern: r"^\[user-sync-service\] creating user: POST /api/users: (403|500)".into(),
+                count: 2,
+                captures: Vec::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn named_groups_are_captured() {
+        let down = runbook(
+            &["web"],
+            &[r"^\[web\] backend (?P<backend>web-[0-9]+) is DOWN"],
+            "Down",
+        );
+        let candidates = [Candidate {
+            id: "web/down",
+            runbook: &down,
+        }];
+        let ranked = rank("[web] backend web-2 is DOWN", Some("web"), &candidates);
+        let Reason::Pattern { captures, .. } = &ranked[0].reason else {
+            panic!("{ranked:?}")
+        };
+        assert_eq!(captures, &[("backend".to_string(), "web-2".to_string())]);
+    }
+
+    #[test]
+    fn words_drop_noise_and_fold_plurals() {
+        let found: Vec<String> =
+            words("POST /api/users: 500 — the pushes FAIL for 3 queries; p99 of {{x}}")
+                .into_iter()
+                .collect();
+        assert_eq!(
+            found,
+            ["api", "fail", "p99", "post", "push", "query", "user"]
+        );
+        assert_eq!(singular("status"), "status");
+        assert_eq!(singular("process"), "process");
+        assert_eq!(singular("pods"), "pod");
+    }
+}
