@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark of an SSH fan-out: one `check` step `run: uptime` on a group of HOSTS (50) aliases
-# of a throw-away sshd on 127.0.0.1, `parallel: HOSTS`, against (b) `xargs -P` running one
-# `ssh` per alias and (c) `ansible -m raw` (ansible-core from PyPI in a throw-away venv; skipped
+# Benchmark of an SSH fan-out: one `check` step `run: uptime` on a group of HOSTS (50) hosts
+# web-N = 127.0.0.N (throw-away sshds on loopback), `parallel: HOSTS`, against (b) `xargs -P`
+# running one `ssh` per host and (c) `ansible -m raw` (ansible-core from PyPI in a throw-away venv; skipped
 # if that install fails). Every tool connects afresh to every host in every run: runbook opens a
 # master connection per host per run, as xargs+ssh opens a connection per host. Also runbook's
 # peak memory (max RSS of the runbook process itself). Prints the figures; asserts nothing.
@@ -20,12 +20,12 @@ done
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
 tmp="$(mktemp -d /tmp/runbook-bench-fanout-XXXXXX)"
-sshd_pid=""
+sshd_pids=()
 cleanup() {
-  if [[ -n "$sshd_pid" ]]; then
-    kill "$sshd_pid" 2> /dev/null || true
-    wait "$sshd_pid" 2> /dev/null || true
-  fi
+  for pid in "${sshd_pids[@]}"; do
+    kill "$pid" 2> /dev/null || true
+    wait "$pid" 2> /dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -43,18 +43,21 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-port=""
-for _attempt in 1 2 3 4 5; do
-  port="$(free_port)"
-  # One loopback address per host (127.0.0.N is loopback on Linux): each alias is then a
-  # different destination to ssh too, with its own master connection, as a real fleet is.
-  for n in $(seq 1 "$HOSTS"); do echo "[127.0.0.$n]:$port $host_key"; done > "$tmp/known_hosts"
+# Every host must be a different destination to ssh — its own address, so its own master
+# connection, as in a real fleet — so web-N is 127.0.0.N, all on one port. One sshd listens
+# on 16 addresses at most: there is one sshd per 16 hosts, all with the same host key, which
+# every alias checks under the name `bench-sshd`.
+echo "bench-sshd $host_key" > "$tmp/known_hosts"
+# Starts an sshd for hosts $1..$2 on $port; its pid goes to sshd_pids. Fails if it does not
+# listen (the port was taken).
+start_sshd() {
+  local first=$1 last=$2 config="$tmp/sshd_config.$1" log="$tmp/sshd.$1.log"
   {
-    for n in $(seq 1 "$HOSTS"); do echo "ListenAddress 127.0.0.$n:$port"; done
+    for n in $(seq "$first" "$last"); do echo "ListenAddress 127.0.0.$n:$port"; done
     cat <<EOF
 HostKey "$tmp/host_key"
 AuthorizedKeysFile "$tmp/authorized_keys"
-PidFile "$tmp/sshd.pid"
+PidFile none
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -63,26 +66,41 @@ UsePAM no
 MaxStartups 200:30:300
 MaxSessions 200
 EOF
-  } > "$tmp/sshd_config"
-  "$SSHD" -D -e -f "$tmp/sshd_config" < /dev/null > /dev/null 2> "$tmp/sshd.log" &
-  sshd_pid=$!
+  } > "$config"
+  "$SSHD" -D -e -f "$config" < /dev/null > /dev/null 2> "$log" &
+  local pid=$!
   for _ in $(seq 500); do
-    grep -q "Server listening on" "$tmp/sshd.log" && break
-    kill -0 "$sshd_pid" 2> /dev/null || break
+    [[ "$(grep -c "Server listening on" "$log")" == $((last - first + 1)) ]] && break
+    kill -0 "$pid" 2> /dev/null || break
     sleep 0.02
   done
-  grep -q "Server listening on" "$tmp/sshd.log" && break
-  kill "$sshd_pid" 2> /dev/null || true
-  wait "$sshd_pid" 2> /dev/null || true
-  sshd_pid=""
+  if [[ "$(grep -c "Server listening on" "$log")" != $((last - first + 1)) ]]; then
+    kill "$pid" 2> /dev/null || true
+    wait "$pid" 2> /dev/null || true
+    return 1
+  fi
+  sshd_pids+=("$pid")
+}
+port=""
+started=""
+for _attempt in 1 2 3 4 5; do
+  port="$(free_port)"
+  started=yes
+  for first in $(seq 1 16 "$HOSTS"); do
+    last=$((first + 15 < HOSTS ? first + 15 : HOSTS))
+    start_sshd "$first" "$last" || { started=""; break; }
+  done
+  [[ -n "$started" ]] && break
+  for pid in "${sshd_pids[@]}"; do kill "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; done
+  sshd_pids=()
 done
-if [[ -z "$sshd_pid" ]]; then
-  echo "bench-fanout: sshd did not start; its log:" >&2
-  cat "$tmp/sshd.log" >&2
+if [[ -z "$started" ]]; then
+  echo "bench-fanout: sshd did not start; its logs:" >&2
+  cat "$tmp"/sshd.*.log >&2
   exit 1
 fi
 
-# The client config: web-N is 127.0.0.N, all the same sshd, host key checked.
+# The client config: web-N is 127.0.0.N, host key checked.
 {
   for n in $(seq 1 "$HOSTS"); do
     printf 'Host web-%d\n  HostName 127.0.0.%d\n  Port %d\n' "$n" "$n" "$port"
@@ -94,13 +112,14 @@ Host *
   IdentitiesOnly yes
   UserKnownHostsFile "$tmp/known_hosts"
   GlobalKnownHostsFile /dev/null
+  HostKeyAlias bench-sshd
   StrictHostKeyChecking yes
   BatchMode yes
 EOF
 } > "$tmp/ssh_config"
 ssh -F "$tmp/ssh_config" web-1 true < /dev/null || {
-  echo "bench-fanout: ssh to web-1 failed; the sshd log:" >&2
-  cat "$tmp/sshd.log" >&2
+  echo "bench-fanout: ssh to web-1 failed; the sshd logs:" >&2
+  cat "$tmp"/sshd.*.log >&2
   exit 1
 }
 
@@ -159,11 +178,23 @@ bin, tmp, runs, hosts, ansible, ansible_why = sys.argv[1], sys.argv[2], int(sys.
 cfg = os.path.join(tmp, "ssh_config")
 null = subprocess.DEVNULL
 
+def machine_cpu_ms():
+    """CPU time used by the whole machine so far (user, nice, system, irq, softirq), in ms:
+    the client, the sshds and every shell they start, whatever process they run in."""
+    fields = open("/proc/stat").readline().split()[1:]
+    ticks = sum(int(fields[i]) for i in (0, 1, 2, 5, 6))
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+cpu = {}
+
 def timed(name, argv, env=None):
-    """Wall time in ms of one run; exits loudly (with stderr) if it fails."""
+    """Wall time in ms of one run; exits loudly (with stderr) if it fails. The machine's CPU
+    time during the run goes to cpu[name]."""
+    cpu_before = machine_cpu_ms()
     started = time.perf_counter()
     done = subprocess.run(argv, stdin=null, stdout=null, stderr=subprocess.PIPE, env=env)
     elapsed = (time.perf_counter() - started) * 1000
+    cpu.setdefault(name, []).append(machine_cpu_ms() - cpu_before)
     if done.returncode != 0:
         sys.exit(f"{name}: {argv[:4]} exited {done.returncode}:\n"
                  f"{done.stderr.decode(errors='replace')[-2000:]}")
@@ -204,6 +235,7 @@ timed("xargs+ssh", xargs_argv)
 if ansible:
     timed("ansible", ansible_argv, ansible_env)
 
+cpu.clear()
 rb, rss, xa, an = [], [], [], []
 for n in range(runs):  # interleaved, so drift on the machine hits all alike
     t, r, timeline = runbook_run(n)
@@ -223,7 +255,7 @@ def fig(values):
 
 med_rb, med_xa = statistics.median(rb), statistics.median(xa)
 print()
-print(f"=== SSH fan-out: `uptime` on {hosts} hosts (127.0.0.1 sshd aliases), "
+print(f"=== SSH fan-out: `uptime` on {hosts} hosts (127.0.0.N, local sshds), "
       f"parallel {hosts}, median of {runs} ===")
 print(f"(a) runbook run --yes, fresh masters:  {fig(rb)}")
 print(f"(b) xargs -P {hosts} ssh:                  {fig(xa)}")
@@ -240,6 +272,14 @@ print(f"runbook / xargs:      {med_rb / med_xa:.2f}x  (target <= 1.2x)")
 if ansible:
     med_an = statistics.median(an)
     print(f"ansible / runbook:    {med_an / med_rb:.2f}x  (target >= 2x: runbook at least twice as fast)")
+if ansible:
+    print(f"ansible / xargs:      {statistics.median(an) / med_xa:.2f}x  (the most any tool that "
+          f"opens one SSH connection per host can gain over ansible here)")
+print("CPU time of the whole machine during a run (the client, the sshds, the remote shells), "
+      "median:")
+for name in cpu:
+    print(f"  {name:10} {statistics.median(cpu[name]):7.0f} ms")
+print(f"  runbook / xargs: {statistics.median(cpu['runbook']) / statistics.median(cpu['xargs+ssh']):.2f}x")
 if durations:
     print(f"per-host duration_ms in the last runbook timeline ({len(durations)} hosts): "
           f"min {durations[0]}, median {statistics.median(durations):.0f}, max {durations[-1]}")
