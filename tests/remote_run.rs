@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 use support::http::{Route, Server};
 use support::pty::Terminal;
-use support::sshd::sshd_or_skip;
+use support::sshd::{Sshd, sshd_or_skip};
 
 fn events(timeline: &Path) -> Vec<Value> {
     std::fs::read_to_string(timeline)
@@ -18,6 +18,28 @@ fn events(timeline: &Path) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
+}
+
+/// `runbook run RUNBOOK --ssh-config … --timeline TIMELINE --yes` without a terminal.
+fn run_yes(
+    runbook: &Path,
+    sshd: &Sshd,
+    timeline: &Path,
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("run")
+        .arg(runbook)
+        .arg("--ssh-config")
+        .arg(sshd.config())
+        .arg("--timeline")
+        .arg(timeline)
+        .arg("--yes")
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -68,18 +90,7 @@ steps:
     )
     .unwrap();
     let timeline = dir.path().join("t.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .arg("run")
-        .arg(&runbook)
-        .arg("--ssh-config")
-        .arg(sshd.config())
-        .arg("--timeline")
-        .arg(&timeline)
-        .arg("--yes")
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_yes(&runbook, &sshd, &timeline, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -208,4 +219,70 @@ steps:
         .find(|e| e["event"] == "step_finished" && e["step"] == "restart")
         .unwrap();
     assert_eq!(finished["outcome"], "failed", "{finished}");
+}
+
+/// A secret that comes back in remote output — echoed by the command over SSH, and in an error
+/// on stderr — is masked on screen and in the timeline, as it is for local commands.
+#[test]
+fn a_secret_in_remote_output_is_masked_on_screen_and_in_the_timeline() {
+    const SECRET: &str = "s3cr3t-Tok3n-over-ssh";
+    let Some(sshd) = sshd_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = dir.path().join("secret.yaml");
+    std::fs::write(
+        &runbook,
+        r##"runbook: 1
+title: A token over SSH
+owner: ops
+reviewed: 2026-11-01
+scope: { services: [fleet] }
+contacts: [{ name: Ops, chat: "#ops" }]
+links: [{ name: Docs, url: "https://example.com" }]
+inputs:
+  token:
+    description: An API token
+    secret: true
+    env: FLEET_TOKEN
+hosts:
+  web: [web-1, web-2]
+steps:
+  - id: leak
+    name: A command that prints the token back
+    check:
+      run: echo "calling the API with {{ inputs.token }}"; echo "denied for {{ inputs.token }}" >&2
+      on: web
+"##,
+    )
+    .unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    let output = run_yes(&runbook, &sshd, &timeline, &[("FLEET_TOKEN", SECRET)]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("2 of 2 hosts passed"), "{stdout}");
+    assert!(stdout.contains("calling the API with ***"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "{stdout}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+
+    let recorded = std::fs::read_to_string(&timeline).unwrap();
+    assert!(!recorded.contains(SECRET), "{recorded}");
+    let events = events(&timeline);
+    let commands: Vec<&Value> = events.iter().filter(|e| e["event"] == "command").collect();
+    assert_eq!(commands.len(), 2);
+    for command in commands {
+        assert!(
+            command["stdout"]
+                .as_str()
+                .unwrap()
+                .contains("calling the API with ***"),
+            "{command}"
+        );
+        assert!(
+            command["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("denied for ***"),
+            "{command}"
+        );
+    }
 }
