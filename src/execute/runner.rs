@@ -317,10 +317,7 @@ impl Execution {
 /// Runs commands for a whole run: one SSH session (a master connection per host) and one
 /// HTTP client, opened when first needed.
 pub struct Runner {
-    local: Local,
-    ssh_config: Option<PathBuf>,
-    ssh: Option<SshSession>,
-    http: Option<HttpClient>,
+    targets: Targets,
     pub interrupt: Interrupt,
 }
 
@@ -334,43 +331,111 @@ pub struct Limits {
     pub max_failures: Option<usize>,
 }
 
-impl Runner {
-    pub fn new(ssh_config: Option<PathBuf>, interrupt: Interrupt) -> Self {
-        Runner {
+/// Where jobs run: this machine, SSH (one session, so one connection per host, for as long as
+/// this lives) and HTTP (one client, so one connection pool). The SSH session and the HTTP
+/// client are made when a job first needs them; when one cannot be made, its jobs fail with
+/// the reason, and the next [`Targets::prepare`] tries again.
+pub struct Targets {
+    local: Local,
+    ssh_config: Option<PathBuf>,
+    ssh: Option<Result<SshSession, String>>,
+    http: Option<Result<HttpClient, String>>,
+}
+
+impl Targets {
+    /// `ssh_config` is passed to ssh as `-F`.
+    pub fn new(ssh_config: Option<PathBuf>) -> Self {
+        Targets {
             local: Local,
             ssh_config,
             ssh: None,
             http: None,
+        }
+    }
+
+    /// Makes the SSH session and the HTTP client that `jobs` need, if not made yet.
+    pub fn prepare<'a>(&mut self, jobs: impl IntoIterator<Item = &'a Job>) {
+        let (mut needs_ssh, mut needs_http) = (false, false);
+        for job in jobs {
+            match job {
+                Job::Shell {
+                    destination: Destination::Ssh(_),
+                    ..
+                } => needs_ssh = true,
+                Job::Http { .. } => needs_http = true,
+                Job::Shell { .. } => {}
+            }
+        }
+        if needs_ssh && !matches!(self.ssh, Some(Ok(_))) {
+            self.ssh = Some(
+                SshSession::new(self.ssh_config.clone())
+                    .map_err(|e| format!("cannot prepare SSH: {e}")),
+            );
+        }
+        if needs_http && !matches!(self.http, Some(Ok(_))) {
+            self.http = Some(HttpClient::new());
+        }
+    }
+
+    /// Runs one job (prepared first) with `timeout`; any failure to run it is in the output.
+    pub fn run(&self, job: &Job, timeout: Duration, interrupt: &Interrupt) -> Output {
+        match job {
+            Job::Shell {
+                destination,
+                script,
+            } => {
+                let command = ShellCommand {
+                    script: script.clone(),
+                    timeout,
+                };
+                Output::Shell(match (destination, &self.ssh) {
+                    (Destination::Local, _) => self.local.run(&command, interrupt),
+                    (Destination::Ssh(host), Some(Ok(ssh))) => {
+                        ssh.target(host).run(&command, interrupt)
+                    }
+                    (Destination::Ssh(_), Some(Err(reason))) => CommandOutput {
+                        error: Some(reason.clone()),
+                        ..CommandOutput::default()
+                    },
+                    (Destination::Ssh(_), None) => CommandOutput {
+                        error: Some("SSH was not prepared".into()),
+                        ..CommandOutput::default()
+                    },
+                })
+            }
+            Job::Http { request, .. } => Output::Http(match &self.http {
+                Some(Ok(client)) => client.send(request, interrupt),
+                Some(Err(reason)) => HttpResponse {
+                    error: Some(reason.clone()),
+                    ..HttpResponse::default()
+                },
+                None => HttpResponse {
+                    error: Some("HTTP was not prepared".into()),
+                    ..HttpResponse::default()
+                },
+            }),
+        }
+    }
+
+    /// Closes the SSH master connections.
+    pub fn close(&mut self) {
+        if let Some(Ok(ssh)) = self.ssh.take() {
+            ssh.close();
+        }
+    }
+}
+
+impl Runner {
+    pub fn new(ssh_config: Option<PathBuf>, interrupt: Interrupt) -> Self {
+        Runner {
+            targets: Targets::new(ssh_config),
             interrupt,
         }
     }
 
     /// Closes the SSH master connections.
     pub fn close(&mut self) {
-        if let Some(ssh) = self.ssh.take() {
-            ssh.close();
-        }
-    }
-
-    fn prepare(&mut self, jobs: &[Job]) -> Result<(), String> {
-        let needs_ssh = jobs.iter().any(|j| {
-            matches!(
-                j,
-                Job::Shell {
-                    destination: Destination::Ssh(_),
-                    ..
-                }
-            )
-        });
-        if needs_ssh && self.ssh.is_none() {
-            let session = SshSession::new(self.ssh_config.clone())
-                .map_err(|e| format!("cannot prepare SSH: {e}"))?;
-            self.ssh = Some(session);
-        }
-        if jobs.iter().any(|j| matches!(j, Job::Http { .. })) && self.http.is_none() {
-            self.http = Some(HttpClient::new()?);
-        }
-        Ok(())
+        self.targets.close();
     }
 
     /// Runs `jobs`, recording each result and showing a line per host as it comes in;
@@ -386,55 +451,9 @@ impl Runner {
         screen: &Screen,
         step: &str,
     ) -> Result<Execution, Error> {
-        if let Err(reason) = self.prepare(jobs) {
-            let runs = jobs
-                .iter()
-                .map(|job| HostRun {
-                    host: job.host().to_string(),
-                    output: Output::Shell(CommandOutput {
-                        error: Some(reason.clone()),
-                        ..CommandOutput::default()
-                    }),
-                    failure: Some(("the command runs".into(), reason.clone())),
-                })
-                .collect();
-            return Ok(Execution {
-                runs,
-                not_started: Vec::new(),
-                fan_out: plan.fan_out,
-            });
-        }
-        let (local, ssh, http, interrupt) = (&self.local, &self.ssh, &self.http, &self.interrupt);
-        let run = |job: &Job| match job {
-            Job::Shell {
-                destination,
-                script,
-            } => {
-                let command = ShellCommand {
-                    script: script.clone(),
-                    timeout: limits.timeout,
-                };
-                Output::Shell(match (destination, ssh) {
-                    (Destination::Local, _) => local.run(&command, interrupt),
-                    (Destination::Ssh(host), Some(ssh)) => {
-                        ssh.target(host).run(&command, interrupt)
-                    }
-                    (Destination::Ssh(_), None) => CommandOutput {
-                        error: Some("SSH is not available".into()),
-                        ..CommandOutput::default()
-                    },
-                })
-            }
-            Job::Http { request, .. } => Output::Http(match http {
-                Some(client) => client.send(request, interrupt),
-                None => HttpResponse {
-                    status: None,
-                    body: String::new(),
-                    duration: Duration::ZERO,
-                    error: Some("HTTP is not available".into()),
-                },
-            }),
-        };
+        self.targets.prepare(jobs);
+        let (targets, interrupt) = (&self.targets, &self.interrupt);
+        let run = |job: &Job| targets.run(job, limits.timeout, interrupt);
         // A fan-out shows a live line per running host; a single command a spinner.
         let (spinner, hosts) = if plan.fan_out {
             (None, Some(screen.hosts_progress(jobs.len())))

@@ -67,22 +67,27 @@ const MERMAID_NOTE: &str = r#"<p class="note">This flow chart is Mermaid source:
 
 /// A link target that cannot run code when clicked: `javascript:` and friends become `#`.
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
-    let scheme: String = url
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control())
-        .take_while(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let has_scheme = url.contains(':');
-    if has_scheme && matches!(scheme.as_str(), "javascript" | "vbscript" | "data") {
+    if runs_code(&url) {
         CowStr::Borrowed("#")
     } else {
         url
     }
 }
 
+/// Whether following `url` would run code (`javascript:`, `vbscript:`, `data:`), however its
+/// scheme is spelt (case, spaces, control characters).
+pub(crate) fn runs_code(url: &str) -> bool {
+    let scheme: String = url
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .take_while(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    url.contains(':') && matches!(scheme.as_str(), "javascript" | "vbscript" | "data")
+}
+
 /// Text safe inside an element or an attribute value.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -3,7 +3,7 @@
 //! Each is a pure function of the model; the `render` command loads and lints the runbook
 //! first, so these only ever see a runbook without errors.
 
-mod html;
+pub(crate) mod html;
 mod markdown;
 pub mod mermaid;
 

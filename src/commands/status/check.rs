@@ -18,12 +18,9 @@ use super::Entry;
 use super::report::{CheckStatus, HostStatus};
 use crate::execute::fanout;
 use crate::execute::judge::judge;
-use crate::execute::runner::{self, Destination, Job, Output, millis};
+use crate::execute::runner::{self, Job, Output, Targets, millis};
 use crate::execute::state::RunState;
-use crate::execute::target::{
-    self, CommandOutput, HttpClient, HttpResponse, Interrupt, Local, ShellCommand, SshSession,
-    Target,
-};
+use crate::execute::target::{self, Interrupt};
 use crate::model::{Command, Runbook, parse_duration};
 use crate::secrets::Masker;
 
@@ -191,21 +188,8 @@ pub fn run(entries: &[Entry], settings: &Settings, interrupt: &Interrupt) -> Che
 
     let pool = interleave(per_check_jobs);
     let total = pool.len();
-    let local = Local;
-    let needs_ssh = pool.iter().any(|j| {
-        matches!(
-            &j.job,
-            Job::Shell {
-                destination: Destination::Ssh(_),
-                ..
-            }
-        )
-    });
-    let ssh = needs_ssh.then(|| {
-        SshSession::new(settings.ssh_config.clone()).map_err(|e| format!("cannot prepare SSH: {e}"))
-    });
-    let needs_http = pool.iter().any(|j| matches!(j.job, Job::Http { .. }));
-    let http = needs_http.then(HttpClient::new);
+    let mut targets = Targets::new(settings.ssh_config.clone());
+    targets.prepare(pool.iter().map(|j| &j.job));
 
     let progress = progress_bar(total);
     let mut outcomes: Vec<Vec<Option<HostOutcome>>> = planned
@@ -221,30 +205,7 @@ pub fn run(entries: &[Entry], settings: &Settings, interrupt: &Interrupt) -> Che
         if check.gate.exhausted() {
             return None;
         }
-        Some(match &pool_job.job {
-            Job::Shell {
-                destination,
-                script,
-            } => {
-                let command = ShellCommand {
-                    script: script.clone(),
-                    timeout: check.timeout,
-                };
-                Output::Shell(match (destination, &ssh) {
-                    (Destination::Local, _) => local.run(&command, interrupt),
-                    (Destination::Ssh(host), Some(Ok(session))) => {
-                        session.target(host).run(&command, interrupt)
-                    }
-                    (Destination::Ssh(_), Some(Err(reason))) => unavailable(reason),
-                    (Destination::Ssh(_), None) => unavailable("SSH is not available"),
-                })
-            }
-            Job::Http { request, .. } => Output::Http(match &http {
-                Some(Ok(client)) => client.send(request, interrupt),
-                Some(Err(reason)) => no_response(reason),
-                None => no_response("HTTP is not available"),
-            }),
-        })
+        Some(targets.run(&pool_job.job, check.timeout, interrupt))
     };
     fanout::run_all(
         pool.iter().collect::<Vec<_>>(),
@@ -277,9 +238,7 @@ pub fn run(entries: &[Entry], settings: &Settings, interrupt: &Interrupt) -> Che
         },
     );
     progress.finish_and_clear();
-    if let Some(Ok(session)) = &ssh {
-        session.close();
-    }
+    targets.close();
 
     for (check, outcomes) in planned.iter().zip(outcomes) {
         services[check.service]
@@ -576,20 +535,6 @@ fn duration_of(output: &Output) -> Duration {
     }
 }
 
-fn unavailable(reason: &str) -> CommandOutput {
-    CommandOutput {
-        error: Some(reason.to_string()),
-        ..CommandOutput::default()
-    }
-}
-
-fn no_response(reason: &str) -> HttpResponse {
-    HttpResponse {
-        error: Some(reason.to_string()),
-        ..HttpResponse::default()
-    }
-}
-
 /// A bar on stderr while the checks run; hidden when stderr is not a terminal.
 fn progress_bar(total: usize) -> ProgressBar {
     if total == 0 || !std::io::stderr().is_terminal() {
@@ -607,6 +552,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execute::runner::Destination;
 
     fn job(n: usize) -> Job {
         Job::Shell {

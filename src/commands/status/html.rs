@@ -7,6 +7,7 @@
 //! `green`, `grey`) and every check `class="check failed|warned|passed"` with `data-check`.
 
 use super::report::{CheckStatus, HostStatus, Report, ServiceStatus, State};
+use crate::render::html::{escape, runs_code};
 
 /// The whole page.
 pub fn page(report: &Report) -> String {
@@ -209,35 +210,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Text safe inside an element or a quoted attribute value.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A link target that cannot run code when clicked: `javascript:` and friends become `#`.
 fn safe_url(url: &str) -> &str {
-    let scheme: String = url
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control())
-        .take_while(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if url.contains(':') && matches!(scheme.as_str(), "javascript" | "vbscript" | "data") {
-        "#"
-    } else {
-        url
-    }
+    if runs_code(url) { "#" } else { url }
 }
 
 const STYLE: &str = r#":root { color-scheme: light dark; --fg: #1f2328; --bg: #f6f8fa; --card: #ffffff; --muted: #59636e; --line: #d1d9e0;
