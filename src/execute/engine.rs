@@ -11,7 +11,7 @@ use super::prompt::{Asked, NoAnswer, Prompter};
 use super::runner::{self, Execution, Limits, Output, Runner};
 use super::screen::{Screen, contact_line, human_duration};
 use super::state::{RunState, StepResult};
-use super::target::{self, Interrupt};
+use super::target::Interrupt;
 use crate::Error;
 use crate::model::{
     Command, Confirm, ConfirmWord, END, Runbook, Sp, Step, StepKind, parse_duration,
@@ -616,25 +616,8 @@ impl Engine {
     ) -> Result<Execution, Error> {
         let env = &self.env;
         let timeout = limits.timeout;
-        let judge = |output: &Output| match output {
-            Output::Shell(output) => judge::judge(runbook, state, env, command, output, timeout),
-            Output::Http(response) => {
-                let Some(http) = &command.http else {
-                    return Ok(());
-                };
-                let contains = http.body_contains.as_ref().map(|t| {
-                    state
-                        .render(runbook, env, t, false, None)
-                        .unwrap_or_else(|_| t.value.clone())
-                });
-                target::judge(
-                    response,
-                    http.status.as_ref().map(|s| s.value),
-                    contains.as_deref(),
-                    http.body_matches.as_ref().map(|m| m.value.as_str()),
-                )
-            }
-        };
+        let judge =
+            |output: &Output| judge::judge_output(runbook, state, env, command, output, timeout);
         self.runner.execute(
             plan,
             jobs,

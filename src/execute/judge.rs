@@ -1,17 +1,49 @@
-//! Whether a shell command's output passes its `expect`: the exit code, then what stdout must
-//! (not) contain or match. Shared by the engine's checks and `runbook status`.
+//! Whether a command's output passes: a shell command's `expect` (the exit code, then what
+//! stdout must (not) contain or match), or an HTTP request's expectations. Shared by the
+//! engine's steps and `runbook status`.
 
 use std::time::Duration;
 
 use minijinja::Environment;
 
-use super::runner;
+use super::runner::{self, Output};
 use super::screen::human_duration;
 use super::state::RunState;
-use super::target::CommandOutput;
+use super::target::{self, CommandOutput};
 use crate::model::{Command, Runbook, Sp};
 
-/// Passes, or says what was expected and what happened.
+/// One host's output of `command`, shell or HTTP: passes, or says what was expected and what
+/// happened.
+pub(crate) fn judge_output(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    output: &Output,
+    timeout: Duration,
+) -> Result<(), (String, String)> {
+    match output {
+        Output::Shell(output) => judge(runbook, state, env, command, output, timeout),
+        Output::Http(response) => {
+            let Some(http) = &command.http else {
+                return Ok(());
+            };
+            let contains = http.body_contains.as_ref().map(|text| {
+                state
+                    .render(runbook, env, text, false, None)
+                    .unwrap_or_else(|_| text.value.clone())
+            });
+            target::judge(
+                response,
+                http.status.as_ref().map(|s| s.value),
+                contains.as_deref(),
+                http.body_matches.as_ref().map(|m| m.value.as_str()),
+            )
+        }
+    }
+}
+
+/// A shell command's output: passes, or says what was expected and what happened.
 pub(crate) fn judge(
     runbook: &Runbook,
     state: &RunState,

@@ -17,10 +17,10 @@ use minijinja::Environment;
 use super::Entry;
 use super::report::{CheckStatus, HostStatus};
 use crate::execute::fanout;
-use crate::execute::judge::judge;
+use crate::execute::judge::judge_output;
 use crate::execute::runner::{self, Job, Output, Targets, millis};
 use crate::execute::state::RunState;
-use crate::execute::target::{self, Interrupt};
+use crate::execute::target::Interrupt;
 use crate::model::{Command, Runbook, parse_duration};
 use crate::secrets::Masker;
 
@@ -416,25 +416,15 @@ fn verdict(
     state: &RunState,
     output: &Output,
 ) -> Option<(String, String)> {
-    let (runbook, command) = (check.runbook, check.command);
-    match output {
-        Output::Shell(output) => judge(runbook, state, env, command, output, check.timeout).err(),
-        Output::Http(response) => {
-            let http = command.http.as_ref()?;
-            let contains = http.body_contains.as_ref().map(|text| {
-                state
-                    .render(runbook, env, text, false, None)
-                    .unwrap_or_else(|_| text.value.clone())
-            });
-            target::judge(
-                response,
-                http.status.as_ref().map(|s| s.value),
-                contains.as_deref(),
-                http.body_matches.as_ref().map(|m| m.value.as_str()),
-            )
-            .err()
-        }
-    }
+    judge_output(
+        check.runbook,
+        state,
+        env,
+        check.command,
+        output,
+        check.timeout,
+    )
+    .err()
 }
 
 /// One check's line: passed, or what failed — naming the hosts in a fan-out.
