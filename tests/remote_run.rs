@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::http::{Route, Server};
-use support::pty::Terminal;
+use support::pty::{ENTER, Terminal};
 use support::sshd::{Sshd, sshd_or_skip};
 
 fn events(timeline: &Path) -> Vec<Value> {
@@ -197,7 +197,7 @@ steps:
     t.expect("dead connect to host 127.0.0.1 port");
     t.expect("0 of 3 hosts passed; failed: dead; not started: web-3, web-4");
     t.expect("not started after too many failures: web-3, web-4");
-    t.pick("The step failed. What now?", 4);
+    t.pick("The step failed. What now?", 5);
     t.expect("Runbook stopped at step `restart`: failed.");
     let (code, screen) = t.finish();
     assert_eq!(code, 1, "{screen}");
@@ -285,4 +285,96 @@ steps:
             "{command}"
         );
     }
+}
+
+/// After a fan-out action failed on one host, "retry on the hosts that failed or did not
+/// start" runs it there only — the hosts where it went through are not touched twice — and
+/// the step then passes with every host in its result.
+#[test]
+fn a_retry_goes_only_to_the_hosts_that_failed_or_did_not_start() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("restarted.log");
+    let fixed = dir.path().join("web-3-fixed");
+    let runbook = dir.path().join("restart.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            r##"runbook: 1
+title: Restart the fleet
+owner: ops
+reviewed: 2026-11-01
+scope: {{ services: [fleet] }}
+contacts: [{{ name: Ops, chat: "#ops" }}]
+links: [{{ name: Docs, url: "https://example.com" }}]
+hosts:
+  web: [web-1, web-2, web-3, web-4]
+steps:
+  - id: restart
+    name: Restart the app on every backend
+    action:
+      run: |-
+        if [ {{{{ host }}}} = web-3 ] && [ ! -e {fixed} ]; then echo "web-3: disk full" >&2; exit 1; fi
+        echo {{{{ host }}}} >> {log}
+      on: web
+      parallel: 1
+  - id: report
+    name: Report
+    instructions: "restarted on {{{{ steps.restart.hosts | length }}}} hosts; failed: [{{{{ steps.restart.failed_hosts | join(',') }}}}]"
+"##,
+            log = log.display(),
+            fixed = fixed.display()
+        ),
+    )
+    .unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    let (runbook_arg, config_arg, timeline_arg) = (
+        runbook.display().to_string(),
+        sshd.config().display().to_string(),
+        timeline.display().to_string(),
+    );
+    let mut t = Terminal::spawn(
+        dir.path(),
+        &[
+            "run",
+            &runbook_arg,
+            "--ssh-config",
+            &config_arg,
+            "--timeline",
+            &timeline_arg,
+        ],
+    );
+    t.pick("Run it on web?", 1);
+    t.expect("web-3 exit 1");
+    t.expect("2 of 4 hosts passed; failed: web-3; not started: web-4");
+    t.expect("The step failed. What now?");
+    t.expect("> Retry on the hosts that failed or did not start: web-3, web-4");
+    // Someone repairs web-3, then the engineer retries where it did not go through.
+    std::fs::write(&fixed, "").unwrap();
+    t.send(ENTER);
+    t.expect("done already: web-1, web-2");
+    t.expect("This action changes web (2 hosts: web-3, web-4)");
+    t.pick("Run it on web?", 1);
+    t.expect("2 of 2 hosts passed");
+    t.expect("restarted on 4 hosts; failed: []");
+    t.pick("When you have done it", 0);
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+
+    let restarted = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(restarted, "web-1\nweb-2\nweb-3\nweb-4\n", "each host once");
+    let events = events(&timeline);
+    let hosts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "command")
+        .map(|e| e["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["web-1", "web-2", "web-3", "web-3", "web-4"]);
+    let outcomes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["step"] == "restart")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["failed", "done"]);
 }

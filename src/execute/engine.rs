@@ -86,6 +86,9 @@ pub struct Engine {
     pub interrupt: Interrupt,
     /// When resuming inside a sub-procedure: the inner step path to start at.
     pub resume_inner: Vec<String>,
+    /// The next run of this action step goes only to these hosts: those that failed or did
+    /// not start, after "retry on those hosts" was picked.
+    retry_hosts: Option<(String, Vec<String>)>,
     runner: Runner,
 }
 
@@ -106,6 +109,7 @@ impl Engine {
             screen,
             interrupt,
             resume_inner: Vec::new(),
+            retry_hosts: None,
             runner,
         }
     }
@@ -430,10 +434,27 @@ impl Engine {
         id: &str,
         action: &Sp<Command>,
     ) -> Result<Tried, Error> {
-        let plan = match runner::plan(runbook, state, &self.env, action, None, step_timeout(step)) {
-            Ok(plan) => plan,
-            Err(error) => return Ok(cannot_render(error)),
-        };
+        let mut plan =
+            match runner::plan(runbook, state, &self.env, action, None, step_timeout(step)) {
+                Ok(plan) => plan,
+                Err(error) => return Ok(cannot_render(error)),
+            };
+        // A retry on the hosts that failed or did not start: the others are done already.
+        let retry = self.retry_hosts.take().filter(|(step, _)| step == id);
+        if let Some((_, retry)) = &retry {
+            let done: Vec<&str> = plan
+                .jobs
+                .iter()
+                .map(|j| j.host())
+                .filter(|h| !retry.iter().any(|r| r == h))
+                .collect();
+            self.screen.info(&format!(
+                "retrying on the hosts that failed or did not start; done already: {}",
+                done.join(", ")
+            ));
+            plan.jobs.retain(|j| retry.iter().any(|r| r == j.host()));
+        }
+        let before = retry.and_then(|_| state.steps.get(id).cloned());
         let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
         let target = plan.target.clone();
         if plan.fan_out {
@@ -560,7 +581,11 @@ impl Engine {
                 }
             }
         }
-        Ok(self.conclude(state, step, id, action, &execution))
+        let mut tried = self.conclude(state, step, id, action, &execution);
+        if let Some(before) = before {
+            keep_done_hosts(&mut tried, &before);
+        }
+        Ok(tried)
     }
 
     fn command_step(
@@ -900,8 +925,19 @@ impl Engine {
                 effective
             })
         });
+        // After a fan-out action that went through on some hosts: retrying on the others only.
+        let unfinished: Vec<String> = match (step.action.is_some(), state.steps.get(id)) {
+            (true, Some(result)) if result.hosts.values().any(|h| h.ok) => {
+                result.failed_hosts.clone()
+            }
+            _ => Vec::new(),
+        };
         loop {
-            let mut options = vec![FailureChoice::Retry];
+            let mut options = Vec::new();
+            if !unfinished.is_empty() {
+                options.push(FailureChoice::RetryUnfinished);
+            }
+            options.push(FailureChoice::Retry);
             if rollback.is_some() {
                 options.push(FailureChoice::Rollback);
             }
@@ -911,7 +947,19 @@ impl Engine {
                 FailureChoice::Escalate,
                 FailureChoice::Stop,
             ]);
-            let labels: Vec<String> = options.iter().map(|o| o.label().to_string()).collect();
+            let labels: Vec<String> = options
+                .iter()
+                .map(|o| match o {
+                    FailureChoice::RetryUnfinished => format!(
+                        "Retry on the hosts that failed or did not start: {}",
+                        unfinished.join(", ")
+                    ),
+                    FailureChoice::Retry if !unfinished.is_empty() => {
+                        "Retry the step on every host".to_string()
+                    }
+                    other => other.label().to_string(),
+                })
+                .collect();
             let picked = match self.ask(id, |p| {
                 p.select(id, "The step failed. What now?", &labels, None)
             })? {
@@ -920,6 +968,10 @@ impl Engine {
             };
             match picked {
                 FailureChoice::Retry => return Ok(AfterFailure::Retry),
+                FailureChoice::RetryUnfinished => {
+                    self.retry_hosts = Some((id.to_string(), unfinished.clone()));
+                    return Ok(AfterFailure::Retry);
+                }
                 FailureChoice::Skip => {
                     self.record(
                         Some(id),
@@ -1036,6 +1088,7 @@ enum AfterFailure {
 
 #[derive(Debug, Clone, Copy)]
 enum FailureChoice {
+    RetryUnfinished,
     Retry,
     Rollback,
     Skip,
@@ -1047,6 +1100,7 @@ enum FailureChoice {
 impl FailureChoice {
     fn label(self) -> &'static str {
         match self {
+            FailureChoice::RetryUnfinished => "Retry on the hosts that failed or did not start",
             FailureChoice::Retry => "Retry the step",
             FailureChoice::Rollback => "Roll back (run the rollback command)",
             FailureChoice::Skip => "Skip it and go on",
@@ -1054,6 +1108,21 @@ impl FailureChoice {
             FailureChoice::Escalate => "Escalate: show who to call",
             FailureChoice::Stop => "Stop the run (failed)",
         }
+    }
+}
+
+/// After a retry on some hosts: the hosts done before stay in the step's result (and in its
+/// capture map), so `steps.ID.hosts` and `failed_hosts` describe the whole group.
+fn keep_done_hosts(tried: &mut Tried, before: &StepResult) {
+    let result = match tried {
+        Tried::Passed { result, .. } | Tried::Failed { result, .. } => result,
+        _ => return,
+    };
+    for (host, done) in before.hosts.iter().filter(|(_, h)| h.ok) {
+        result
+            .hosts
+            .entry(host.clone())
+            .or_insert_with(|| done.clone());
     }
 }
 

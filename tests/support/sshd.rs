@@ -42,7 +42,7 @@ pub fn sshd_or_skip() -> Option<Sshd> {
         let _ = writeln!(std::io::stderr(), "SKIPPED: {message}");
         return None;
     }
-    Some(Sshd::start(3))
+    Some(Sshd::start(4))
 }
 
 fn on_path(program: &str) -> bool {
