@@ -315,12 +315,13 @@ steps:
     action:
       run: |-
         if [ {{{{ host }}}} = web-3 ] && [ ! -e {fixed} ]; then echo "web-3: disk full" >&2; exit 1; fi
-        echo {{{{ host }}}} >> {log}
+        echo {{{{ host }}}} >> {log} && echo restarted
       on: web
       parallel: 1
+      capture: restarted
   - id: report
     name: Report
-    instructions: "restarted on {{{{ steps.restart.hosts | length }}}} hosts; failed: [{{{{ steps.restart.failed_hosts | join(',') }}}}]"
+    instructions: "restarted on {{{{ steps.restart.hosts | length }}}} hosts; failed: [{{{{ steps.restart.failed_hosts | join(',') }}}}]; captured from {{{{ vars.restarted | length }}}}, web-1 said {{{{ vars.restarted['web-1'] }}}}"
 "##,
             log = log.display(),
             fixed = fixed.display()
@@ -356,7 +357,7 @@ steps:
     t.expect("This action changes web (2 hosts: web-3, web-4)");
     t.pick("Run it on web?", 1);
     t.expect("2 of 2 hosts passed");
-    t.expect("restarted on 4 hosts; failed: []");
+    t.expect("restarted on 4 hosts; failed: []; captured from 4, web-1 said restarted");
     t.pick("When you have done it", 0);
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();

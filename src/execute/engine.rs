@@ -454,7 +454,13 @@ impl Engine {
             ));
             plan.jobs.retain(|j| retry.iter().any(|r| r == j.host()));
         }
-        let before = retry.and_then(|_| state.steps.get(id).cloned());
+        let before = retry.and_then(|_| {
+            let captured = action
+                .capture
+                .as_ref()
+                .and_then(|c| state.vars.get(&c.value).cloned());
+            Some((state.steps.get(id).cloned()?, captured))
+        });
         let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
         let target = plan.target.clone();
         if plan.fan_out {
@@ -582,8 +588,19 @@ impl Engine {
             }
         }
         let mut tried = self.conclude(state, step, id, action, &execution);
-        if let Some(before) = before {
-            keep_done_hosts(&mut tried, &before);
+        if let Some((result, captured)) = before {
+            keep_done_hosts(&mut tried, &result);
+            if let (Some(capture), Some(serde_json::Value::Object(before))) =
+                (&action.capture, captured)
+                && let Some(serde_json::Value::Object(now)) = state.vars.get_mut(&capture.value)
+            {
+                for (host, text) in before {
+                    let done = result.hosts.get(&host).is_some_and(|h| h.ok);
+                    if done {
+                        now.entry(host).or_insert(text);
+                    }
+                }
+            }
         }
         Ok(tried)
     }
