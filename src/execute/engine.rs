@@ -1128,8 +1128,8 @@ impl FailureChoice {
     }
 }
 
-/// After a retry on some hosts: the hosts done before stay in the step's result (and in its
-/// capture map), so `steps.ID.hosts` and `failed_hosts` describe the whole group.
+/// After a retry on some hosts: the hosts done before stay in the step's result, so
+/// `steps.ID.hosts` describes the whole group (`action` keeps their captures the same way).
 fn keep_done_hosts(tried: &mut Tried, before: &StepResult) {
     let result = match tried {
         Tried::Passed { result, .. } | Tried::Failed { result, .. } => result,
