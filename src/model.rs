@@ -588,6 +588,19 @@ pub const END: &str = "end";
 /// The words of `on_failure` that are not step ids.
 pub const ON_FAILURE_POLICIES: [&str; 3] = ["ask", "stop", "continue"];
 
+/// A duration as a runbook writes it — `500ms`, `2s`, `1.5s` — so that a message about a
+/// `timeout: 1s` says `1s`.
+pub fn written_duration(duration: std::time::Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
 /// Parses a duration written `500ms`, `30s`, `5m`, `1h` (or combined: `1h 30m`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let trimmed = text.trim();
@@ -634,6 +647,13 @@ mod tests {
     #[track_caller]
     fn case(text: &str, expected: Option<Duration>) {
         assert_eq!(parse_duration(text).ok(), expected, "parsing `{text}`");
+    }
+
+    #[test]
+    fn written_durations() {
+        assert_eq!(written_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(written_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(written_duration(Duration::from_millis(300)), "300ms");
     }
 
     #[test]

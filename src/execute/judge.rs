@@ -7,10 +7,9 @@ use std::time::Duration;
 use minijinja::Environment;
 
 use super::runner::{self, Output};
-use super::screen::human_duration;
 use super::state::RunState;
 use super::target::{self, CommandOutput};
-use crate::model::{Command, Runbook, Sp};
+use crate::model::{Command, Runbook, Sp, written_duration};
 
 /// One host's output of `command`, shell or HTTP: passes, or says what was expected and what
 /// happened.
@@ -59,8 +58,8 @@ pub(crate) fn judge(
     let wanted_exit = expect.and_then(|e| e.exit.as_ref()).map_or(0, |e| e.value);
     if output.timed_out {
         return Err((
-            format!("exit {wanted_exit} within {}", human_duration(timeout)),
-            format!("still running after {}; killed", human_duration(timeout)),
+            format!("exit {wanted_exit} within {}", written_duration(timeout)),
+            format!("timed out after {}; killed", written_duration(timeout)),
         ));
     }
     if output.exit != Some(wanted_exit) {

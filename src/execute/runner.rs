@@ -230,11 +230,11 @@ impl Execution {
                 format!("{}: {why}", r.host)
             })
             .collect();
+        let total = self.runs.len() + self.not_started.len();
         let mut happened = format!(
-            "{} of {} host{} failed — {}",
+            "{} of {total} host{} failed — {}",
             failed.len(),
-            self.runs.len() + self.not_started.len(),
-            if self.runs.len() == 1 { "" } else { "s" },
+            if total == 1 { "" } else { "s" },
             hosts.join("; ")
         );
         if !self.not_started.is_empty() {

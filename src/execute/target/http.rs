@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::Interrupt;
+use crate::model::written_duration;
 
 /// The most of a response body that is kept; the rest is not read.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -241,19 +242,7 @@ fn describe_read(error: &std::io::Error, timeout: Duration) -> String {
 }
 
 fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", human(timeout))
-}
-
-/// `2s`, `1.5s`, `250ms`.
-fn human(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1000 {
-        format!("{millis}ms")
-    } else if millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{}s", duration.as_secs_f64())
-    }
+    format!("timed out after {}", written_duration(timeout))
 }
 
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -543,13 +532,6 @@ mod tests {
         assert_eq!(decode(b"caf\xe9", Some("iso-8859-1")), "café");
         assert_eq!(decode("café".as_bytes(), None), "café");
         assert_eq!(decode(b"caf\xe9", Some("no-such")), "caf\u{fffd}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(human(Duration::from_secs(2)), "2s");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_millis(300)), "300ms");
     }
 
     #[derive(Debug)]
