@@ -166,9 +166,9 @@ pub struct TriageArgs {
     #[arg(value_name = "ALERT TEXT")]
     pub alert: String,
 
-    /// Catalog folder (or a single file)
-    #[arg(value_name = "PATH", default_value = "runbooks")]
-    pub path: PathBuf,
+    /// Catalog folder (or a single file) [default: the `--catalog` folder, else runbooks]
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = TriageFormat::Text)]

@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
         Command::Triage(args) => {
-            commands::triage::triage(&args.alert, &args.path, args.format, catalog)
+            commands::triage::triage(&args.alert, args.path.as_deref(), args.format, catalog)
         }
         Command::Status(args) => commands::status::status(commands::status::StatusSettings {
             path: args.path,

@@ -25,7 +25,7 @@ use crate::{Error, ExitStatus};
 /// Ranks the catalog at `path` against `alert` and prints the matches, best first.
 pub fn triage(
     alert: &str,
-    path: &Path,
+    path: Option<&Path>,
     format: TriageFormat,
     catalog: Option<PathBuf>,
 ) -> Result<ExitStatus, Error> {
@@ -174,12 +174,13 @@ struct CatalogPlace {
 }
 
 impl CatalogPlace {
-    fn new(path: &Path, explicit: Option<PathBuf>) -> Self {
-        // PATH defaults to `runbooks`; a catalog named with `--catalog` or `RUNBOOK_CATALOG`
-        // is the one the engineer means when they give no PATH.
-        let searched = match &explicit {
-            Some(catalog) if path == Path::new(load::CATALOG_DIR_NAME) => catalog.clone(),
-            _ => path.to_path_buf(),
+    fn new(path: Option<&Path>, explicit: Option<PathBuf>) -> Self {
+        // Without PATH: the catalog named with `--catalog` or `RUNBOOK_CATALOG`, else
+        // `runbooks`.
+        let searched = match (path, &explicit) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(catalog)) => catalog.clone(),
+            (None, None) => PathBuf::from(load::CATALOG_DIR_NAME),
         };
         let under_explicit = explicit
             .as_deref()
