@@ -529,7 +529,9 @@ impl Runner {
                 "{passed} of {total} host{} passed",
                 if total == 1 { "" } else { "s" }
             );
-            if execution.ok() {
+            if execution.interrupted() {
+                screen.warn(&format!("interrupted: {summary} before Ctrl-C"));
+            } else if execution.ok() {
                 screen.ok(&summary);
             } else {
                 let failed: Vec<&str> = execution
@@ -654,6 +656,9 @@ pub fn describe_exit(output: &CommandOutput) -> String {
     }
     if output.timed_out {
         return "timed out and was killed".into();
+    }
+    if output.interrupted {
+        return "stopped by Ctrl-C".into();
     }
     match output.exit {
         Some(code) => format!("exit {code}"),

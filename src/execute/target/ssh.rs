@@ -163,9 +163,41 @@ impl Drop for SshSession {
     }
 }
 
+/// Removes the ControlPath directories of earlier runs that were killed before they could
+/// (`kill -9`, a lost machine): ours (same owner), named after a process that no longer
+/// exists. Their masters exited on their own after `ControlPersist`; only the folder is left.
+fn remove_stale_control_dirs() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("rb-ssh-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| i32::from_str_radix(pid, 16).ok())
+        else {
+            continue;
+        };
+        let ours = std::fs::symlink_metadata(entry.path())
+            .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid);
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if ours && gone && pid > 0 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// `/tmp/rb-ssh-…`, created with mode 0700 and failing if it exists, so nobody else can have
 /// prepared it.
 fn create_control_dir() -> std::io::Result<PathBuf> {
+    remove_stale_control_dirs();
     let mut builder = std::fs::DirBuilder::new();
     builder.mode(0o700);
     let nanos = SystemTime::now()
@@ -416,6 +448,24 @@ mod tests {
             ),
             "err\n"
         );
+    }
+
+    #[test]
+    fn control_dirs_of_dead_runs_are_removed() {
+        // A pid that cannot exist (above the kernel's pid_max), and this process's own.
+        let dead = Path::new("/tmp").join(format!(
+            "rb-ssh-{:x}-test{}",
+            0x7fff_fff0,
+            std::process::id()
+        ));
+        let alive = Path::new("/tmp").join(format!("rb-ssh-{:x}-test", std::process::id()));
+        std::fs::create_dir_all(dead.join("sockets")).unwrap();
+        std::fs::create_dir_all(&alive).unwrap();
+        let session = SshSession::new(None).unwrap();
+        assert!(!dead.exists(), "the dead run's folder is left");
+        assert!(alive.exists(), "a live run's folder was removed");
+        session.close();
+        std::fs::remove_dir_all(&alive).unwrap();
     }
 
     #[test]
