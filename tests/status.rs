@@ -505,6 +505,15 @@ fn invalid_invocations_exit_2() {
         "{}",
         text(&output)
     );
+
+    // Where the page cannot be written: refused before any check runs.
+    let output = status(dir.path(), &["--output", "/no/such/folder/page.html"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("the folder `/no/such/folder` does not exist"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]

@@ -55,6 +55,9 @@ pub fn status(settings: StatusSettings) -> Result<ExitStatus, Error> {
         // and not a page of red.
         crate::execute::check_ssh_config(config)?;
     }
+    if let Some(output) = &settings.output {
+        check_output(output)?;
+    }
     let files = load::expand_paths(std::slice::from_ref(&settings.path))?;
     if files.is_empty() {
         return Err(Error::NoRunbooks {
@@ -220,4 +223,28 @@ mod tests {
         let missing = dir.path().join("no-such-dir/status.html");
         assert!(write_atomically(&missing, "x").is_err());
     }
+}
+
+/// `--output FILE` must be writable where it is: its folder exists, and it is not a folder
+/// itself. Checked before the checks run, so a typo costs nothing.
+fn check_output(path: &Path) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidFlag {
+        flag: "--output",
+        value: path.display().to_string(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(invalid("a folder; name the file to write".into()));
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(invalid(format!(
+            "the folder `{}` does not exist",
+            parent.display()
+        )));
+    }
+    Ok(())
 }
