@@ -207,24 +207,6 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_report_replaces_the_file_in_one_step() {
-        let dir = tempfile::tempdir().unwrap();
-        let page = dir.path().join("status.html");
-        std::fs::write(&page, "old").unwrap();
-        write_atomically(&page, "new page").unwrap();
-        assert_eq!(std::fs::read_to_string(&page).unwrap(), "new page");
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(left.len(), 1, "no temporary file left behind");
-        let missing = dir.path().join("no-such-dir/status.html");
-        assert!(write_atomically(&missing, "x").is_err());
-    }
-}
-
 /// `--output FILE` must be writable where it is: its folder exists, and it is not a folder
 /// itself. Checked before the checks run, so a typo costs nothing.
 fn check_output(path: &Path) -> Result<(), Error> {
@@ -247,4 +229,22 @@ fn check_output(path: &Path) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_replaces_the_file_in_one_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("status.html");
+        std::fs::write(&page, "old").unwrap();
+        write_atomically(&page, "new page").unwrap();
+        assert_eq!(std::fs::read_to_string(&page).unwrap(), "new page");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        let missing = dir.path().join("no-such-dir/status.html");
+        assert!(write_atomically(&missing, "x").is_err());
+    }
 }
