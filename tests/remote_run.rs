@@ -20,6 +20,36 @@ fn events(timeline: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `DIR/NAME.yaml`: a runbook of the fleet (title, contacts, links) with `rest` — its
+/// `inputs`, `hosts` and `steps` — after the header.
+fn fleet_runbook(dir: &Path, name: &str, rest: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    let header = r##"runbook: 1
+title: The fleet
+owner: ops
+reviewed: 2026-11-01
+scope: { services: [fleet] }
+contacts: [{ name: Ops, chat: "#ops" }]
+links: [{ name: Docs, url: "https://example.com" }]
+"##;
+    std::fs::write(&path, format!("{header}{rest}")).unwrap();
+    path
+}
+
+/// `runbook run RUNBOOK --ssh-config … --timeline TIMELINE` at a real terminal, in `dir`.
+fn run_at_terminal(dir: &Path, runbook: &Path, sshd: &Sshd, timeline: &Path) -> Terminal {
+    let args = [
+        "run".to_string(),
+        runbook.display().to_string(),
+        "--ssh-config".into(),
+        sshd.config().display().to_string(),
+        "--timeline".into(),
+        timeline.display().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Terminal::spawn(dir, &args)
+}
+
 /// `runbook run RUNBOOK --ssh-config … --timeline TIMELINE --yes` without a terminal.
 fn run_yes(
     runbook: &Path,
@@ -49,18 +79,11 @@ fn a_check_fans_out_over_ssh_and_http_and_records_every_host() {
     server.route("/health/web-1", Route::new(200, "ok"));
     server.route("/health/web-2", Route::new(200, "ok"));
     let dir = tempfile::tempdir().unwrap();
-    let runbook = dir.path().join("fleet.yaml");
-    std::fs::write(
-        &runbook,
-        format!(
-            r#"runbook: 1
-title: Fleet
-owner: ops
-reviewed: 2026-11-01
-scope: {{ services: [fleet] }}
-contacts: [{{ name: Ops }}]
-links: [{{ name: Docs, url: "https://example.com" }}]
-hosts:
+    let runbook = fleet_runbook(
+        dir.path(),
+        "fleet",
+        &format!(
+            r#"hosts:
   web: [web-1, web-2]
   all: [web-1, web-2, dead]
 steps:
@@ -87,8 +110,7 @@ steps:
 "#,
             port = server.port()
         ),
-    )
-    .unwrap();
+    );
     let timeline = dir.path().join("t.jsonl");
     let output = run_yes(&runbook, &sshd, &timeline, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -143,18 +165,11 @@ fn an_action_fans_out_after_one_confirmation_with_a_canary_and_stops_at_the_firs
     let Some(sshd) = sshd_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("restarted.log");
-    let runbook = dir.path().join("restart.yaml");
-    std::fs::write(
-        &runbook,
-        format!(
-            r##"runbook: 1
-title: Restart the fleet
-owner: ops
-reviewed: 2026-11-01
-scope: {{ services: [fleet] }}
-contacts: [{{ name: Ops, chat: "#ops" }}]
-links: [{{ name: Docs, url: "https://example.com" }}]
-hosts:
+    let runbook = fleet_runbook(
+        dir.path(),
+        "restart",
+        &format!(
+            r#"hosts:
   web: [web-1, web-2, dead, web-3, web-4]
 steps:
   - id: restart
@@ -165,28 +180,12 @@ steps:
       on: web
       canary: 2
       parallel: 1
-"##,
+"#,
             log = log.display()
         ),
-    )
-    .unwrap();
+    );
     let timeline = dir.path().join("t.jsonl");
-    let (runbook_arg, config_arg, timeline_arg) = (
-        runbook.display().to_string(),
-        sshd.config().display().to_string(),
-        timeline.display().to_string(),
-    );
-    let mut t = Terminal::spawn(
-        dir.path(),
-        &[
-            "run",
-            &runbook_arg,
-            "--ssh-config",
-            &config_arg,
-            "--timeline",
-            &timeline_arg,
-        ],
-    );
+    let mut t = run_at_terminal(dir.path(), &runbook, &sshd, &timeline);
     t.expect("This action changes web (5 hosts: web-1, web-2, dead, web-3, web-4)");
     t.expect("(as rendered for web-1; each host gets its own)");
     // "No" comes first: the default.
@@ -228,17 +227,10 @@ fn a_secret_in_remote_output_is_masked_on_screen_and_in_the_timeline() {
     const SECRET: &str = "s3cr3t-Tok3n-over-ssh";
     let Some(sshd) = sshd_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let runbook = dir.path().join("secret.yaml");
-    std::fs::write(
-        &runbook,
-        r##"runbook: 1
-title: A token over SSH
-owner: ops
-reviewed: 2026-11-01
-scope: { services: [fleet] }
-contacts: [{ name: Ops, chat: "#ops" }]
-links: [{ name: Docs, url: "https://example.com" }]
-inputs:
+    let runbook = fleet_runbook(
+        dir.path(),
+        "secret",
+        r#"inputs:
   token:
     description: An API token
     secret: true
@@ -251,9 +243,8 @@ steps:
     check:
       run: echo "calling the API with {{ inputs.token }}"; echo "denied for {{ inputs.token }}" >&2
       on: web
-"##,
-    )
-    .unwrap();
+"#,
+    );
     let timeline = dir.path().join("t.jsonl");
     let output = run_yes(&runbook, &sshd, &timeline, &[("FLEET_TOKEN", SECRET)]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -296,18 +287,11 @@ fn a_retry_goes_only_to_the_hosts_that_failed_or_did_not_start() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("restarted.log");
     let fixed = dir.path().join("web-3-fixed");
-    let runbook = dir.path().join("restart.yaml");
-    std::fs::write(
-        &runbook,
-        format!(
-            r##"runbook: 1
-title: Restart the fleet
-owner: ops
-reviewed: 2026-11-01
-scope: {{ services: [fleet] }}
-contacts: [{{ name: Ops, chat: "#ops" }}]
-links: [{{ name: Docs, url: "https://example.com" }}]
-hosts:
+    let runbook = fleet_runbook(
+        dir.path(),
+        "restart",
+        &format!(
+            r#"hosts:
   web: [web-1, web-2, web-3, web-4]
 steps:
   - id: restart
@@ -322,29 +306,13 @@ steps:
   - id: report
     name: Report
     instructions: "restarted on {{{{ steps.restart.hosts | length }}}} hosts; failed: [{{{{ steps.restart.failed_hosts | join(',') }}}}]; captured from {{{{ vars.restarted | length }}}}, web-1 said {{{{ vars.restarted['web-1'] }}}}"
-"##,
+"#,
             log = log.display(),
             fixed = fixed.display()
         ),
-    )
-    .unwrap();
+    );
     let timeline = dir.path().join("t.jsonl");
-    let (runbook_arg, config_arg, timeline_arg) = (
-        runbook.display().to_string(),
-        sshd.config().display().to_string(),
-        timeline.display().to_string(),
-    );
-    let mut t = Terminal::spawn(
-        dir.path(),
-        &[
-            "run",
-            &runbook_arg,
-            "--ssh-config",
-            &config_arg,
-            "--timeline",
-            &timeline_arg,
-        ],
-    );
+    let mut t = run_at_terminal(dir.path(), &runbook, &sshd, &timeline);
     t.pick("Run it on web?", 1);
     t.expect("web-3 exit 1");
     t.expect("2 of 4 hosts passed; failed: web-3; not started: web-4");
