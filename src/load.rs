@@ -433,6 +433,18 @@ pub fn catalog_root_or(explicit: Option<&Path>, near: Option<&Path>, fallback: &
     fallback.to_path_buf()
 }
 
+/// The catalog a command that walks PATH (`list`, `status`, `triage`) works in: `explicit`
+/// (`--catalog`), else the nearest `runbooks` folder at or above PATH, else PATH itself when
+/// it is a folder (a folder is a catalog of its own), else `runbooks`.
+pub fn catalog_for_path(path: &Path, explicit: Option<&Path>) -> PathBuf {
+    let fallback = if path.is_dir() {
+        path
+    } else {
+        Path::new(CATALOG_DIR_NAME)
+    };
+    catalog_root_or(explicit, Some(path), fallback)
+}
+
 /// The id of a runbook file: its path under the catalog, without extension, with `/`.
 /// A file outside the catalog is known by its file stem.
 pub fn runbook_id(catalog: &Path, file: &Path) -> String {

@@ -28,13 +28,7 @@ pub struct Entry {
 
 pub fn list(path: &Path, format: ListFormat) -> Result<ExitStatus, Error> {
     let files = load::expand_paths(&[path.to_path_buf()])?;
-    // A folder is its own catalog unless it sits inside a `runbooks` folder.
-    let fallback = if path.is_dir() {
-        path
-    } else {
-        Path::new(load::CATALOG_DIR_NAME)
-    };
-    let catalog = load::catalog_root_or(None, Some(path), fallback);
+    let catalog = load::catalog_for_path(path, None);
     let today = crate::today()?;
     let entries: Vec<Entry> = files
         .iter()

@@ -64,14 +64,7 @@ pub fn status(settings: StatusSettings) -> Result<ExitStatus, Error> {
             paths: vec![settings.path.clone()],
         });
     }
-    // A folder is its own catalog unless it sits inside a `runbooks` folder (as for `list`).
-    let fallback = if settings.path.is_dir() {
-        settings.path.as_path()
-    } else {
-        Path::new(load::CATALOG_DIR_NAME)
-    };
-    let catalog_dir =
-        load::catalog_root_or(settings.catalog.as_deref(), Some(&settings.path), fallback);
+    let catalog_dir = load::catalog_for_path(&settings.path, settings.catalog.as_deref());
     let options = LintOptions::new(Some(catalog_dir.clone()))?;
     let mut catalog = Catalog::new(catalog_dir.clone());
     let entries: Vec<Entry> = files

@@ -185,16 +185,10 @@ impl CatalogPlace {
         let under_explicit = explicit
             .as_deref()
             .is_some_and(|catalog| absolute(&searched).starts_with(absolute(catalog)));
-        // As `list` does: a folder is a catalog of its own unless it sits in a `runbooks` one.
-        let fallback = if searched.is_dir() {
-            searched.as_path()
-        } else {
-            Path::new(load::CATALOG_DIR_NAME)
-        };
         let root = if under_explicit {
             explicit.clone().unwrap_or_default()
         } else {
-            load::catalog_root_or(None, Some(&searched), fallback)
+            load::catalog_for_path(&searched, None)
         };
         CatalogPlace {
             searched,
