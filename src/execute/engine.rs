@@ -964,19 +964,7 @@ impl Engine {
                 FailureChoice::Escalate,
                 FailureChoice::Stop,
             ]);
-            let labels: Vec<String> = options
-                .iter()
-                .map(|o| match o {
-                    FailureChoice::RetryUnfinished => format!(
-                        "Retry on the hosts that failed or did not start: {}",
-                        unfinished.join(", ")
-                    ),
-                    FailureChoice::Retry if !unfinished.is_empty() => {
-                        "Retry the step on every host".to_string()
-                    }
-                    other => other.label().to_string(),
-                })
-                .collect();
+            let labels: Vec<String> = options.iter().map(|o| o.label(&unfinished)).collect();
             let picked = match self.ask(id, |p| {
                 p.select(id, "The step failed. What now?", &labels, None)
             })? {
@@ -1115,15 +1103,20 @@ enum FailureChoice {
 }
 
 impl FailureChoice {
-    fn label(self) -> &'static str {
+    /// `unfinished`: the hosts a fan-out action failed on or did not start on.
+    fn label(self, unfinished: &[String]) -> String {
         match self {
-            FailureChoice::RetryUnfinished => "Retry on the hosts that failed or did not start",
-            FailureChoice::Retry => "Retry the step",
-            FailureChoice::Rollback => "Roll back (run the rollback command)",
-            FailureChoice::Skip => "Skip it and go on",
-            FailureChoice::GoTo => "Go to another step",
-            FailureChoice::Escalate => "Escalate: show who to call",
-            FailureChoice::Stop => "Stop the run (failed)",
+            FailureChoice::RetryUnfinished => format!(
+                "Retry on the hosts that failed or did not start: {}",
+                unfinished.join(", ")
+            ),
+            FailureChoice::Retry if !unfinished.is_empty() => "Retry the step on every host".into(),
+            FailureChoice::Retry => "Retry the step".into(),
+            FailureChoice::Rollback => "Roll back (run the rollback command)".into(),
+            FailureChoice::Skip => "Skip it and go on".into(),
+            FailureChoice::GoTo => "Go to another step".into(),
+            FailureChoice::Escalate => "Escalate: show who to call".into(),
+            FailureChoice::Stop => "Stop the run (failed)".into(),
         }
     }
 }

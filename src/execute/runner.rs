@@ -217,8 +217,13 @@ impl Execution {
     }
 
     /// What was expected and what happened, over all hosts.
+    /// The hosts that ran and failed, in the order they finished.
+    fn failed(&self) -> impl Iterator<Item = &HostRun> {
+        self.runs.iter().filter(|r| r.failure.is_some())
+    }
+
     pub fn failure(&self) -> Option<(String, String)> {
-        let failed: Vec<&HostRun> = self.runs.iter().filter(|r| r.failure.is_some()).collect();
+        let failed: Vec<&HostRun> = self.failed().collect();
         let (expected, happened) = failed.first()?.failure.clone()?;
         if !self.fan_out {
             return Some((expected, happened));
@@ -253,9 +258,7 @@ impl Execution {
             ok: self.ok(),
             outcome: if self.ok() { "passed" } else { "failed" }.into(),
             failed_hosts: self
-                .runs
-                .iter()
-                .filter(|r| r.failure.is_some())
+                .failed()
                 .map(|r| r.host.clone())
                 .chain(self.not_started.iter().cloned())
                 .collect(),
@@ -519,11 +522,7 @@ impl Runner {
             fan_out: plan.fan_out,
         };
         if plan.fan_out {
-            let passed = execution
-                .runs
-                .iter()
-                .filter(|r| r.failure.is_none())
-                .count();
+            let passed = execution.runs.len() - execution.failed().count();
             let total = jobs.len();
             let summary = format!(
                 "{passed} of {total} host{} passed",
@@ -534,12 +533,7 @@ impl Runner {
             } else if execution.ok() {
                 screen.ok(&summary);
             } else {
-                let failed: Vec<&str> = execution
-                    .runs
-                    .iter()
-                    .filter(|r| r.failure.is_some())
-                    .map(|r| r.host.as_str())
-                    .collect();
+                let failed: Vec<&str> = execution.failed().map(|r| r.host.as_str()).collect();
                 let mut line = format!("{summary}; failed: {}", failed.join(", "));
                 if !execution.not_started.is_empty() {
                     line += &format!("; not started: {}", execution.not_started.join(", "));

@@ -2,11 +2,10 @@
 //! never with `NO_COLOR`, which anstream honours), secrets masked, a running clock.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anstyle::{AnsiColor, Style};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{Contact, Sp};
