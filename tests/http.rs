@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use runbook::execute::target::{HttpClient, HttpRequest, HttpResponse, Interrupt, judge};
+use runbook::execute::transport::{HttpClient, HttpRequest, HttpResponse, Interrupt, judge};
 use support::http::{Route, Server, closed_port, speaks_first};
 
 fn get(url: &str) -> HttpRequest {

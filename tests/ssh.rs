@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runbook::execute::target::{CommandOutput, Interrupt, ShellCommand, SshSession, Target};
+use runbook::execute::transport::{CommandOutput, Interrupt, ShellCommand, SshSession, Target};
 use support::sshd::sshd_or_skip;
 
 fn command(script: &str, timeout: Duration) -> ShellCommand {

@@ -11,7 +11,7 @@ use super::prompt::{Asked, NoAnswer, Prompter};
 use super::runner::{self, Execution, Limits, Output, Runner};
 use super::screen::{Screen, contact_line, human_duration};
 use super::state::{RunState, StepResult};
-use super::target::Interrupt;
+use super::transport::Interrupt;
 use crate::Error;
 use crate::model::{
     Command, Confirm, ConfirmWord, END, Runbook, Sp, Step, StepKind, parse_duration,

@@ -8,7 +8,7 @@ use minijinja::Environment;
 
 use super::runner::{self, Output};
 use super::state::RunState;
-use super::target::{self, CommandOutput};
+use super::transport::{self, CommandOutput};
 use crate::model::{Command, Runbook, Sp, written_duration};
 
 /// One host's output of `command`, shell or HTTP: passes, or says what was expected and what
@@ -32,7 +32,7 @@ pub(crate) fn judge_output(
                     .render(runbook, env, text, false, None)
                     .unwrap_or_else(|_| text.value.clone())
             });
-            target::judge(
+            transport::judge(
                 response,
                 http.status.as_ref().map(|s| s.value),
                 contains.as_deref(),

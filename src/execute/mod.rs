@@ -11,7 +11,7 @@ mod resume;
 pub mod runner;
 pub mod screen;
 pub mod state;
-pub mod target;
+pub mod transport;
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -21,7 +21,7 @@ use self::engine::{Ending, Engine, EngineSettings};
 use self::prompt::Prompter;
 use self::screen::{Screen, contact_line};
 use self::state::RunState;
-use self::target::Interrupt;
+use self::transport::Interrupt;
 use crate::lint;
 use crate::model::{END, Runbook};
 use crate::secrets::Masker;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use inquire::{InquireError, Password, PasswordDisplayMode, Select, Text};
 
-use super::target::Prompting;
+use super::transport::Prompting;
 
 /// Why a question got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use minijinja::Environment;
 use super::fanout;
 use super::screen::{Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
-use super::target::{
+use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
     SshSession, Target,
 };

@@ -20,7 +20,7 @@ use crate::execute::fanout;
 use crate::execute::judge::judge_output;
 use crate::execute::runner::{self, Job, Output, Targets, millis};
 use crate::execute::state::RunState;
-use crate::execute::target::Interrupt;
+use crate::execute::transport::Interrupt;
 use crate::model::{Command, Runbook, parse_duration};
 use crate::secrets::Masker;
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 use self::report::{Report, ServiceStatus};
 use super::write_stdout;
 use crate::cli::StatusFormat;
-use crate::execute::target::Interrupt;
+use crate::execute::transport::Interrupt;
 use crate::lint::{self, Catalog, LintOptions, Severity};
 use crate::load::{self, SourceFile};
 use crate::model::Runbook;

@@ -1,5 +1,5 @@
-//! Where commands run. Every target implements [`Target`]; the engine does not know which one
-//! it drives. Local shell commands live here; SSH and HTTP slot in beside them.
+//! Where commands run: this machine, SSH and HTTP (the transports). Every one that runs shell
+//! commands implements [`Target`]; the engine does not know which it drives.
 
 mod http;
 mod local;
