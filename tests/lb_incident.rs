@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::haproxy::{Haproxy, haproxy_or_skip};
 use support::http::{Route, Server};
-use support::pty::Terminal;
+use support::pty::{ENTER, Terminal};
 use support::sshd::{Sshd, sshd_or_skip};
 
 const SERVERS: [&str; 3] = ["web-1", "web-2", "web-3"];
@@ -40,6 +40,19 @@ fn backends() -> Vec<Server> {
     );
     hanging.route("/", Route::new(503, "overloaded"));
     vec![healthy, failing, hanging]
+}
+
+/// Three backends that all answer 200.
+fn healthy_backends() -> Vec<Server> {
+    SERVERS
+        .iter()
+        .map(|name| {
+            let server = Server::start();
+            server.route("/health", Route::new(200, "ok"));
+            server.route("/", Route::new(200, &format!("hello from {name}")));
+            server
+        })
+        .collect()
 }
 
 /// The example runbook, pointed at the test backends, written into `dir`.
@@ -113,6 +126,16 @@ fn run_args(
     args
 }
 
+/// `runbook ARGS…` without a terminal.
+fn run_without_terminal(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn assert_success(output: &Output, haproxy: &Haproxy) {
     assert_eq!(
         output.status.code(),
@@ -127,6 +150,11 @@ fn assert_success(output: &Output, haproxy: &Haproxy) {
 /// Everything the test needs, or `None` when a tool is missing (skipped loudly, or failed
 /// under `CI=true`, by the support modules).
 fn environment() -> Option<(Sshd, Vec<Server>, Haproxy)> {
+    environment_with(backends)
+}
+
+/// [`environment`] with other backends.
+fn environment_with(backends: fn() -> Vec<Server>) -> Option<(Sshd, Vec<Server>, Haproxy)> {
     let sshd = sshd_or_skip()?;
     let backends = backends();
     let ports: Vec<u16> = backends.iter().map(Server::port).collect();
@@ -234,6 +262,15 @@ fn a_person_drains_the_failing_backends_and_every_request_succeeds_again() {
     assert_eq!(command["exit"], 0, "{command}");
     let text = command["command"].as_str().unwrap();
     assert!(!text.contains("web/web-1"), "{text}");
+    // After the drain, the runbook shows every server as HAProxy has it (it once printed only
+    // a header: its filter looked at the wrong column).
+    let shown = command["stdout"].as_str().unwrap();
+    for line in ["web-1 no check", "web-2 MAINT", "web-3 MAINT"] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "{line:?} not in:\n{shown}"
+        );
+    }
     assert_eq!(outcomes(&events, "drain"), ["done"]);
     assert_eq!(outcomes(&events, "drained"), ["passed"]);
     assert_eq!(outcomes(&events, "verify"), ["passed"]);
@@ -270,12 +307,7 @@ fn after_the_repair_the_runbook_puts_the_backends_back() {
             "after=They are repaired — put them back",
         ],
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .args(&args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_without_terminal(&args);
     assert_success(&output, &haproxy);
     assert_eq!(states(&haproxy), ["ready", "ready", "ready"]);
 
@@ -291,7 +323,121 @@ fn after_the_repair_the_runbook_puts_the_backends_back() {
     assert!(text.contains("set server web/web-2 state ready"), "{text}");
     assert!(text.contains("set server web/web-3 state ready"), "{text}");
     assert_eq!(put_back["host"], "lb-1");
+    let shown = put_back["stdout"].as_str().unwrap();
+    for line in ["web-1 no check", "web-2 no check", "web-3 no check"] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "{line:?} not in:\n{shown}"
+        );
+    }
     // Back to the incident: the sick backends get traffic again.
     let again: Vec<u16> = (0..6).map(|_| haproxy.get("/")).collect();
     assert!(again.contains(&500), "{again:?}");
+}
+
+/// Regression: with HAProxy down, `socat stdio PATH` created a plain file at the socket path
+/// (and every later look at HAProxy read that file instead of failing).
+#[test]
+fn with_haproxy_down_the_runbook_fails_at_its_first_look_at_haproxy() {
+    let Some((sshd, backends, mut haproxy)) = environment() else {
+        return;
+    };
+    haproxy.stop();
+    // Down for good: its run directory was cleaned, the socket is gone.
+    std::fs::remove_file(haproxy.socket()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = example_runbook(dir.path(), &backends);
+    let timeline = dir.path().join("down.jsonl");
+    let args = run_args(
+        &runbook,
+        &sshd,
+        &haproxy,
+        &timeline,
+        &["--yes", "--answer", "how-bad=Drain the failing backends"],
+    );
+    let output = run_without_terminal(&args);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+
+    let events = read_events(&timeline);
+    assert_eq!(outcomes(&events, "haproxy-stat"), ["failed"]);
+    assert!(!events.iter().any(|e| e["step"] == "drain"), "{events:#?}");
+    assert_eq!(events.last().unwrap()["outcome"], "failed");
+    assert!(
+        !haproxy.socket().exists(),
+        "the runbook left a file at the socket path"
+    );
+}
+
+/// Regression: HAProxy gone between the assessment and the drain, the drain showed ✔ with
+/// nothing drained (each `socat` failed, but only the last line's `awk` counted).
+#[test]
+fn when_haproxy_stops_before_the_drain_the_drain_fails() {
+    let Some((sshd, backends, mut haproxy)) = environment() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = example_runbook(dir.path(), &backends);
+    let timeline = dir.path().join("stopped.jsonl");
+    let args = run_args(&runbook, &sshd, &haproxy, &timeline, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn(dir.path(), &args);
+    t.pick("When you have done it", 0);
+    t.expect("Failing their health check: **web-2, web-3**");
+    t.expect("What now?");
+    haproxy.stop();
+    t.send(ENTER);
+    t.expect("set server web/web-2 state maint");
+    t.answer("Type `lb` to confirm", "lb");
+    // Retry, roll back, skip, go to, escalate, stop.
+    t.pick("The step failed. What now?", 5);
+    t.expect("Runbook stopped at step `drain`: failed.");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen}");
+
+    let events = read_events(&timeline);
+    assert_eq!(outcomes(&events, "drain"), ["failed"], "{screen}");
+    assert!(!events.iter().any(|e| e["step"] == "drained"), "{screen}");
+    assert_eq!(events.last().unwrap()["outcome"], "failed");
+    // A socket nobody listens on is not turned into a file either.
+    assert!(!haproxy.socket().is_file());
+}
+
+/// With every backend healthy there is nothing to drain: choosing the drain anyway fails it,
+/// where it used to pass with an empty list and leave HAProxy as it was.
+#[test]
+fn a_drain_with_no_failing_backend_fails_and_haproxy_is_untouched() {
+    let Some((sshd, backends, haproxy)) = environment_with(healthy_backends) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = example_runbook(dir.path(), &backends);
+    let timeline = dir.path().join("nothing.jsonl");
+    let args = run_args(
+        &runbook,
+        &sshd,
+        &haproxy,
+        &timeline,
+        &["--yes", "--answer", "how-bad=Drain the failing backends"],
+    );
+    let output = run_without_terminal(&args);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(states(&haproxy), ["ready", "ready", "ready"]);
+
+    let events = read_events(&timeline);
+    assert_eq!(outcomes(&events, "health"), ["passed"]);
+    assert_eq!(outcomes(&events, "haproxy-stat"), ["passed"]);
+    assert_eq!(outcomes(&events, "drain"), ["failed"]);
+    let drain = events
+        .iter()
+        .find(|e| e["event"] == "command" && e["step"] == "drain")
+        .unwrap();
+    assert!(
+        drain["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to drain"),
+        "{drain}"
+    );
+    assert!(!events.iter().any(|e| e["step"] == "drained"));
+    assert_eq!(events.last().unwrap()["outcome"], "failed");
 }

@@ -31,3 +31,19 @@ fn completions_are_generated_for_each_shell() {
         );
     }
 }
+
+#[test]
+fn each_example_renders_with_its_steps_and_a_flow_chart() {
+    for id in [
+        "common/k8s-restart",
+        "demo/local-demo",
+        "user-sync/push-failures",
+        "web-front/saturated-backends",
+    ] {
+        let path = repo().join(format!("runbooks/{id}.yaml"));
+        let (code, stdout, stderr) = output(runbook().arg("render").arg(&path));
+        assert_eq!(code, 0, "{id}: {stderr}");
+        assert!(stdout.contains("```mermaid"), "{id}:\n{stdout}");
+        assert!(stdout.contains("### 1. "), "{id}:\n{stdout}");
+    }
+}

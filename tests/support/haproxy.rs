@@ -199,6 +199,13 @@ impl Haproxy {
         panic!("server web/{name} not in `show servers state web`:\n{answer}");
     }
 
+    /// Stops HAProxy as a crash would: the process is gone, its admin socket file stays behind
+    /// (nothing listens on it any more).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// `GET path` through the frontend: the status code, or 0 when there was no answer.
     pub fn get(&self, path: &str) -> u16 {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
