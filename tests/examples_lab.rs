@@ -386,6 +386,13 @@ fn a_disabled_service_account_is_escalated_to_the_iam_team_without_a_restart() {
         "{}",
         run.screen
     );
+    // The decision showed the refused pushes found in the pod's log.
+    assert!(
+        run.screen
+            .contains("creating user: POST /api/users: 403 Forbidden (hr_id=E012345)"),
+        "{}",
+        run.screen
+    );
     assert_eq!(run.outcomes("escalate-iam"), ["done"]);
     assert!(!run.started("restart"), "{}", run.screen);
     assert!(
