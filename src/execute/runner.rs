@@ -11,12 +11,13 @@ use minijinja::Environment;
 use super::fanout;
 use super::screen::{Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
+use super::transport::secret_env::{self, Secret};
 use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
     SshSession, Target,
 };
 use crate::Error;
-use crate::model::{Command, Runbook};
+use crate::model::{Command, Runbook, Shell};
 use crate::timeline::{Event, Timeline};
 
 /// Hosts at once in a fan-out unless `parallel` says otherwise.
@@ -57,7 +58,12 @@ pub fn destinations(runbook: &Runbook, on: Option<&str>) -> Vec<Destination> {
 pub enum Job {
     Shell {
         destination: Destination,
+        /// The rendered script, secrets replaced by references to `env` (as shown and
+        /// recorded).
         script: String,
+        shell: Shell,
+        /// The variables the script refers to: the secrets it uses.
+        env: Vec<(String, String)>,
     },
     Http {
         host: String,
@@ -92,8 +98,62 @@ pub struct Plan {
     pub target: String,
 }
 
+/// Where a templated `on:` may lead: the name of a group of the runbook, a destination of one,
+/// or a value a capture produced (a capture's text, one of its lines, or a value of a host →
+/// text map). Never `local`: a template cannot turn a remote command into one on this machine.
+fn check_rendered_on(runbook: &Runbook, state: &RunState, rendered: &str) -> Result<(), String> {
+    let name = rendered.trim();
+    if name.is_empty() || name == "local" || name == "localhost" {
+        return Err(format!(
+            "`on:` rendered to `{name}`: a template may name only a group of `hosts`, one of its \
+             destinations or a captured host, never this machine (write `on: local` instead)"
+        ));
+    }
+    let declared = runbook
+        .hosts
+        .iter()
+        .any(|(group, members)| group.value == name || members.iter().any(|m| m.value == name));
+    let captured = state.vars.values().any(|value| produced(value, name));
+    if declared || captured {
+        Ok(())
+    } else {
+        Err(format!(
+            "`on:` rendered to `{name}`, which is neither a group of `hosts`, one of their \
+             destinations, nor a host a capture produced"
+        ))
+    }
+}
+
+/// Whether a captured value holds `name`: as its text, one of its lines, or an item.
+fn produced(value: &serde_json::Value, name: &str) -> bool {
+    match value {
+        serde_json::Value::String(text) => {
+            text.trim() == name || text.lines().any(|line| line.trim() == name)
+        }
+        serde_json::Value::Array(items) => items.iter().any(|item| produced(item, name)),
+        serde_json::Value::Object(map) => map.values().any(|item| produced(item, name)),
+        _ => false,
+    }
+}
+
+/// The secrets of the run, as variables for [`secret_env::extract`].
+fn secrets(runbook: &Runbook, state: &RunState) -> Vec<Secret> {
+    runbook
+        .inputs
+        .iter()
+        .filter(|(_, input)| input.secret)
+        .filter_map(|(name, _)| {
+            state
+                .inputs
+                .get(&name.value)
+                .map(|value| Secret::input(name, value))
+        })
+        .collect()
+}
+
 /// Renders `command` for each of its hosts; `inherited_on` is the action's `on` for a
-/// rollback that has none of its own.
+/// rollback that has none of its own. Secret values leave the rendered script for the job's
+/// `env` (see [`secret_env`]); a templated `on:` must name a declared or captured host.
 pub fn plan(
     runbook: &Runbook,
     state: &RunState,
@@ -108,9 +168,25 @@ pub fn plan(
         .map(|o| o.value.as_str())
         .or(inherited_on)
     {
-        Some(on) if on.contains("{{") => Some(state.render(runbook, env, on, false, None)?),
+        Some(on) if on.contains("{{") || on.contains("{%") => {
+            let rendered = state.render(runbook, env, on, false, None)?;
+            check_rendered_on(runbook, state, &rendered)?;
+            Some(rendered.trim().to_string())
+        }
         other => other.map(str::to_string),
     };
+    let shell = command
+        .shell
+        .as_ref()
+        .map(|s| s.value)
+        .or_else(|| {
+            runbook
+                .defaults
+                .as_ref()
+                .and_then(|d| d.shell.as_ref().map(|s| s.value))
+        })
+        .unwrap_or_default();
+    let secrets = secrets(runbook, state);
     let hosts = destinations(runbook, on.as_deref());
     let fan_out = hosts.iter().any(|d| *d != Destination::Local);
     let mut jobs = Vec::new();
@@ -120,10 +196,13 @@ pub fn plan(
             Destination::Ssh(host) => Some(host.as_str()),
         };
         if let Some(run) = &command.run {
-            let script = state.render(runbook, env, run, true, host)?;
+            let rendered = state.render(runbook, env, run, true, host)?;
+            let extracted = secret_env::extract(&rendered, &secrets);
             jobs.push(Job::Shell {
                 destination,
-                script,
+                script: extracted.script,
+                shell,
+                env: extracted.env,
             });
         } else if let Some(http) = &command.http {
             let render = |text: &str| state.render(runbook, env, text, false, host);
@@ -386,10 +465,14 @@ impl Targets {
             Job::Shell {
                 destination,
                 script,
+                shell,
+                env,
             } => {
                 let command = ShellCommand {
                     script: script.clone(),
                     timeout,
+                    shell: *shell,
+                    env: env.clone(),
                 };
                 Output::Shell(match (destination, &self.ssh) {
                     (Destination::Local, _) => self.local.run(&command, interrupt),
