@@ -746,3 +746,104 @@ pub fn describe_exit(output: &CommandOutput) -> String {
 pub fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+
+    const RUNBOOK: &str = r#"runbook: 1
+title: t
+owner: o
+reviewed: 2026-11-01
+scope: { services: [s] }
+inputs:
+  target: { description: where }
+  token: { description: token, secret: true }
+hosts:
+  web: [web-1, web-2]
+steps:
+  - { id: a, name: a, instructions: x }
+"#;
+
+    fn state(target: &str) -> RunState {
+        let inputs = IndexMap::from([
+            ("target".to_string(), target.to_string()),
+            ("token".to_string(), "s3cr3t value".to_string()),
+        ]);
+        let mut state = RunState::new("t", "i", inputs);
+        state
+            .vars
+            .insert("found".into(), "db-1\ndb-2\n".into());
+        state
+    }
+
+    fn plan_of(runbook: &str, command: &str, target: &str) -> Result<Plan, String> {
+        let runbook = crate::load::parse(runbook).unwrap();
+        let command: Command = serde_saphyr::from_str(command).unwrap();
+        let env = crate::template::environment();
+        plan(
+            &runbook,
+            &state(target),
+            &env,
+            &command,
+            None,
+            Duration::from_secs(1),
+        )
+    }
+
+    #[track_caller]
+    fn on_refused(target: &str) {
+        let refused = plan_of(RUNBOOK, "{ run: 'true', on: '{{ inputs.target }}' }", target);
+        assert!(refused.is_err(), "`on:` rendered to {target:?} was accepted");
+    }
+
+    #[track_caller]
+    fn on_accepted(target: &str, hosts: &[&str]) {
+        let plan = plan_of(RUNBOOK, "{ run: 'true', on: '{{ inputs.target }}' }", target)
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let planned: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
+        assert_eq!(planned, hosts);
+    }
+
+    #[test]
+    fn a_templated_on_names_only_declared_or_captured_hosts_never_this_machine() {
+        on_refused("local");
+        on_refused("localhost");
+        on_refused(" local ");
+        on_refused("");
+        on_refused("evil.example.com");
+        on_accepted("web", &["web-1", "web-2"]);
+        on_accepted("web-2", &["web-2"]);
+        on_accepted("db-2", &["db-2"]);
+        // Written as such, `local` is the author's choice.
+        let plan = plan_of(RUNBOOK, "{ run: 'true', on: local }", "x").unwrap();
+        assert_eq!(plan.jobs[0].host(), "local");
+    }
+
+    #[test]
+    fn secrets_leave_the_script_for_the_environment_and_the_shell_follows_defaults() {
+        let plan = plan_of(RUNBOOK, "{ run: 'curl -H {{ inputs.token }}' }", "x").unwrap();
+        let Job::Shell {
+            script, env, shell, ..
+        } = &plan.jobs[0]
+        else {
+            panic!("not a shell job")
+        };
+        assert_eq!(script, "curl -H \"${RUNBOOK_SECRET_TOKEN}\"");
+        assert_eq!(plan.jobs[0].shown(), *script);
+        assert_eq!(
+            env,
+            &[(
+                "RUNBOOK_SECRET_TOKEN".to_string(),
+                "s3cr3t value".to_string()
+            )]
+        );
+        assert_eq!(*shell, Shell::Bash);
+        let with_defaults = format!("{RUNBOOK}defaults: {{ shell: sh }}\n");
+        let plan = plan_of(&with_defaults, "{ run: 'true' }", "x").unwrap();
+        assert!(matches!(&plan.jobs[0], Job::Shell { shell: Shell::Sh, .. }));
+        let plan = plan_of(&with_defaults, "{ run: 'true', shell: bash }", "x").unwrap();
+        assert!(matches!(&plan.jobs[0], Job::Shell { shell: Shell::Bash, .. }));
+    }
+}

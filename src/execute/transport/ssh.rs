@@ -464,6 +464,7 @@ fn ssh_failure(stderr: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Shell;
     use super::*;
 
     #[track_caller]
@@ -545,5 +546,56 @@ mod tests {
         assert!(dir.as_os_str().len() < 40, "{}", dir.display());
         session.close();
         assert!(!dir.exists());
+    }
+
+    /// The remote wrapper, run here with the payload on its stdin as ssh would deliver it.
+    fn wrapper(shell: &[&str], command: &ShellCommand) -> std::process::Output {
+        let mut child = Command::new("sh")
+            .args(["-c", REMOTE_WRAPPER, "runbook"])
+            .args(shell)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // The watchdog kills its whole process group when the channel ends.
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut channel = child.stdin.take().unwrap();
+        channel.write_all(&channel_payload(command)).unwrap();
+        let output = child.wait_with_output().unwrap();
+        drop(channel);
+        output
+    }
+
+    #[test]
+    fn the_wrapper_runs_the_script_from_the_channel_with_its_environment() {
+        let command = ShellCommand {
+            env: vec![("RUNBOOK_SECRET_TOKEN".into(), "it's a secret".into())],
+            ..ShellCommand::new(
+                "cat\nprintf '%s\\n' \"$RUNBOOK_SECRET_TOKEN\"\nfalse | true\necho not-reached",
+                Duration::from_secs(5),
+            )
+        };
+        let mut shell: Vec<&str> = vec!["bash"];
+        shell.extend(shell_flags(Shell::Bash));
+        shell.push(loader(Shell::Bash));
+        let out = wrapper(&shell, &command);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's a secret\n");
+        assert_eq!(out.status.code(), Some(1));
+    }
+
+    #[test]
+    fn a_host_without_the_shell_fails_with_one_line() {
+        let out = wrapper(
+            &["runbook-no-such-shell", "-c", "true"],
+            &ShellCommand::new("echo hi", Duration::from_secs(5)),
+        );
+        assert_eq!(out.status.code(), Some(255));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            ssh_failure(&stderr),
+            "`runbook-no-such-shell` is not installed on this host"
+        );
+        assert!(out.stdout.is_empty());
     }
 }
