@@ -48,7 +48,8 @@ steps:
         x={{{{ 'Bearer ' ~ inputs.token }}}}
         test "$w" = "Bearer $v"
         test "$x" = "Bearer $v"
-        echo "len=${{#v}}"
+        printf "%s\n" "$v" | awk '{{ print "len=" length($0) }}'
+
       expect: {{ stdout_contains: "len={len}" }}
 "#
     );
@@ -118,12 +119,12 @@ fn assert_ran_without_leaks(mut child: Child, secret: &str, dir: &Path) {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(saw_command, "the poll never saw the command running");
     assert!(leaks.is_empty(), "the secret leaked: {leaks:#?}");
     assert!(
         output.status.success(),
         "the run failed:\n{stdout}\n{stderr}"
     );
+    assert!(saw_command, "the poll never saw the command running");
     let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
     assert!(!timeline.contains(secret), "the timeline holds the secret");
     assert!(
