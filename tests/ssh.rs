@@ -283,7 +283,11 @@ fn a_failing_line_or_pipeline_stage_fails_a_remote_command() {
     let out = run(&target, "false | true");
     assert_eq!((out.exit, out.error.as_deref()), (Some(1), None), "{out:?}");
     let out = run(&target, "echo one\nfalse\necho three");
-    assert_eq!((out.exit, out.stdout.as_str()), (Some(1), "one\n"), "{out:?}");
+    assert_eq!(
+        (out.exit, out.stdout.as_str()),
+        (Some(1), "one\n"),
+        "{out:?}"
+    );
     // `shell: sh`: errexit, no pipefail.
     let sh = |script: &str| ShellCommand {
         shell: Shell::Sh,
@@ -302,7 +306,11 @@ fn a_failing_line_or_pipeline_stage_fails_a_remote_command() {
         },
         &Interrupt::default(),
     );
-    assert_eq!((out.exit, out.stdout.as_str()), (Some(0), "it's s3cret\n"), "{out:?}");
+    assert_eq!(
+        (out.exit, out.stdout.as_str()),
+        (Some(0), "it's s3cret\n"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -772,9 +772,7 @@ steps:
             ("token".to_string(), "s3cr3t value".to_string()),
         ]);
         let mut state = RunState::new("t", "i", inputs);
-        state
-            .vars
-            .insert("found".into(), "db-1\ndb-2\n".into());
+        state.vars.insert("found".into(), "db-1\ndb-2\n".into());
         state
     }
 
@@ -794,14 +792,25 @@ steps:
 
     #[track_caller]
     fn on_refused(target: &str) {
-        let refused = plan_of(RUNBOOK, "{ run: 'true', on: '{{ inputs.target }}' }", target);
-        assert!(refused.is_err(), "`on:` rendered to {target:?} was accepted");
+        let refused = plan_of(
+            RUNBOOK,
+            "{ run: 'true', on: '{{ inputs.target }}' }",
+            target,
+        );
+        assert!(
+            refused.is_err(),
+            "`on:` rendered to {target:?} was accepted"
+        );
     }
 
     #[track_caller]
     fn on_accepted(target: &str, hosts: &[&str]) {
-        let plan = plan_of(RUNBOOK, "{ run: 'true', on: '{{ inputs.target }}' }", target)
-            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let plan = plan_of(
+            RUNBOOK,
+            "{ run: 'true', on: '{{ inputs.target }}' }",
+            target,
+        )
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
         let planned: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
         assert_eq!(planned, hosts);
     }
@@ -842,8 +851,20 @@ steps:
         assert_eq!(*shell, Shell::Bash);
         let with_defaults = format!("{RUNBOOK}defaults: {{ shell: sh }}\n");
         let plan = plan_of(&with_defaults, "{ run: 'true' }", "x").unwrap();
-        assert!(matches!(&plan.jobs[0], Job::Shell { shell: Shell::Sh, .. }));
+        assert!(matches!(
+            &plan.jobs[0],
+            Job::Shell {
+                shell: Shell::Sh,
+                ..
+            }
+        ));
         let plan = plan_of(&with_defaults, "{ run: 'true', shell: bash }", "x").unwrap();
-        assert!(matches!(&plan.jobs[0], Job::Shell { shell: Shell::Bash, .. }));
+        assert!(matches!(
+            &plan.jobs[0],
+            Job::Shell {
+                shell: Shell::Bash,
+                ..
+            }
+        ));
     }
 }

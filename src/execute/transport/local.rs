@@ -271,8 +271,14 @@ mod tests {
     #[test]
     fn a_failing_line_or_pipeline_stage_fails_the_command() {
         assert!(fails("false | true"), "a failing first stage passed");
-        assert!(fails("echo one\nfalse\necho three"), "a failing middle line passed");
-        assert!(fails("ls /nonexistent-runbook-dir/*.log"), "an empty glob passed");
+        assert!(
+            fails("echo one\nfalse\necho three"),
+            "a failing middle line passed"
+        );
+        assert!(
+            fails("ls /nonexistent-runbook-dir/*.log"),
+            "an empty glob passed"
+        );
         assert!(!fails("if false; then :; fi\nfalse || true\necho ok"));
         let out = run("echo one\nfalse\necho three", Duration::from_secs(10));
         assert_eq!(out.stdout, "one\n", "lines after the failure ran");
@@ -306,7 +312,10 @@ mod tests {
 
     #[test]
     fn output_is_kept_when_a_background_child_holds_the_pipe() {
-        let out = run("echo before; sleep 30 & echo after", Duration::from_secs(20));
+        let out = run(
+            "echo before; sleep 30 & echo after",
+            Duration::from_secs(20),
+        );
         assert_eq!(out.exit, Some(0));
         assert_eq!(out.stdout, "before\nafter\n");
     }

@@ -55,7 +55,9 @@ pub struct Extracted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Context {
     /// Shell code: the script's top level, or inside `$( … )` with its open parentheses.
-    Code { parens: u32 },
+    Code {
+        parens: u32,
+    },
     Backticks,
     Double,
     Single,
