@@ -139,6 +139,41 @@ pub struct Runbook {
     pub health: Vec<Sp<Command>>,
     /// The procedure; run in order unless `next` says otherwise.
     pub steps: Vec<Sp<Step>>,
+    /// Settings every command of this runbook takes unless it says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Sp<Defaults>>,
+}
+
+/// Settings every command of a runbook takes unless it says otherwise.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The shell that runs `run` commands: `bash` (the default) or `sh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Sp<Shell>>,
+}
+
+/// The shell that runs a `run` command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Shell {
+    /// `bash --noprofile --norc -eo pipefail`: the first failing line or pipeline stage fails
+    /// the command, and a glob that matches nothing is an error.
+    #[default]
+    Bash,
+    /// `sh -e`: the first failing line fails the command; a pipeline fails only by its last
+    /// stage.
+    Sh,
+}
+
+impl Shell {
+    /// The program's name, as the target must have it on its `PATH`.
+    pub fn program(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Sh => "sh",
+        }
+    }
 }
 
 /// The urgency of an incident.
@@ -362,8 +397,8 @@ pub struct Command {
     /// Health checks only: what this check verifies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Sp<String>>,
-    /// A shell command, run by `sh -c` locally or over SSH; a template whose values are
-    /// shell-quoted.
+    /// A shell command, run by `bash --noprofile --norc -eo pipefail` (or `sh -e`, see `shell`)
+    /// locally or over SSH; a template whose values are shell-quoted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Template>,
     /// An HTTP request, always sent from the local machine.
@@ -372,6 +407,10 @@ pub struct Command {
     /// Where to run: `local` (default), a group of `hosts`, or one SSH destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<Sp<String>>,
+    /// The shell that runs `run`: `bash` (the default, with `-eo pipefail`) or `sh` (with `-e`),
+    /// for hosts without bash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Sp<Shell>>,
     /// Most hosts at once in a fan-out (default 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Sp<u32>>,

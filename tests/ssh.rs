@@ -7,14 +7,13 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runbook::execute::transport::{CommandOutput, Interrupt, ShellCommand, SshSession, Target};
+use runbook::execute::transport::{
+    CommandOutput, Interrupt, Shell, ShellCommand, SshSession, Target,
+};
 use support::sshd::sshd_or_skip;
 
 fn command(script: &str, timeout: Duration) -> ShellCommand {
-    ShellCommand {
-        script: script.to_owned(),
-        timeout,
-    }
+    ShellCommand::new(script, timeout)
 }
 
 fn run(target: &impl Target, script: &str) -> CommandOutput {
@@ -137,14 +136,16 @@ fn one_connection_per_host_is_reused() {
         assert_eq!(out.stdout, format!("{n}\n"), "{out:?}");
     }
     assert_eq!(sshd.connections(), 1, "{}", sshd.log());
+    let sockets: Vec<_> = std::fs::read_dir(session.control_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(sockets.len(), 1, "{sockets:?}");
     let check = std::process::Command::new("ssh")
         .arg("-F")
         .arg(sshd.config())
-        .arg("-o")
-        .arg(format!(
-            "ControlPath={}/%C",
-            session.control_dir().display()
-        ))
+        .arg("-S")
+        .arg(&sockets[0])
         .args(["-O", "check", "web-1"])
         .output()
         .unwrap();
@@ -186,20 +187,21 @@ fn a_remote_command_past_its_timeout_is_killed_on_the_remote_side() {
     let session = SshSession::new(Some(sshd.config())).unwrap();
     let target = session.target("web-1");
     let marker = unique("timeout");
-    // A child, a grandchild in the background, and one that ignores SIGTERM.
+    // A child, a grandchild in the background, and one that ignores SIGTERM (the marker in
+    // their arguments: the script itself is in no process's arguments).
     let script = format!(
-        "sh -c 'sleep 60; : {marker}' & sh -c 'trap \"\" TERM; sleep 60; : {marker}' & sleep 61; : {marker}"
+        "sh -c 'sleep 60; : {marker}' & sh -c 'trap \"\" TERM; sleep 60; : {marker}' & sh -c 'sleep 61; : {marker}'"
     );
     let started = Instant::now();
     let out = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             target.run(
-                &command(&script, Duration::from_secs(2)),
+                &command(&script, Duration::from_secs(6)),
                 &Interrupt::default(),
             )
         });
         assert!(
-            eventually(Duration::from_secs(2), || processes_with(&marker).len()
+            eventually(Duration::from_secs(6), || processes_with(&marker).len()
                 >= 3),
             "the remote command never showed up"
         );
@@ -208,7 +210,7 @@ fn a_remote_command_past_its_timeout_is_killed_on_the_remote_side() {
     assert!(out.timed_out, "{out:?}");
     assert_eq!((out.exit, out.error.as_deref()), (None, None), "{out:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(8),
+        started.elapsed() < Duration::from_secs(12),
         "{:?}",
         started.elapsed()
     );
@@ -234,7 +236,10 @@ fn an_interrupt_stops_a_remote_command() {
         flag.set();
     });
     let out = session.target("web-1").run(
-        &command(&format!("sleep 60; : {marker}"), Duration::from_secs(60)),
+        &command(
+            &format!("sh -c 'sleep 60; : {marker}'"),
+            Duration::from_secs(60),
+        ),
         &interrupt,
     );
     assert!(out.interrupted && !out.timed_out, "{out:?}");
@@ -268,4 +273,74 @@ fn close_leaves_no_master_and_no_socket() {
         processes_with(&needle)
     );
     session.close();
+}
+
+#[test]
+fn a_failing_line_or_pipeline_stage_fails_a_remote_command() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-1");
+    let out = run(&target, "false | true");
+    assert_eq!((out.exit, out.error.as_deref()), (Some(1), None), "{out:?}");
+    let out = run(&target, "echo one\nfalse\necho three");
+    assert_eq!(
+        (out.exit, out.stdout.as_str()),
+        (Some(1), "one\n"),
+        "{out:?}"
+    );
+    // `shell: sh`: errexit, no pipefail.
+    let sh = |script: &str| ShellCommand {
+        shell: Shell::Sh,
+        ..command(script, Duration::from_secs(20))
+    };
+    let out = target.run(&sh("echo a; false; echo b"), &Interrupt::default());
+    assert_eq!((out.exit, out.stdout.as_str()), (Some(1), "a\n"), "{out:?}");
+    // The command reads /dev/null, and its secrets come as environment variables.
+    let out = target.run(
+        &ShellCommand {
+            env: vec![("RUNBOOK_SECRET_TOKEN".into(), "it's s3cret".into())],
+            ..command(
+                "cat; printf '%s\\n' \"${RUNBOOK_SECRET_TOKEN}\"",
+                Duration::from_secs(20),
+            )
+        },
+        &Interrupt::default(),
+    );
+    assert_eq!(
+        (out.exit, out.stdout.as_str()),
+        (Some(0), "it's s3cret\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_accept_new_config_does_not_make_runs_trust_an_unknown_host() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let config = sshd.config_with_prefix(
+        "accept-new",
+        "Host *\n  StrictHostKeyChecking accept-new\n  UpdateHostKeys yes\n",
+    );
+    let session = SshSession::new(Some(config)).unwrap();
+    let out = run(&session.target("stranger"), "echo should-not-run");
+    let reason = out.error.expect("stranger fails");
+    assert!(reason.contains("Host key verification failed"), "{reason}");
+    assert!(!out.stdout.contains("should-not-run"));
+    let known = std::fs::read_to_string(sshd.stranger_known_hosts()).unwrap();
+    assert_eq!(known, "", "known_hosts was written");
+}
+
+#[test]
+fn an_alias_does_not_ride_the_master_of_another_alias_of_the_same_address() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    // web-1 is trusted and opens a master to 127.0.0.1:PORT; stranger is the same address,
+    // user and port (the same %C), with a known_hosts that does not know the key.
+    assert_eq!(run(&session.target("web-1"), "echo one").stdout, "one\n");
+    let out = run(&session.target("stranger"), "echo should-not-run");
+    assert!(
+        !out.stdout.contains("should-not-run"),
+        "stranger rode web-1's master: {out:?}"
+    );
+    let reason = out.error.expect("stranger fails");
+    assert!(reason.contains("Host key verification failed"), "{reason}");
 }

@@ -11,12 +11,13 @@ use minijinja::Environment;
 use super::fanout;
 use super::screen::{Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
+use super::transport::secret_env::{self, Secret};
 use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
     SshSession, Target,
 };
 use crate::Error;
-use crate::model::{Command, Runbook};
+use crate::model::{Command, Runbook, Shell};
 use crate::timeline::{Event, Timeline};
 
 /// Hosts at once in a fan-out unless `parallel` says otherwise.
@@ -57,7 +58,12 @@ pub fn destinations(runbook: &Runbook, on: Option<&str>) -> Vec<Destination> {
 pub enum Job {
     Shell {
         destination: Destination,
+        /// The rendered script, secrets replaced by references to `env` (as shown and
+        /// recorded).
         script: String,
+        shell: Shell,
+        /// The variables the script refers to: the secrets it uses.
+        env: Vec<(String, String)>,
     },
     Http {
         host: String,
@@ -92,8 +98,62 @@ pub struct Plan {
     pub target: String,
 }
 
+/// Where a templated `on:` may lead: the name of a group of the runbook, a destination of one,
+/// or a value a capture produced (a capture's text, one of its lines, or a value of a host →
+/// text map). Never `local`: a template cannot turn a remote command into one on this machine.
+fn check_rendered_on(runbook: &Runbook, state: &RunState, rendered: &str) -> Result<(), String> {
+    let name = rendered.trim();
+    if name.is_empty() || name == "local" || name == "localhost" {
+        return Err(format!(
+            "`on:` rendered to `{name}`: a template may name only a group of `hosts`, one of its \
+             destinations or a captured host, never this machine (write `on: local` instead)"
+        ));
+    }
+    let declared = runbook
+        .hosts
+        .iter()
+        .any(|(group, members)| group.value == name || members.iter().any(|m| m.value == name));
+    let captured = state.vars.values().any(|value| produced(value, name));
+    if declared || captured {
+        Ok(())
+    } else {
+        Err(format!(
+            "`on:` rendered to `{name}`, which is neither a group of `hosts`, one of their \
+             destinations, nor a host a capture produced"
+        ))
+    }
+}
+
+/// Whether a captured value holds `name`: as its text, one of its lines, or an item.
+fn produced(value: &serde_json::Value, name: &str) -> bool {
+    match value {
+        serde_json::Value::String(text) => {
+            text.trim() == name || text.lines().any(|line| line.trim() == name)
+        }
+        serde_json::Value::Array(items) => items.iter().any(|item| produced(item, name)),
+        serde_json::Value::Object(map) => map.values().any(|item| produced(item, name)),
+        _ => false,
+    }
+}
+
+/// The secrets of the run, as variables for [`secret_env::extract`].
+fn secrets(runbook: &Runbook, state: &RunState) -> Vec<Secret> {
+    runbook
+        .inputs
+        .iter()
+        .filter(|(_, input)| input.secret)
+        .filter_map(|(name, _)| {
+            state
+                .inputs
+                .get(&name.value)
+                .map(|value| Secret::input(name, value))
+        })
+        .collect()
+}
+
 /// Renders `command` for each of its hosts; `inherited_on` is the action's `on` for a
-/// rollback that has none of its own.
+/// rollback that has none of its own. Secret values leave the rendered script for the job's
+/// `env` (see [`secret_env`]); a templated `on:` must name a declared or captured host.
 pub fn plan(
     runbook: &Runbook,
     state: &RunState,
@@ -108,9 +168,25 @@ pub fn plan(
         .map(|o| o.value.as_str())
         .or(inherited_on)
     {
-        Some(on) if on.contains("{{") => Some(state.render(runbook, env, on, false, None)?),
+        Some(on) if on.contains("{{") || on.contains("{%") => {
+            let rendered = state.render(runbook, env, on, false, None)?;
+            check_rendered_on(runbook, state, &rendered)?;
+            Some(rendered.trim().to_string())
+        }
         other => other.map(str::to_string),
     };
+    let shell = command
+        .shell
+        .as_ref()
+        .map(|s| s.value)
+        .or_else(|| {
+            runbook
+                .defaults
+                .as_ref()
+                .and_then(|d| d.shell.as_ref().map(|s| s.value))
+        })
+        .unwrap_or_default();
+    let secrets = secrets(runbook, state);
     let hosts = destinations(runbook, on.as_deref());
     let fan_out = hosts.iter().any(|d| *d != Destination::Local);
     let mut jobs = Vec::new();
@@ -120,10 +196,13 @@ pub fn plan(
             Destination::Ssh(host) => Some(host.as_str()),
         };
         if let Some(run) = &command.run {
-            let script = state.render(runbook, env, run, true, host)?;
+            let rendered = state.render(runbook, env, run, true, host)?;
+            let extracted = secret_env::extract(&rendered, &secrets);
             jobs.push(Job::Shell {
                 destination,
-                script,
+                script: extracted.script,
+                shell,
+                env: extracted.env,
             });
         } else if let Some(http) = &command.http {
             let render = |text: &str| state.render(runbook, env, text, false, host);
@@ -386,10 +465,14 @@ impl Targets {
             Job::Shell {
                 destination,
                 script,
+                shell,
+                env,
             } => {
                 let command = ShellCommand {
                     script: script.clone(),
                     timeout,
+                    shell: *shell,
+                    env: env.clone(),
                 };
                 Output::Shell(match (destination, &self.ssh) {
                     (Destination::Local, _) => self.local.run(&command, interrupt),
@@ -662,4 +745,126 @@ pub fn describe_exit(output: &CommandOutput) -> String {
 
 pub fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+
+    const RUNBOOK: &str = r#"runbook: 1
+title: t
+owner: o
+reviewed: 2026-11-01
+scope: { services: [s] }
+inputs:
+  target: { description: where }
+  token: { description: token, secret: true }
+hosts:
+  web: [web-1, web-2]
+steps:
+  - { id: a, name: a, instructions: x }
+"#;
+
+    fn state(target: &str) -> RunState {
+        let inputs = IndexMap::from([
+            ("target".to_string(), target.to_string()),
+            ("token".to_string(), "s3cr3t value".to_string()),
+        ]);
+        let mut state = RunState::new("t", "i", inputs);
+        state.vars.insert("found".into(), "db-1\ndb-2\n".into());
+        state
+    }
+
+    fn plan_of(runbook: &str, command: &str, target: &str) -> Result<Plan, String> {
+        let runbook = crate::load::parse(runbook).unwrap();
+        let command: Command = serde_saphyr::from_str(command).unwrap();
+        let env = crate::template::environment();
+        plan(
+            &runbook,
+            &state(target),
+            &env,
+            &command,
+            None,
+            Duration::from_secs(1),
+        )
+    }
+
+    #[track_caller]
+    fn on_refused(target: &str) {
+        let refused = plan_of(
+            RUNBOOK,
+            "{ run: 'true', on: '{{ inputs.target }}' }",
+            target,
+        );
+        assert!(
+            refused.is_err(),
+            "`on:` rendered to {target:?} was accepted"
+        );
+    }
+
+    #[track_caller]
+    fn on_accepted(target: &str, hosts: &[&str]) {
+        let plan = plan_of(
+            RUNBOOK,
+            "{ run: 'true', on: '{{ inputs.target }}' }",
+            target,
+        )
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let planned: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
+        assert_eq!(planned, hosts);
+    }
+
+    #[test]
+    fn a_templated_on_names_only_declared_or_captured_hosts_never_this_machine() {
+        on_refused("local");
+        on_refused("localhost");
+        on_refused(" local ");
+        on_refused("");
+        on_refused("evil.example.com");
+        on_accepted("web", &["web-1", "web-2"]);
+        on_accepted("web-2", &["web-2"]);
+        on_accepted("db-2", &["db-2"]);
+        // Written as such, `local` is the author's choice.
+        let plan = plan_of(RUNBOOK, "{ run: 'true', on: local }", "x").unwrap();
+        assert_eq!(plan.jobs[0].host(), "local");
+    }
+
+    #[test]
+    fn secrets_leave_the_script_for_the_environment_and_the_shell_follows_defaults() {
+        let plan = plan_of(RUNBOOK, "{ run: 'curl -H {{ inputs.token }}' }", "x").unwrap();
+        let Job::Shell {
+            script, env, shell, ..
+        } = &plan.jobs[0]
+        else {
+            panic!("not a shell job")
+        };
+        assert_eq!(script, "curl -H \"${RUNBOOK_SECRET_TOKEN}\"");
+        assert_eq!(plan.jobs[0].shown(), *script);
+        assert_eq!(
+            env,
+            &[(
+                "RUNBOOK_SECRET_TOKEN".to_string(),
+                "s3cr3t value".to_string()
+            )]
+        );
+        assert_eq!(*shell, Shell::Bash);
+        let with_defaults = format!("{RUNBOOK}defaults: {{ shell: sh }}\n");
+        let plan = plan_of(&with_defaults, "{ run: 'true' }", "x").unwrap();
+        assert!(matches!(
+            &plan.jobs[0],
+            Job::Shell {
+                shell: Shell::Sh,
+                ..
+            }
+        ));
+        let plan = plan_of(&with_defaults, "{ run: 'true', shell: bash }", "x").unwrap();
+        assert!(matches!(
+            &plan.jobs[0],
+            Job::Shell {
+                shell: Shell::Bash,
+                ..
+            }
+        ));
+    }
 }

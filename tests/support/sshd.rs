@@ -150,6 +150,15 @@ impl Sshd {
         self.dir.path().join("ssh_config")
     }
 
+    /// A client config named `NAME_config`: `prefix` (whose options win, ssh keeping the first
+    /// value it finds), then the usual config.
+    pub fn config_with_prefix(&self, name: &str, prefix: &str) -> PathBuf {
+        let usual = std::fs::read_to_string(self.config()).expect("the client config");
+        let path = self.dir.path().join(format!("{name}_config"));
+        write(&path, &format!("{prefix}{usual}"));
+        path
+    }
+
     /// The known_hosts file of `stranger`, empty to begin with.
     pub fn stranger_known_hosts(&self) -> PathBuf {
         self.dir.path().join("stranger_known_hosts")

@@ -548,6 +548,8 @@ mod tests {
         Job::Shell {
             destination: Destination::Local,
             script: n.to_string(),
+            shell: crate::model::Shell::Bash,
+            env: Vec::new(),
         }
     }
 

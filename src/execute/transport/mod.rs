@@ -1,13 +1,22 @@
 //! Where commands run: this machine, SSH and HTTP (the transports). Every one that runs shell
 //! commands implements [`Target`]; the engine does not know which it drives.
+//!
+//! A script never travels as a program argument (where every local user reads it in
+//! `/proc/*/cmdline`): locally it reaches the shell on a pipe, over SSH on the SSH channel. Secret
+//! values are not even in the script: [`secret_env`] turns them into references to environment
+//! variables that travel beside it.
 
 mod http;
 mod local;
+mod processes;
+pub mod secret_env;
 mod ssh;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+pub use crate::model::Shell;
 
 pub use http::{HttpClient, HttpRequest, HttpResponse, judge};
 pub use local::Local;
@@ -18,6 +27,42 @@ pub use ssh::{Ssh, SshSession};
 pub struct ShellCommand {
     pub script: String,
     pub timeout: Duration,
+    /// The shell that runs the script.
+    pub shell: Shell,
+    /// Environment variables the script refers to (the secrets: see [`secret_env`]).
+    pub env: Vec<(String, String)>,
+}
+
+impl ShellCommand {
+    /// A script for bash, with no environment of its own.
+    pub fn new(script: impl Into<String>, timeout: Duration) -> ShellCommand {
+        ShellCommand {
+            script: script.into(),
+            timeout,
+            shell: Shell::Bash,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// The text the shell runs first, the same locally and over SSH: it reads the script from its
+/// stdin (a pipe, never an argument), gives the script `/dev/null` as stdin, as a command run
+/// from a terminal-less job expects, and evaluates it. `bash` also fails on a glob that matches
+/// nothing.
+pub(crate) fn loader(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "shopt -s failglob; s=$(cat); exec </dev/null; eval \"$s\"",
+        Shell::Sh => "s=$(cat); exec </dev/null; eval \"$s\"",
+    }
+}
+
+/// The arguments of the shell before the loader: no start-up files, and stop at the first
+/// failing line (and, with bash, pipeline stage).
+pub(crate) fn shell_flags(shell: Shell) -> &'static [&'static str] {
+    match shell {
+        Shell::Bash => &["--noprofile", "--norc", "-eo", "pipefail", "-c"],
+        Shell::Sh => &["-e", "-c"],
+    }
 }
 
 /// What running a command gave.

@@ -19,8 +19,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::io::Write as _;
+
+use sha2::{Digest as _, Sha256};
+
 use super::local::{collect, read_in_background, wait};
-use super::{CommandOutput, Interrupt, ShellCommand, Target};
+use super::{CommandOutput, Interrupt, ShellCommand, Target, loader, shell_flags};
 use crate::template::shell_quote;
 
 /// How long an idle master connection stays up (a long prompt just opens a new one).
@@ -30,17 +34,38 @@ const CONNECT_TIMEOUT_SECONDS: u32 = 10;
 /// How long `close` waits for each master to exit.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
-/// Runs on the remote side, with the script as `$1`. Without a terminal, sshd sends no signal
-/// when the connection goes away, so a killed local `ssh` would leave the command running.
-/// The command's stdin is the SSH channel, which the local side keeps open and never writes to:
-/// a watchdog reads it, and when it ends (the local `ssh` was killed, the connection dropped)
-/// kills the session's whole process group, TERM then KILL (it ignores the TERM itself to
-/// live until the KILL). When the script ends by itself the watchdog is stopped first, so
-/// background jobs it meant to leave behind stay. The script itself gets `/dev/null` as stdin,
-/// as a local command does. One line: csh-like login shells refuse newlines inside quotes.
+/// Runs on the remote side as `sh -c REMOTE_WRAPPER runbook SHELL ARGS…`, where `SHELL ARGS…` is
+/// the shell and its loader (see [`loader`](super::loader)): nothing in it is secret. The script
+/// arrives on the SSH channel (stdin): a line with its length in bytes, then the script itself,
+/// which the wrapper hands to the shell through a pipe (never as an argument).
+///
+/// Without a terminal, sshd sends no signal when the connection goes away, so a killed local
+/// `ssh` would leave the command running. The local side keeps the channel open, writing
+/// nothing more: a watchdog reads it, and when it ends (the local `ssh` was killed, the
+/// connection dropped) kills the session's whole process group, TERM then KILL (it ignores the
+/// TERM itself to live until the KILL). When the script ends by itself the watchdog is stopped
+/// first, so background jobs it meant to leave behind stay. The script gets `/dev/null` as
+/// stdin, as a local command does. A host without the shell fails with one line on stderr and
+/// exit 255, which reads as ssh's own failure reason. One line: csh-like login shells refuse
+/// newlines inside quotes.
 const REMOTE_WRAPPER: &str = "exec 3<&0 </dev/null; \
+IFS= read -r n <&3 && s=$(head -c \"$n\" <&3) || { echo \"runbook: the script did not arrive\" >&2; exit 255; }; \
+command -v \"$1\" >/dev/null 2>&1 || { echo \"\\`$1\\` is not installed on this host\" >&2; exit 255; }; \
 { trap \"\" TERM; while IFS= read -r _; do :; done <&3; kill -TERM 0; sleep 1; kill -KILL 0; } & w=$!; \
-sh -c \"$1\" 3<&-; s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
+printf \"%s\\n\" \"$s\" | \"$@\" 3<&-; s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
+
+/// What travels on the channel: the script's length, then the script, preceded by the
+/// exports of its environment (the secrets, which thus never appear in an argument).
+fn channel_payload(command: &ShellCommand) -> Vec<u8> {
+    let mut script = String::new();
+    for (name, value) in &command.env {
+        script.push_str(&format!("export {name}={}\n", shell_quote(value)));
+    }
+    script.push_str(&command.script);
+    let mut payload = format!("{}\n", script.len()).into_bytes();
+    payload.extend_from_slice(script.as_bytes());
+    payload
+}
 
 /// One SSH session for a whole run: a private ControlPath directory (a short path under `/tmp`,
 /// mode 0700, so socket paths stay under the ~100-byte limit) and the optional `-F` config.
@@ -274,10 +299,20 @@ impl Ssh {
             args.push("-F".into());
             args.push(config.into());
         }
+        // Keyed on the destination as written as well as on ssh's %C (host, port and user after
+        // the config): two aliases of one address do not share a master, so an alias whose
+        // known_hosts would refuse the key never rides on another's verified connection.
         let mut control_path = OsString::from("ControlPath=");
-        control_path.push(self.shared.control_dir.join("%C"));
+        control_path.push(
+            self.shared
+                .control_dir
+                .join(format!("{}-%C", alias_key(&self.destination))),
+        );
         for option in [
             "BatchMode=yes".into(),
+            // Never trust or record a key on the user's behalf, whatever their config says.
+            "StrictHostKeyChecking=yes".into(),
+            "UpdateHostKeys=no".into(),
             "ControlMaster=auto".into(),
             control_path,
             format!("ControlPersist={CONTROL_PERSIST_SECONDS}").into(),
@@ -297,12 +332,19 @@ impl Ssh {
     }
 }
 
+/// A short, path-safe key for a destination as written: 8 hex digits of its sha256 (socket
+/// paths must stay under ~104 bytes).
+fn alias_key(destination: &str) -> String {
+    let digest = Sha256::digest(destination.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Target for Ssh {
     fn name(&self) -> &str {
         &self.destination
     }
 
-    /// Runs `sh -c SCRIPT` on the host. When ssh itself fails (exit 255), `error` holds ssh's
+    /// Runs the script with the command's shell on the host (see [`REMOTE_WRAPPER`]). When ssh itself fails (exit 255), `error` holds ssh's
     /// one-line reason and `exit` is `None`; a remote command that exits 255 by itself looks
     /// the same, as it does to ssh.
     fn run(&self, command: &ShellCommand, interrupt: &Interrupt) -> CommandOutput {
@@ -314,11 +356,19 @@ impl Target for Ssh {
             Some(lock)
         };
         let started = Instant::now();
-        let remote = format!(
+        let mut remote = format!(
             "sh -c {} runbook {}",
             shell_quote(REMOTE_WRAPPER),
-            shell_quote(&command.script)
+            command.shell.program()
         );
+        for word in shell_flags(command.shell)
+            .iter()
+            .copied()
+            .chain([loader(command.shell)])
+        {
+            remote.push(' ');
+            remote.push_str(&shell_quote(word));
+        }
         let spawned = Command::new("ssh")
             .args(self.arguments())
             .arg(remote)
@@ -337,12 +387,28 @@ impl Target for Ssh {
                 };
             }
         };
-        // Held open, never written to, until ssh is gone: see REMOTE_WRAPPER.
-        let channel = child.stdin.take();
+        // The script, then the channel held open, never written to again, until ssh is gone:
+        // see REMOTE_WRAPPER. From a thread, so that a long script to a host that does not
+        // read cannot hold up the timeout; a failed write means ssh is gone, which its exit
+        // status tells.
+        let (channel, held) = std::sync::mpsc::channel::<()>();
+        if let Some(mut stdin) = child.stdin.take() {
+            let payload = channel_payload(command);
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&payload);
+                let _ = held.recv();
+            });
+        }
         let stdout = read_in_background(child.stdout.take());
         let stderr = read_in_background(child.stderr.take());
         let mut output = CommandOutput::default();
-        let status = wait(child, started + command.timeout, interrupt, &mut output);
+        let status = wait(
+            child,
+            started + command.timeout,
+            interrupt,
+            &mut output,
+            None,
+        );
         drop(channel);
         output.stdout = collect(stdout);
         output.stderr = without_mux_notice(collect(stderr));
@@ -398,6 +464,7 @@ fn ssh_failure(stderr: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Shell;
     use super::*;
 
     #[track_caller]
@@ -479,5 +546,56 @@ mod tests {
         assert!(dir.as_os_str().len() < 40, "{}", dir.display());
         session.close();
         assert!(!dir.exists());
+    }
+
+    /// The remote wrapper, run here with the payload on its stdin as ssh would deliver it.
+    fn wrapper(shell: &[&str], command: &ShellCommand) -> std::process::Output {
+        let mut child = Command::new("sh")
+            .args(["-c", REMOTE_WRAPPER, "runbook"])
+            .args(shell)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // The watchdog kills its whole process group when the channel ends.
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut channel = child.stdin.take().unwrap();
+        channel.write_all(&channel_payload(command)).unwrap();
+        let output = child.wait_with_output().unwrap();
+        drop(channel);
+        output
+    }
+
+    #[test]
+    fn the_wrapper_runs_the_script_from_the_channel_with_its_environment() {
+        let command = ShellCommand {
+            env: vec![("RUNBOOK_SECRET_TOKEN".into(), "it's a secret".into())],
+            ..ShellCommand::new(
+                "cat\nprintf '%s\\n' \"$RUNBOOK_SECRET_TOKEN\"\nfalse | true\necho not-reached",
+                Duration::from_secs(5),
+            )
+        };
+        let mut shell: Vec<&str> = vec!["bash"];
+        shell.extend(shell_flags(Shell::Bash));
+        shell.push(loader(Shell::Bash));
+        let out = wrapper(&shell, &command);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's a secret\n");
+        assert_eq!(out.status.code(), Some(1));
+    }
+
+    #[test]
+    fn a_host_without_the_shell_fails_with_one_line() {
+        let out = wrapper(
+            &["runbook-no-such-shell", "-c", "true"],
+            &ShellCommand::new("echo hi", Duration::from_secs(5)),
+        );
+        assert_eq!(out.status.code(), Some(255));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            ssh_failure(&stderr),
+            "`runbook-no-such-shell` is not installed on this host"
+        );
+        assert!(out.stdout.is_empty());
     }
 }
