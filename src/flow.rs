@@ -203,7 +203,9 @@ mod tests {
             ", uses: common/x",
             ", ask: {question: Q, input: v}",
         ] {
-            let yaml = format!("[{{id: a, name: A, next: c{kind}}}, {{id: b, name: B}}, {{id: c, name: C}}]");
+            let yaml = format!(
+                "[{{id: a, name: A, next: c{kind}}}, {{id: b, name: B}}, {{id: c, name: C}}]"
+            );
             case(&yaml, 0, StepEnd::Ok, Next::Step("c".into()));
         }
     }
@@ -212,10 +214,7 @@ mod tests {
     fn without_next_a_step_leads_below_and_the_last_one_to_the_end() {
         let steps = steps("[{id: a, name: A}, {id: b, name: B}]");
         assert_eq!(next(&steps[0], StepEnd::Ok), Next::Below);
-        assert_eq!(
-            target(&steps, 0, &Next::Below),
-            Some(Target::Step(1))
-        );
+        assert_eq!(target(&steps, 0, &Next::Below), Some(Target::Step(1)));
         assert_eq!(target(&steps, 1, &Next::Below), Some(Target::End));
         assert_eq!(target(&steps, 0, &Next::Step("zz".into())), None);
     }
@@ -239,14 +238,20 @@ mod tests {
 
     #[test]
     fn a_failure_follows_on_failure() {
-        let yaml = "[{id: a, name: A, next: c, on_failure: POLICY}, {id: b, name: B}, {id: c, name: C}]";
+        let yaml =
+            "[{id: a, name: A, next: c, on_failure: POLICY}, {id: b, name: B}, {id: c, name: C}]";
         for (policy, expected) in [
             ("ask", Next::AskEngineer),
             ("stop", Next::Stop),
             ("continue", Next::Step("c".into())),
             ("b", Next::Step("b".into())),
         ] {
-            case(&yaml.replace("POLICY", policy), 0, StepEnd::Failed, expected);
+            case(
+                &yaml.replace("POLICY", policy),
+                0,
+                StepEnd::Failed,
+                expected,
+            );
         }
         case("[{id: a, name: A}]", 0, StepEnd::Failed, Next::AskEngineer);
     }
@@ -259,14 +264,30 @@ mod tests {
         assert_eq!(
             successors(&steps, 0),
             vec![
-                Edge { from: 0, to: Target::Step(2), kind: EdgeKind::Then },
-                Edge { from: 0, to: Target::Step(1), kind: EdgeKind::Skip },
-                Edge { from: 0, to: Target::Step(1), kind: EdgeKind::OnFailure },
+                Edge {
+                    from: 0,
+                    to: Target::Step(2),
+                    kind: EdgeKind::Then
+                },
+                Edge {
+                    from: 0,
+                    to: Target::Step(1),
+                    kind: EdgeKind::Skip
+                },
+                Edge {
+                    from: 0,
+                    to: Target::Step(1),
+                    kind: EdgeKind::OnFailure
+                },
             ]
         );
         assert_eq!(
             successors(&steps, 1),
-            vec![Edge { from: 1, to: Target::End, kind: EdgeKind::Then }]
+            vec![Edge {
+                from: 1,
+                to: Target::End,
+                kind: EdgeKind::Then
+            }]
         );
         assert_eq!(reachable(&steps, 0), vec![true, true, true]);
         assert_eq!(reachable(&steps, 1), vec![false, true, false]);

@@ -25,11 +25,20 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
     Resolved,
-    Failed { step: String },
+    Failed {
+        step: String,
+    },
     /// The engineer chose to stop here (after declining an action).
-    Aborted { step: String },
-    Paused { step: String },
-    NeedsHuman { step: String, question: String },
+    Aborted {
+        step: String,
+    },
+    Paused {
+        step: String,
+    },
+    NeedsHuman {
+        step: String,
+        question: String,
+    },
 }
 
 /// What one try of a step gave.
@@ -48,7 +57,10 @@ pub(crate) enum Tried {
         ran: bool,
     },
     /// Skipped: by its `if` on a retry (`ok`), or by the engineer.
-    Skipped { reason: String, ok: bool },
+    Skipped {
+        reason: String,
+        ok: bool,
+    },
     Stop(Ending),
 }
 
@@ -372,7 +384,14 @@ impl Engine {
             outcome: "skipped".into(),
             ..StepResult::default()
         };
-        self.finish_step(state, step, id, Outcome::Skipped, Some(reason), Some(result))
+        self.finish_step(
+            state,
+            step,
+            id,
+            Outcome::Skipped,
+            Some(reason),
+            Some(result),
+        )
     }
 
     /// The run goes on past failed step `id`.

@@ -2,7 +2,7 @@
 //! that did not finish), roll back (an action that ran), skip, go to a step, escalate, stop.
 //! A skip is remembered as a skipped failure; a jump is recorded as a `jumped` event.
 
-use super::engine::{Engine, Ending, stop_for, step_timeout};
+use super::engine::{Ending, Engine, step_timeout, stop_for};
 use super::runner;
 use super::screen::contact_line;
 use super::state::RunState;

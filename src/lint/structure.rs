@@ -228,7 +228,10 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
             None => lint.report_with_help(
                 Rule::NoRollback,
                 action.pos,
-                format!("action `{}` has no `rollback`: say how to undo it, or why it cannot be undone", step.id.value),
+                format!(
+                    "action `{}` has no `rollback`: say how to undo it, or why it cannot be undone",
+                    step.id.value
+                ),
                 Some("add `rollback: {run: …}`, or `irreversible: \"why it cannot be undone\"`"),
             ),
         }

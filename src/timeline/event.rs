@@ -212,7 +212,9 @@ mod tests {
                 duration_ms: 5,
                 skipped_failures: vec!["disk".into()],
             },
-            Event::Jumped { to: "verify".into() },
+            Event::Jumped {
+                to: "verify".into(),
+            },
         ];
         for event in events {
             let value = serde_json::to_value(&event).unwrap();

@@ -357,7 +357,11 @@ fn with_skipped_failures(skipped: &[String]) -> String {
         n => format!(
             ", with {n} failed step{} skipped ({})",
             if n == 1 { "" } else { "s" },
-            skipped.iter().map(|s| code(s)).collect::<Vec<_>>().join(", ")
+            skipped
+                .iter()
+                .map(|s| code(s))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

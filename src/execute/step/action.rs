@@ -3,7 +3,7 @@
 //! canary first when it has one.
 
 use crate::Error;
-use crate::execute::engine::{Engine, Ending, Tried, stop_for, step_timeout};
+use crate::execute::engine::{Ending, Engine, Tried, step_timeout, stop_for};
 use crate::execute::prompt::Declined;
 use crate::execute::runner::{self, Job};
 use crate::execute::state::{RunState, StepResult};
@@ -90,10 +90,8 @@ impl Engine {
                 .info(&format!("This action changes {target}. It will run:"));
         }
         let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
-        self.screen.command(
-            &target,
-            &plan.jobs.first().map(in_full).unwrap_or_default(),
-        );
+        self.screen
+            .command(&target, &plan.jobs.first().map(in_full).unwrap_or_default());
         if plan.jobs.iter().any(|j| j.shown() != shown) {
             self.screen.info(&format!(
                 "(as rendered for {}; each host gets its own)",

@@ -12,7 +12,7 @@ mod wait;
 
 use std::time::{Duration, Instant};
 
-use super::engine::{Engine, Ending, Tried, step_timeout};
+use super::engine::{Ending, Engine, Tried, step_timeout};
 use super::judge;
 use super::runner::{self, Execution, Limits, Output};
 use super::state::RunState;

@@ -2,7 +2,7 @@
 //! are shown and recorded as `STEP/inner-id`.
 
 use crate::Error;
-use crate::execute::engine::{Engine, Ending, Tried};
+use crate::execute::engine::{Ending, Engine, Tried};
 use crate::execute::state::{RunState, StepResult};
 use crate::model::{Runbook, Sp, Step};
 use crate::timeline::Outcome;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::execute::engine::{Engine, Ending, Tried, step_timeout};
+use crate::execute::engine::{Ending, Engine, Tried, step_timeout};
 use crate::execute::runner;
 use crate::execute::screen::human_duration;
 use crate::execute::state::{RunState, StepResult};
@@ -41,9 +41,8 @@ impl Engine {
         };
         let rehearsed = self.settings.rehearse && self.last_outcome == Some(Outcome::Rehearsed);
         if rehearsed {
-            self.screen.warn(
-                "rehearsal: the action before was not run, so this wait runs once, unpolled",
-            );
+            self.screen
+                .warn("rehearsal: the action before was not run, so this wait runs once, unpolled");
         } else {
             self.screen.info(&format!(
                 "every {}, for at most {}:",
