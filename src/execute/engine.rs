@@ -1,13 +1,14 @@
 //! The engine walks a runbook's steps. Each step goes one way: its `if`, its kind's work
 //! (render → plan → run on its targets → judge, in [`super::step`]), the record of how it
 //! ended ([`Engine::finish_step`]), then where [`crate::flow`] says it leads — or, when it
-//! failed and `on_failure` asks, where the engineer says ([`super::failure`]).
+//! failed and `on_failure` asks, where the engineer says ([`super::failure_menu`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use minijinja::Environment;
 
+use super::failure_menu::AfterFailure;
 use super::prompt::{Asked, NoAnswer, Prompter, Reply};
 use super::runner::Runner;
 use super::screen::Screen;
@@ -239,7 +240,7 @@ impl Engine {
             .step_header(index + 1, total, &name, kind.as_str());
         self.start_step(step, id)?;
         let mut tried = match condition {
-            Err(tried) => tried,
+            Err(error) => cannot_evaluate(step, error),
             Ok(_) => self.attempt(runbook, state, step, id, true)?,
         };
         loop {
@@ -277,13 +278,13 @@ impl Engine {
                     let next = match flow::next(step, StepEnd::Failed) {
                         Next::AskEngineer => {
                             match self.failure_menu(runbook, state, step, id, ran)? {
-                                super::failure::AfterFailure::Retry => {
+                                AfterFailure::Retry => {
                                     self.start_step(step, id)?;
                                     tried = self.attempt(runbook, state, step, id, false)?;
                                     continue;
                                 }
-                                super::failure::AfterFailure::Go(next) => next,
-                                super::failure::AfterFailure::Stop(ending) => {
+                                AfterFailure::Go(next) => next,
+                                AfterFailure::Stop(ending) => {
                                     return Ok(Walked::Stop(ending));
                                 }
                             }
@@ -306,24 +307,22 @@ impl Engine {
         }
     }
 
-    /// The step's `if`: `Ok(None)` runs it, `Ok(Some(reason))` skips it, and an expression
-    /// that cannot be evaluated fails the step (not the run).
+    /// The step's `if`: `Ok(None)` runs it, `Ok(Some(reason))` skips it; an expression that
+    /// cannot be evaluated is an error, which fails the step ([`cannot_evaluate`]), not the
+    /// run.
     fn condition(
         &self,
         runbook: &Runbook,
         state: &RunState,
         step: &Step,
-    ) -> Result<Option<String>, Tried> {
+    ) -> Result<Option<String>, String> {
         let Some(condition) = &step.condition else {
             return Ok(None);
         };
         match state.condition(runbook, &self.env, condition) {
             Ok(true) => Ok(None),
             Ok(false) => Ok(Some(format!("`if: {}` is false", condition.value))),
-            Err(error) => Err(Tried::failed_before_running(
-                &format!("`if: {}` evaluates to true or false", condition.value),
-                format!("cannot evaluate `if`: {error}"),
-            )),
+            Err(error) => Err(error),
         }
     }
 
@@ -351,7 +350,7 @@ impl Engine {
             match self.condition(runbook, state, step) {
                 Ok(None) => {}
                 Ok(Some(reason)) => return Ok(Tried::Skipped { reason, ok: true }),
-                Err(tried) => return Ok(tried),
+                Err(error) => return Ok(cannot_evaluate(step, error)),
             }
         }
         if let Some(instructions) = &step.instructions {
@@ -400,6 +399,15 @@ impl Engine {
             self.skipped_failures.push(id.to_string());
         }
     }
+}
+
+/// A step whose `if` cannot be evaluated fails.
+fn cannot_evaluate(step: &Step, error: String) -> Tried {
+    let condition = step.condition.as_ref().map_or("", |c| c.as_str());
+    Tried::failed_before_running(
+        &format!("`if: {condition}` evaluates to true or false"),
+        format!("cannot evaluate `if`: {error}"),
+    )
 }
 
 /// The run pauses at `id` (quit, Ctrl-C), or needs a person who is not there.

@@ -3,7 +3,7 @@
 
 mod dry_run;
 pub mod engine;
-mod failure;
+mod failure_menu;
 pub(crate) mod fanout;
 mod inputs;
 pub(crate) mod judge;

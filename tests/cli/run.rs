@@ -924,3 +924,27 @@ fn a_rehearsal_does_not_poll_a_wait_for_what_a_rehearsed_action_never_started() 
     assert_eq!(find(&events, "command", Some("until-started")).len(), 1);
     assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
 }
+
+#[test]
+fn a_dry_run_says_where_each_way_of_ending_a_step_leads() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "if-error", &timeline, &["--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let scale = stdout
+        .split("\nStep ")
+        .find(|s| s.contains("(scale)"))
+        .unwrap_or_else(|| panic!("no step `scale` in\n{stdout}"));
+    for line in [
+        "then → step `after`",
+        "if false → step `after`",
+        "on failure → step `after`",
+    ] {
+        assert!(scale.contains(line), "{line:?} missing in\n{scale}");
+    }
+
+    let (code, stdout, stderr) = run_plain(dir, "manual-next", &timeline, &["--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("then → step `close`"), "{stdout}");
+    assert!(stdout.contains("then → end"), "{stdout}");
+}

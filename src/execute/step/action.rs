@@ -285,3 +285,29 @@ fn keep_done_hosts(tried: &mut Tried, before: &StepResult) {
             .or_insert_with(|| done.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::execute::transport::HttpRequest;
+
+    #[test]
+    fn an_http_action_is_confirmed_with_its_headers_and_body() {
+        let job = Job::Http {
+            host: "local".into(),
+            request: HttpRequest {
+                method: "POST".into(),
+                url: "https://iam.example.com/api/users".into(),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: Some(r#"{"name": "ada"}"#.into()),
+                timeout: Duration::from_secs(5),
+            },
+        };
+        assert_eq!(
+            in_full(&job),
+            "POST https://iam.example.com/api/users\nContent-Type: application/json\n\n{\"name\": \"ada\"}"
+        );
+    }
+}
