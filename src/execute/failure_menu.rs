@@ -190,7 +190,9 @@ impl Engine {
                         }
                     };
                     let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
-                    self.screen.command(&plan.target, &shown);
+                    let in_full = plan.jobs.first().map(super::step::in_full);
+                    self.screen
+                        .command(&plan.target, &in_full.unwrap_or_default());
                     match self.ask(id, |p| p.confirm(id, "Run the rollback?"))? {
                         Ok(true) => {
                             self.record(Some(id), Event::Confirmed { command: shown })?;

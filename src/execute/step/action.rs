@@ -5,7 +5,7 @@
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried, step_timeout, stop_for};
 use crate::execute::prompt::Declined;
-use crate::execute::runner::{self, Job};
+use crate::execute::runner;
 use crate::execute::state::{RunState, StepResult};
 use crate::model::{Confirm, ConfirmWord, Runbook, Sp, Step};
 use crate::timeline::{Event, Outcome};
@@ -90,8 +90,10 @@ impl Engine {
                 .info(&format!("This action changes {target}. It will run:"));
         }
         let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
-        self.screen
-            .command(&target, &plan.jobs.first().map(in_full).unwrap_or_default());
+        self.screen.command(
+            &target,
+            &plan.jobs.first().map(super::in_full).unwrap_or_default(),
+        );
         if plan.jobs.iter().any(|j| j.shown() != shown) {
             self.screen.info(&format!(
                 "(as rendered for {}; each host gets its own)",
@@ -253,24 +255,6 @@ impl Engine {
     }
 }
 
-/// A job as the confirmation shows it: a shell script, or an HTTP request with its headers
-/// and body (the screen masks secrets).
-fn in_full(job: &Job) -> String {
-    match job {
-        Job::Shell { .. } => job.shown(),
-        Job::Http { request, .. } => {
-            let mut text = job.shown();
-            for (name, value) in &request.headers {
-                text.push_str(&format!("\n{name}: {value}"));
-            }
-            if let Some(body) = &request.body {
-                text.push_str(&format!("\n\n{body}"));
-            }
-            text
-        }
-    }
-}
-
 /// After a retry on some hosts: the hosts done before stay in the step's result, so
 /// `steps.ID.hosts` describes the whole group (their captures are kept the same way).
 fn keep_done_hosts(tried: &mut Tried, before: &StepResult) {
@@ -283,31 +267,5 @@ fn keep_done_hosts(tried: &mut Tried, before: &StepResult) {
             .hosts
             .entry(host.clone())
             .or_insert_with(|| done.clone());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::execute::transport::HttpRequest;
-
-    #[test]
-    fn an_http_action_is_confirmed_with_its_headers_and_body() {
-        let job = Job::Http {
-            host: "local".into(),
-            request: HttpRequest {
-                method: "POST".into(),
-                url: "https://iam.example.com/api/users".into(),
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: Some(r#"{"name": "ada"}"#.into()),
-                timeout: Duration::from_secs(5),
-            },
-        };
-        assert_eq!(
-            in_full(&job),
-            "POST https://iam.example.com/api/users\nContent-Type: application/json\n\n{\"name\": \"ada\"}"
-        );
     }
 }
