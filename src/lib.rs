@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 mod error;
 pub mod execute;
+pub mod flow;
 pub mod lint;
 pub mod load;
 pub mod model;

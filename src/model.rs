@@ -433,6 +433,10 @@ pub struct Command {
     /// Actions only: the command that undoes this one, offered when it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Box<Sp<Command>>>,
+    /// Actions only: why this cannot be undone, instead of a `rollback`; shown in the
+    /// confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irreversible: Option<Sp<String>>,
     /// Health checks only: longest time the check may take (default `60s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Sp<String>>,

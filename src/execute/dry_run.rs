@@ -1,10 +1,11 @@
 //! `--dry-run`: every step in order with its rendered commands and targets, and where
-//! branches lead. Nothing runs, checks included.
+//! branches lead (as [`crate::flow`] decides). Nothing runs, checks included.
 
 use std::fmt::Write as _;
 
 use super::state::RunState;
-use crate::model::{Command, END, Runbook, StepKind};
+use crate::flow::{self, Next, StepEnd, Target};
+use crate::model::{Command, Runbook, StepKind};
 
 pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> String {
     let env = crate::template::environment();
@@ -96,11 +97,12 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
                 let ask = step.ask.as_ref().expect("ask");
                 let _ = writeln!(out, "  asks: {}", render(&ask.question, false));
                 for choice in ask.choices.iter().flatten() {
+                    let chose = flow::next(step, StepEnd::Chose(&choice.label.value));
                     let _ = writeln!(
                         out,
                         "    - {} → {}",
                         choice.label.value,
-                        leads_to(choice.next.as_ref().map(|n| n.as_str()), runbook, index)
+                        leads_to(runbook, index, &chose)
                     );
                 }
                 if let Some(input) = &ask.input {
@@ -121,27 +123,30 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
                 let _ = writeln!(out, "  the engineer does this and says done");
             }
         }
-        if let Some(policy) = &step.on_failure {
-            let _ = writeln!(out, "  on failure: {}", policy.value);
-        }
         if step.ask.as_ref().and_then(|a| a.choices.as_ref()).is_none() {
-            let _ = writeln!(
-                out,
-                "  then → {}",
-                leads_to(step.next.as_ref().map(|n| n.as_str()), runbook, index)
-            );
+            let then = flow::next(step, StepEnd::Ok);
+            let _ = writeln!(out, "  then → {}", leads_to(runbook, index, &then));
+        }
+        if step.condition.is_some() {
+            let skipped = flow::next(step, StepEnd::Skipped);
+            let _ = writeln!(out, "  if false → {}", leads_to(runbook, index, &skipped));
+        }
+        if step.on_failure.is_some() {
+            let failed = flow::next(step, StepEnd::Failed);
+            let _ = writeln!(out, "  on failure → {}", leads_to(runbook, index, &failed));
         }
     }
     out
 }
 
-fn leads_to(next: Option<&str>, runbook: &Runbook, index: usize) -> String {
-    match next {
-        Some(END) => "end".into(),
-        Some(id) => format!("step `{id}`"),
-        None => match runbook.steps.get(index + 1) {
-            Some(step) => format!("step `{}`", step.id.value),
-            None => "end".into(),
-        },
+/// Where a run goes, in words.
+fn leads_to(runbook: &Runbook, index: usize, next: &Next) -> String {
+    match (next, flow::target(&runbook.steps, index, next)) {
+        (Next::Stop, _) => "the run stops (failed)".into(),
+        (Next::AskEngineer, _) => "the engineer picks from the failure menu".into(),
+        (_, Some(Target::Step(to))) => format!("step `{}`", runbook.steps[to].id.value),
+        (_, Some(Target::End)) => "end".into(),
+        (Next::Step(id), None) => format!("step `{id}` (no such step)"),
+        (_, None) => "end".into(),
     }
 }

@@ -3,6 +3,7 @@
 
 mod dry_run;
 pub mod engine;
+mod failure_menu;
 pub(crate) mod fanout;
 mod inputs;
 pub(crate) mod judge;
@@ -11,6 +12,7 @@ mod resume;
 pub mod runner;
 pub mod screen;
 pub mod state;
+mod step;
 pub mod transport;
 
 use std::collections::HashMap;
@@ -205,32 +207,49 @@ fn finish(
     let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(0);
     let path = engine.timeline.path().display().to_string();
     engine.screen.blank();
+    let skipped_failures = std::mem::take(&mut engine.skipped_failures);
     let status = match &ending {
         Ending::Resolved => {
+            let skipped = skipped_failures.len();
             engine.timeline.record(
                 None,
                 Event::RunFinished {
                     outcome: RunOutcome::Resolved,
                     duration_ms,
+                    skipped_failures: skipped_failures.clone(),
                 },
             )?;
-            engine.screen.ok(&format!(
-                "Runbook finished: resolved. {}",
-                engine.screen.clock()
-            ));
+            let clock = engine.screen.clock();
+            if skipped == 0 {
+                engine
+                    .screen
+                    .ok(&format!("Runbook finished: resolved. {clock}"));
+            } else {
+                engine.screen.warn(&format!(
+                    "Runbook finished: resolved, with {skipped} failed step{} skipped ({}). {clock}",
+                    if skipped == 1 { "" } else { "s" },
+                    skipped_failures.join(", ")
+                ));
+            }
             ExitStatus::Success
         }
-        Ending::Failed { step } => {
+        Ending::Failed { step } | Ending::Aborted { step } => {
+            let outcome = match &ending {
+                Ending::Aborted { .. } => RunOutcome::Aborted,
+                _ => RunOutcome::Failed,
+            };
             engine.timeline.record(
                 None,
                 Event::RunFinished {
-                    outcome: RunOutcome::Failed,
+                    outcome,
                     duration_ms,
+                    skipped_failures,
                 },
             )?;
-            engine
-                .screen
-                .fail(&format!("Runbook stopped at step `{step}`: failed."));
+            engine.screen.fail(&format!(
+                "Runbook stopped at step `{step}`: {}.",
+                outcome.as_str()
+            ));
             ExitStatus::Failure
         }
         Ending::Paused { step } => {
@@ -350,6 +369,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
             Event::RunFinished {
                 outcome: RunOutcome::Resolved,
                 duration_ms,
+                skipped_failures: Vec::new(),
             },
         )?;
         screen.ok("every step had finished: the run is now recorded as resolved");

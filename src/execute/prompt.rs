@@ -29,6 +29,14 @@ pub enum Reply<T> {
 
 pub type Asked<T> = Result<Reply<T>, NoAnswer>;
 
+/// What to do with an action the engineer said No to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declined {
+    RunAfterAll,
+    Skip,
+    Stop,
+}
+
 const NOTE: &str = "✎ Add a note to the timeline";
 const QUIT: &str = "⏸ Quit — pause the run (resume later with --resume)";
 const BACK: &str = "↩ Back to the question";
@@ -127,7 +135,8 @@ impl Prompter {
             })
     }
 
-    /// A confirmation by typing `expected`; anything else declines.
+    /// A confirmation by typing `expected`. A mistyped word asks again (a slip must not
+    /// skip the fix); Enter alone is No.
     pub fn confirm_typed(&mut self, step: &str, question: &str, expected: &str) -> Asked<bool> {
         if self.yes {
             return Ok(Reply::Answer(true));
@@ -137,13 +146,36 @@ impl Prompter {
         }
         let _on_screen = Prompting::start();
         let prompt = format!("{question} Type `{expected}` to confirm:");
-        match Text::new(&prompt)
-            .with_help_message("anything else declines; Esc for note or quit")
-            .prompt()
-        {
-            Ok(typed) => Ok(Reply::Answer(typed.trim() == expected)),
-            Err(error) => self.escape(error),
+        loop {
+            match Text::new(&prompt)
+                .with_help_message("Enter alone to decline; Esc for note or quit")
+                .prompt()
+            {
+                Ok(typed) if typed.trim() == expected => return Ok(Reply::Answer(true)),
+                Ok(typed) if typed.trim().is_empty() => return Ok(Reply::Answer(false)),
+                Ok(typed) => eprintln!(
+                    "  ✘ `{}` is not `{expected}`; type it exactly, or Enter alone to decline",
+                    typed.trim()
+                ),
+                Err(error) => return self.escape(error),
+            }
         }
+    }
+
+    /// After No to an action: run it after all, skip it, or stop the run.
+    pub fn declined(&mut self, step: &str) -> Asked<Declined> {
+        let options = [
+            "Run it after all".to_string(),
+            "Skip it and go on (recorded as declined)".to_string(),
+            "Stop here (the run ends, aborted)".to_string(),
+        ];
+        self.select(step, "Not run. What now?", &options, None)
+            .map(|reply| match reply {
+                Reply::Answer(0) => Reply::Answer(Declined::RunAfterAll),
+                Reply::Answer(1) => Reply::Answer(Declined::Skip),
+                Reply::Answer(_) => Reply::Answer(Declined::Stop),
+                Reply::Note(note) => Reply::Note(note),
+            })
     }
 
     /// Free text, checked by `validate` (which says what is wrong), hidden when `secret`.

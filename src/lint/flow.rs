@@ -1,11 +1,11 @@
 //! Rules about how a run moves through the steps: unique ids, targets of `next`, choices and
-//! `on_failure` that exist, and steps that no path reaches.
+//! `on_failure` that exist, and steps that no path reaches (the paths of [`crate::flow`]).
 
 use std::collections::HashMap;
 
 use super::{FileLint, Rule};
 use crate::load::did_you_mean;
-use crate::model::{END, ON_FAILURE_POLICIES, Sp, Step};
+use crate::model::{END, ON_FAILURE_POLICIES, Sp};
 
 pub(super) fn check(lint: &mut FileLint<'_>) {
     let steps = &lint.runbook.steps;
@@ -61,7 +61,7 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
         // Reachability means little while targets are wrong.
         return;
     }
-    for (i, reachable) in reachable_steps(steps, &index).into_iter().enumerate() {
+    for (i, reachable) in crate::flow::reachable(steps, 0).into_iter().enumerate() {
         if !reachable {
             let step = &steps[i];
             lint.report_with_help(
@@ -95,39 +95,4 @@ fn check_target(
             target.value
         ),
     );
-}
-
-/// Which steps some path from the first step reaches. Edges: `next` (or the step below), the
-/// step below when `if` may skip it, every choice, and an `on_failure` step.
-fn reachable_steps(steps: &[Sp<Step>], index: &HashMap<&str, usize>) -> Vec<bool> {
-    let mut reached = vec![false; steps.len()];
-    let mut pending = vec![0usize];
-    let target = |name: &str| index.get(name).copied();
-    while let Some(i) = pending.pop() {
-        if i >= steps.len() || reached[i] {
-            continue;
-        }
-        reached[i] = true;
-        let step = &steps[i];
-        let below = i + 1;
-        match &step.next {
-            Some(next) => pending.extend(target(next)),
-            None => pending.push(below),
-        }
-        if step.condition.is_some() {
-            pending.push(below);
-        }
-        if let Some(choices) = step.ask.as_ref().and_then(|a| a.choices.as_ref()) {
-            for choice in choices {
-                match &choice.next {
-                    Some(next) => pending.extend(target(next)),
-                    None => pending.push(below),
-                }
-            }
-        }
-        if let Some(policy) = &step.on_failure {
-            pending.extend(target(policy));
-        }
-    }
-    reached
 }

@@ -223,11 +223,16 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
         check_command(lint, action, CommandContext::Action);
         match &action.rollback {
             Some(rollback) => check_command(lint, rollback, CommandContext::Rollback),
+            // `irreversible: "why"` says there is no way back, and why.
+            None if action.irreversible.is_some() => {}
             None => lint.report_with_help(
                 Rule::NoRollback,
                 action.pos,
-                format!("action `{}` has no `rollback`: say how to undo it, or why it cannot be undone", step.id.value),
-                Some("add `rollback: {run: …}`, or explain in `instructions` why there is no way back"),
+                format!(
+                    "action `{}` has no `rollback`: say how to undo it, or why it cannot be undone",
+                    step.id.value
+                ),
+                Some("add `rollback: {run: …}`, or `irreversible: \"why it cannot be undone\"`"),
             ),
         }
     }

@@ -1,85 +1,12 @@
 //! The Mermaid flow chart of a runbook's steps: one node per step and one edge per way a run
-//! can move on (the step below, `next`, each choice, an `if` that skips, an `on_failure` step).
-//! Labels are the step names as written; templates are never rendered.
+//! can move on, as [`crate::flow`] decides it (the step below, `next`, each choice, an `if`
+//! that skips, an `on_failure` step). Labels are the step names as written; templates are
+//! never rendered.
 
 use std::fmt::Write as _;
 
-use crate::model::{END, Sp, Step, StepKind};
-
-/// Where an edge leads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// The step at this index.
-    Step(usize),
-    /// The end of the run.
-    End,
-}
-
-/// Why a run may follow an edge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EdgeKind {
-    /// The step below, or the step `next` names.
-    Then,
-    /// A choice of an `ask`, with its label.
-    Choice(String),
-    /// The step's `if` was false: the run goes on with the step below.
-    Skip,
-    /// `on_failure: STEP`.
-    OnFailure,
-}
-
-/// One way from a step to another (or to the end).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edge {
-    pub from: usize,
-    pub to: Target,
-    pub kind: EdgeKind,
-}
-
-/// The edges of the flow, step by step, in the order a reader expects them: how the step
-/// ends, then the skip, then the failure path. Targets that name no step (lint reports them)
-/// are left out.
-pub fn edges(steps: &[Sp<Step>]) -> Vec<Edge> {
-    let below = |i: usize| {
-        if i + 1 < steps.len() {
-            Target::Step(i + 1)
-        } else {
-            Target::End
-        }
-    };
-    let target = |i: usize, name: Option<&str>| match name {
-        None => Some(below(i)),
-        Some(END) => Some(Target::End),
-        Some(id) => steps
-            .iter()
-            .position(|s| s.id.as_str() == id)
-            .map(Target::Step),
-    };
-    let mut edges = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
-        let edge = |to, kind| Edge { from: i, to, kind };
-        match step.ask.as_ref().and_then(|ask| ask.choices.as_ref()) {
-            // A decision's choices say where to go; its own `next` does not apply.
-            Some(choices) => edges.extend(choices.iter().filter_map(|choice| {
-                let to = target(i, choice.next.as_ref().map(|n| n.as_str()))?;
-                Some(edge(to, EdgeKind::Choice(choice.label.value.clone())))
-            })),
-            None => edges.extend(
-                target(i, step.next.as_ref().map(|n| n.as_str()))
-                    .map(|to| edge(to, EdgeKind::Then)),
-            ),
-        }
-        if step.condition.is_some() {
-            edges.push(edge(below(i), EdgeKind::Skip));
-        }
-        if let Some(policy) = &step.on_failure
-            && let Some(to) = steps.iter().position(|s| s.id.as_str() == policy.as_str())
-        {
-            edges.push(edge(Target::Step(to), EdgeKind::OnFailure));
-        }
-    }
-    edges
-}
+use crate::flow::{EdgeKind, Target, edges};
+use crate::model::{Sp, Step, StepKind};
 
 /// The `flowchart TD` source, without the Markdown fence.
 pub fn flowchart(steps: &[Sp<Step>]) -> String {

@@ -93,6 +93,10 @@ pub enum Event {
     Escalated {
         contact: String,
     },
+    /// The engineer went to another step from the failure menu.
+    Jumped {
+        to: String,
+    },
     RunPaused {
         at_step: String,
     },
@@ -105,6 +109,10 @@ pub enum Event {
     RunFinished {
         outcome: RunOutcome,
         duration_ms: u64,
+        /// Failed steps the run went past (`on_failure: continue`, or skipped from the
+        /// failure menu).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skipped_failures: Vec<String>,
     },
 }
 
@@ -122,6 +130,7 @@ impl Event {
             Event::Note { .. } => "note",
             Event::StepFinished { .. } => "step_finished",
             Event::Escalated { .. } => "escalated",
+            Event::Jumped { .. } => "jumped",
             Event::RunPaused { .. } => "run_paused",
             Event::RunResumed { .. } => "run_resumed",
             Event::RunFinished { .. } => "run_finished",
@@ -201,6 +210,10 @@ mod tests {
             Event::RunFinished {
                 outcome: RunOutcome::Resolved,
                 duration_ms: 5,
+                skipped_failures: vec!["disk".into()],
+            },
+            Event::Jumped {
+                to: "verify".into(),
             },
         ];
         for event in events {

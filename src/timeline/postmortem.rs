@@ -108,6 +108,7 @@ fn summary(out: &mut String, records: &[Record], started: Option<&Record>) {
             let Event::RunFinished {
                 outcome,
                 duration_ms,
+                skipped_failures,
             } = &finished.event
             else {
                 unreachable!()
@@ -115,8 +116,9 @@ fn summary(out: &mut String, records: &[Record], started: Option<&Record>) {
             (
                 date_time(finished),
                 format!(
-                    "{} (run time {})",
+                    "{}{} (run time {})",
                     outcome.as_str(),
+                    with_skipped_failures(skipped_failures),
                     human_duration(*duration_ms)
                 ),
             )
@@ -213,6 +215,7 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 None => outcome.as_str().to_string(),
             },
             Event::Escalated { contact } => contact.clone(),
+            Event::Jumped { to } => format!("to {}", code(to)),
             Event::RunPaused { at_step } => format!("at {}", code(at_step)),
             Event::RunResumed {
                 at_step,
@@ -227,10 +230,12 @@ fn timeline_table(out: &mut String, records: &[Record]) {
             Event::RunFinished {
                 outcome,
                 duration_ms,
+                skipped_failures,
             } => {
                 format!(
-                    "{} after {}",
+                    "{}{} after {}",
                     outcome.as_str(),
+                    with_skipped_failures(skipped_failures),
                     human_duration(*duration_ms)
                 )
             }
@@ -319,6 +324,7 @@ fn decisions(out: &mut String, records: &[Record]) {
             Event::Answer { choice, value } => answer_text(choice, value),
             Event::Confirmed { command } => format!("confirmed {}", code(&one_line(command))),
             Event::Declined { command } => format!("declined {}", code(&one_line(command))),
+            Event::Jumped { to } => format!("went to step {} after a failure", code(to)),
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,
@@ -341,6 +347,23 @@ fn decisions(out: &mut String, records: &[Record]) {
         let _ = writeln!(out, "_None recorded._");
     }
     out.push('\n');
+}
+
+/// `, with 2 failed steps skipped (`disk`, `queue`)`, or nothing: a resolved run that went
+/// past failures says so.
+fn with_skipped_failures(skipped: &[String]) -> String {
+    match skipped.len() {
+        0 => String::new(),
+        n => format!(
+            ", with {n} failed step{} skipped ({})",
+            if n == 1 { "" } else { "s" },
+            skipped
+                .iter()
+                .map(|s| code(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn escalations(out: &mut String, records: &[Record]) {

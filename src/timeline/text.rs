@@ -200,6 +200,7 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                 format!("{bold}☎ escalated to {contact}{bold:#}"),
                 Vec::new(),
             ),
+            Event::Jumped { to } => (format!("↪ jumped to {to}"), Vec::new()),
             Event::RunPaused { at_step } => (
                 format!("{yellow}⏸ run paused{yellow:#} at {at_step}"),
                 Vec::new(),
@@ -220,6 +221,7 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
             Event::RunFinished {
                 outcome,
                 duration_ms,
+                ..
             } => {
                 let duration = human_duration(*duration_ms);
                 let line = match outcome {

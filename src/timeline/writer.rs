@@ -599,6 +599,7 @@ mod tests {
                 Event::RunFinished {
                     outcome: RunOutcome::Resolved,
                     duration_ms: 5,
+                    skipped_failures: Vec::new(),
                 },
             )
             .unwrap();

@@ -165,6 +165,7 @@ fn a_person_walks_a_runbook_to_the_end() {
     t.expect("exit 0");
     t.expect("Step 3/6 · Purge the cache");
     t.pick("Run it on local?", 0);
+    t.pick("Not run. What now?", 1);
     t.expect("skipped: declined");
     t.expect("Step 4/6 · Is it better?");
     t.pick("Is the error rate back to normal?", 1);
@@ -339,7 +340,11 @@ fn confirm_type_runs_only_when_the_target_is_typed() {
     let mut t = spawn_run(dir, "typed", &timeline, &[]);
 
     t.expect("Step 1/2 · Flush the cache");
+    // A wrong word asks again; Enter alone declines, and the menu skips it.
     t.answer("Type `local` to confirm", "prod");
+    t.expect("`prod` is not `local`");
+    t.answer("Type `local` to confirm", "");
+    t.pick("Not run. What now?", 1);
     t.expect("skipped: declined");
     t.expect("Step 2/2 · Flush the cache again");
     // Esc at a typed confirmation opens back / note / quit: a note, then the question again.
@@ -684,4 +689,262 @@ fn run_fixtures_pass_lint_without_warnings() {
             .arg(fixture("run")),
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+// ───────────────────────────── flow and honest outcomes ─────────────────────────────
+
+/// The step ids of the `step_finished` events, in order: the path the run took.
+fn path(events: &[Value]) -> Vec<String> {
+    find(events, "step_finished", None)
+        .iter()
+        .map(|e| e["step"].as_str().expect("a step id").to_string())
+        .collect()
+}
+
+#[test]
+fn enter_at_y_n_opens_the_decline_menu_instead_of_skipping() {
+    // Regression: Enter at an action's y/N recorded `declined` and the run moved on.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "decline", &timeline, &[]);
+
+    t.expect("Step 1/4 · Restart the worker");
+    t.expect("Run it on local?");
+    t.send(crate::pty::ENTER);
+    // Run it after all, Skip it and go on, Stop here.
+    t.pick("Not run. What now?", 1);
+    t.expect("skipped: declined");
+    t.expect("Step 2/4 · Purge the cache");
+    t.expect("Run it on local?");
+    t.send(crate::pty::ENTER);
+    t.pick("Not run. What now?", 0);
+    t.expect("exit 0");
+    t.expect("Step 3/4 · Drop the old sessions");
+    t.expect("this cannot be undone: the sessions are gone for good");
+    t.expect("Run it on local?");
+    t.send(crate::pty::ENTER);
+    t.pick("Not run. What now?", 2);
+    t.expect("Runbook stopped at step `three`: aborted.");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 1, "{screen}");
+    assert!(!dir.join("one.marker").exists(), "the skipped action ran");
+    assert!(
+        dir.join("two.marker").exists(),
+        "run after all did not run it"
+    );
+    assert!(!dir.join("three.marker").exists(), "the stopped action ran");
+    assert!(
+        !dir.join("four.marker").exists(),
+        "the run went on after stop"
+    );
+    let events = events(&timeline);
+    assert_eq!(
+        only(&events, "declined", Some("one"))["command"],
+        "touch one.marker"
+    );
+    assert_eq!(outcome(&events, "one"), "skipped");
+    assert!(find(&events, "declined", Some("two")).is_empty());
+    assert_eq!(
+        only(&events, "confirmed", Some("two"))["command"],
+        "touch two.marker"
+    );
+    assert_eq!(outcome(&events, "two"), "done");
+    assert_eq!(
+        only(&events, "declined", Some("three"))["command"],
+        "touch three.marker"
+    );
+    assert_eq!(path(&events), ["one", "two"]);
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "aborted");
+    assert_verified(dir, &timeline);
+}
+
+#[test]
+fn a_mistyped_confirmation_asks_again_and_its_template_is_rendered() {
+    // Regression: a mistyped `confirm: type` recorded `declined` and the run moved on; and
+    // `confirm: {type: "{{ … }}"}` made the engineer type the braces.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(
+        dir,
+        "typed-template",
+        &timeline,
+        &["--set", "cluster=prod-eu"],
+    );
+
+    t.answer("Type `prod-eu` to confirm", "prod");
+    t.expect("`prod` is not `prod-eu`");
+    t.answer("Type `prod-eu` to confirm", "prod-eu");
+    t.expect("Runbook finished: resolved");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("{{"), "{screen}");
+    assert!(dir.join("drained.marker").exists());
+    let events = events(&timeline);
+    assert!(
+        find(&events, "declined", None).is_empty(),
+        "{}",
+        show(&events)
+    );
+    assert_eq!(
+        only(&events, "confirmed", Some("drain"))["command"],
+        "touch drained.marker"
+    );
+    assert_eq!(outcome(&events, "drain"), "done");
+}
+
+#[test]
+fn a_jump_from_the_failure_menu_is_recorded_and_a_skip_is_a_skipped_failure() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "jump", &timeline, &[]);
+
+    // The action cannot render (`"none" + 1`): it never ran, so there is no rollback to offer.
+    t.expect("Step 2/5 · Scale by the count");
+    t.expect("template error");
+    // Retry, Skip, Go to, Escalate, Stop.
+    t.pick("The step failed. What now?", 1);
+    t.expect("Step 3/5 · The disk has room");
+    t.expect("happened: exit 3: disk 97% full");
+    t.pick("The step failed. What now?", 2);
+    // count, scale, disk, clean, fix.
+    t.pick("Go to which step?", 4);
+    t.expect("Step 5/5 · Page the storage team");
+    t.expect("Runbook finished: resolved, with 1 failed step skipped (scale).");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains("Roll back"),
+        "a rollback was offered for an action that never ran:\n{screen}"
+    );
+    assert!(!dir.join("clean.marker").exists(), "the jump went below");
+    assert!(dir.join("fix.marker").exists());
+    let events = events(&timeline);
+    assert_eq!(only(&events, "jumped", Some("disk"))["to"], "fix");
+    assert_eq!(path(&events), ["count", "scale", "scale", "disk", "fix"]);
+    let finished = only(&events, "run_finished", None);
+    assert_eq!(finished["outcome"], "resolved");
+    assert_eq!(finished["skipped_failures"], serde_json::json!(["scale"]));
+    assert_verified(dir, &timeline);
+
+    let (code, postmortem, stderr) = output(
+        runbook_in(dir)
+            .args(["timeline", "--format", "md"])
+            .arg(&timeline),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        postmortem.contains("resolved, with 1 failed step skipped (`scale`)"),
+        "{postmortem}"
+    );
+}
+
+#[test]
+fn a_manual_step_follows_its_next_even_to_the_end() {
+    // Regression: a manual step's `next` was ignored and the step below ran (the shipped
+    // user-sync/push-failures went on to escalate after `next: end`).
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "manual-next", &timeline, &["--yes"]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        !dir.join("skipped-over.marker").exists(),
+        "`next: close` was not followed"
+    );
+    assert!(
+        !dir.join("escalate.marker").exists(),
+        "`next: end` was not followed"
+    );
+    let events = events(&timeline);
+    assert_eq!(path(&events), ["assess", "close"]);
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+}
+
+#[test]
+fn an_if_that_cannot_be_evaluated_fails_its_step_not_the_run() {
+    // Regression: an `if` evaluation error ended the whole run as failed.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "if-error", &timeline, &[]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("cannot evaluate `if`"), "{stdout}");
+    assert!(
+        stdout.contains("Runbook finished: resolved, with 1 failed step skipped (scale)."),
+        "{stdout}"
+    );
+    assert!(!dir.join("scale.marker").exists());
+    assert!(
+        dir.join("after.marker").exists(),
+        "`on_failure: continue` did not go on"
+    );
+    let events = events(&timeline);
+    assert_eq!(outcome(&events, "scale"), "failed");
+    assert_eq!(path(&events), ["count", "scale", "after"]);
+    let finished = only(&events, "run_finished", None);
+    assert_eq!(finished["outcome"], "resolved");
+    assert_eq!(finished["skipped_failures"], serde_json::json!(["scale"]));
+}
+
+#[test]
+fn a_command_killed_by_the_interrupting_signal_pauses_the_run() {
+    // Regression: when SIGINT reached the command before the run saw it, the command was
+    // "killed by a signal", the step failed, and the run ended failed instead of paused.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "signal", &timeline, &[]);
+
+    assert_eq!(code, 130, "{stdout}{stderr}");
+    let events = events(&timeline);
+    assert!(
+        find(&events, "step_finished", Some("killed")).is_empty(),
+        "an interrupted step is not finished:\n{}",
+        show(&events)
+    );
+    assert_eq!(only(&events, "run_paused", None)["at_step"], "killed");
+    assert!(find(&events, "run_finished", None).is_empty());
+    assert!(!dir.join("after.marker").exists());
+}
+
+#[test]
+fn a_rehearsal_does_not_poll_a_wait_for_what_a_rehearsed_action_never_started() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) =
+        run_plain(dir, "rehearse-wait", &timeline, &["--rehearse", "--yes"]);
+
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!dir.join("started.marker").exists(), "the action ran");
+    let events = events(&timeline);
+    assert_eq!(outcome(&events, "start"), "rehearsed");
+    assert_eq!(outcome(&events, "until-started"), "rehearsed");
+    assert_eq!(find(&events, "command", Some("until-started")).len(), 1);
+    assert_eq!(only(&events, "run_finished", None)["outcome"], "resolved");
+}
+
+#[test]
+fn a_dry_run_says_where_each_way_of_ending_a_step_leads() {
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let (code, stdout, stderr) = run_plain(dir, "if-error", &timeline, &["--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let scale = stdout
+        .split("\nStep ")
+        .find(|s| s.contains("(scale)"))
+        .unwrap_or_else(|| panic!("no step `scale` in\n{stdout}"));
+    for line in [
+        "then → step `after`",
+        "if false → step `after`",
+        "on failure → step `after`",
+    ] {
+        assert!(scale.contains(line), "{line:?} missing in\n{scale}");
+    }
+
+    let (code, stdout, stderr) = run_plain(dir, "manual-next", &timeline, &["--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("then → step `close`"), "{stdout}");
+    assert!(stdout.contains("then → end"), "{stdout}");
 }

@@ -145,6 +145,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
         Event::RunFinished {
             outcome: RunOutcome::Resolved,
             duration_ms: 4_000,
+            skipped_failures: Vec::new(),
         },
     );
     path

@@ -1,0 +1,29 @@
+//! A check: runs at once, with no question, on its targets; passes or fails by its `expect`.
+
+use crate::Error;
+use crate::execute::engine::{Engine, Tried, step_timeout};
+use crate::execute::runner;
+use crate::execute::state::RunState;
+use crate::model::{Runbook, Sp, Step};
+
+impl Engine {
+    pub(crate) fn check(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let check = step.check.as_ref().expect("a check step has a check");
+        let plan = match runner::plan(runbook, state, &self.env, check, None, step_timeout(step)) {
+            Ok(plan) => plan,
+            Err(error) => return Ok(super::cannot_render(error)),
+        };
+        if let Some(job) = plan.jobs.first() {
+            self.screen.command(&plan.target, &job.shown());
+        }
+        let limits = self.limits(step, check, false);
+        let execution = self.execute(runbook, state, &plan, &plan.jobs, check, &limits, id)?;
+        Ok(self.conclude(state, step, id, check, &execution))
+    }
+}

@@ -1,0 +1,100 @@
+//! A sub-procedure: another runbook of the catalog, run with `with` as its inputs; its steps
+//! are shown and recorded as `STEP/inner-id`.
+
+use crate::Error;
+use crate::execute::engine::{Ending, Engine, Tried};
+use crate::execute::state::{RunState, StepResult};
+use crate::model::{Runbook, Sp, Step};
+use crate::timeline::Outcome;
+
+impl Engine {
+    pub(crate) fn sub_procedure(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let uses = step.uses.as_ref().expect("a uses step has uses");
+        let expected = format!("`{}` runs", uses.value);
+        let failed = |happened: String| Tried::failed_before_running(&expected, happened);
+        let Some(path) = crate::load::resolve_id(&self.settings.catalog, uses) else {
+            return Ok(failed(format!(
+                "no runbook `{}` in `{}`",
+                uses.value,
+                self.settings.catalog.display()
+            )));
+        };
+        let sub = match crate::load::SourceFile::read(&path).map(|s| s.parsed) {
+            Ok(Ok(sub)) => sub,
+            _ => {
+                return Ok(failed(format!(
+                    "`{}` does not load; run `runbook lint` on it",
+                    path.display()
+                )));
+            }
+        };
+        let mut inputs = indexmap::IndexMap::new();
+        for (name, input) in &sub.inputs {
+            let given = step.with.as_ref().and_then(|w| {
+                w.iter()
+                    .find(|(k, _)| k.value == name.value)
+                    .map(|(_, v)| v)
+            });
+            let value = match given {
+                Some(template) => match state.render(runbook, &self.env, template, false, None) {
+                    Ok(value) => Some(value),
+                    Err(error) => return Ok(failed(format!("`with.{}`: {error}", name.value))),
+                },
+                None => input
+                    .env
+                    .as_ref()
+                    .and_then(|var| std::env::var(var.as_str()).ok())
+                    .or_else(|| input.default.as_ref().map(|d| d.value.clone())),
+            };
+            match value {
+                Some(value) => {
+                    inputs.insert(name.value.clone(), value);
+                }
+                None => {
+                    return Ok(failed(format!(
+                        "input `{}` of `{}` has no value",
+                        name.value, uses.value
+                    )));
+                }
+            }
+        }
+        self.screen.info(&format!(
+            "sub-procedure `{}`: {}",
+            uses.value, sub.title.value
+        ));
+        let mut sub_state = RunState::new(uses, &state.incident, inputs);
+        // Resuming inside this sub-procedure: start at the step it stopped at.
+        let inner = std::mem::take(&mut self.resume_inner);
+        let start = match inner.split_first() {
+            Some((first, rest)) => {
+                self.resume_inner = rest.to_vec();
+                sub.steps
+                    .iter()
+                    .position(|s| s.id.value == *first)
+                    .unwrap_or(0)
+            }
+            None => 0,
+        };
+        Ok(
+            match self.run_steps(&sub, &mut sub_state, &format!("{id}/"), start)? {
+                Ending::Resolved => Tried::Finished {
+                    result: StepResult {
+                        ok: true,
+                        outcome: "done".into(),
+                        ..StepResult::default()
+                    },
+                    outcome: Outcome::Done,
+                    chose: None,
+                },
+                Ending::Failed { step: inner } => failed(format!("step `{inner}` failed")),
+                other => Tried::Stop(other),
+            },
+        )
+    }
+}

@@ -1,0 +1,131 @@
+//! A wait: runs its `until` check every interval until it passes or the time is up, with a
+//! countdown between tries. In a rehearsal, a wait right after a rehearsed action runs once:
+//! what it waits for was never set off.
+
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::execute::engine::{Ending, Engine, Tried, step_timeout};
+use crate::execute::runner;
+use crate::execute::screen::human_duration;
+use crate::execute::state::{RunState, StepResult};
+use crate::model::{Runbook, Sp, Step, parse_duration};
+use crate::timeline::Outcome;
+
+const DEFAULT_WAIT_EVERY: Duration = Duration::from_secs(10);
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl Engine {
+    pub(crate) fn wait(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut RunState,
+        step: &Sp<Step>,
+        id: &str,
+    ) -> Result<Tried, Error> {
+        let wait = step.wait.as_ref().expect("a wait step has a wait");
+        let every = wait
+            .every
+            .as_ref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(DEFAULT_WAIT_EVERY);
+        let limit = wait
+            .timeout
+            .as_ref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(DEFAULT_WAIT_TIMEOUT);
+        let timeout = step_timeout(step).min(limit);
+        let plan = match runner::plan(runbook, state, &self.env, &wait.until, None, timeout) {
+            Ok(plan) => plan,
+            Err(error) => return Ok(super::cannot_render(error)),
+        };
+        let rehearsed = self.settings.rehearse && self.last_outcome == Some(Outcome::Rehearsed);
+        if rehearsed {
+            self.screen
+                .warn("rehearsal: the action before was not run, so this wait runs once, unpolled");
+        } else {
+            self.screen.info(&format!(
+                "every {}, for at most {}:",
+                human_duration(every),
+                human_duration(limit)
+            ));
+        }
+        if let Some(job) = plan.jobs.first() {
+            self.screen.command(&plan.target, &job.shown());
+        }
+        let started = Instant::now();
+        let mut limits = self.limits(step, &wait.until, false);
+        limits.timeout = timeout;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let execution =
+                self.execute(runbook, state, &plan, &plan.jobs, &wait.until, &limits, id)?;
+            if rehearsed && !self.interrupted(&execution) {
+                return Ok(Tried::Finished {
+                    result: StepResult {
+                        ok: true,
+                        outcome: "rehearsed".into(),
+                        ..execution.step_result()
+                    },
+                    outcome: Outcome::Rehearsed,
+                    chose: None,
+                });
+            }
+            if execution.ok() || self.interrupted(&execution) {
+                if execution.ok() {
+                    self.screen.ok(&format!(
+                        "passed after {tries} tr{} ({})",
+                        if tries == 1 { "y" } else { "ies" },
+                        human_duration(started.elapsed())
+                    ));
+                }
+                return Ok(self.conclude(state, step, id, &wait.until, &execution));
+            }
+            if started.elapsed() + every > limit {
+                self.screen
+                    .fail(&format!("still failing after {tries} tries"));
+                return Ok(
+                    match self.conclude(state, step, id, &wait.until, &execution) {
+                        Tried::Failed {
+                            result,
+                            expected,
+                            happened,
+                            ran,
+                        } => Tried::Failed {
+                            result,
+                            expected,
+                            happened: format!(
+                                "{happened} (gave up after {})",
+                                human_duration(limit)
+                            ),
+                            ran,
+                        },
+                        other => other,
+                    },
+                );
+            }
+            // Countdown to the next try, watching for Ctrl-C.
+            let spinner = self.screen.spinner("");
+            let until = Instant::now() + every;
+            while Instant::now() < until {
+                if self.interrupt.is_set() {
+                    spinner.finish_and_clear();
+                    return Ok(Tried::Stop(Ending::Paused {
+                        step: id.to_string(),
+                    }));
+                }
+                let now = Instant::now();
+                spinner.set_message(format!(
+                    "try {tries} failed; next try in {}s; gives up in {}",
+                    until.saturating_duration_since(now).as_secs() + 1,
+                    human_duration(limit.saturating_sub(started.elapsed()))
+                ));
+                std::thread::sleep(
+                    Duration::from_millis(50).min(until.saturating_duration_since(now)),
+                );
+            }
+            spinner.finish_and_clear();
+        }
+    }
+}
