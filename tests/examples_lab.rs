@@ -334,7 +334,6 @@ fn user_sync_args<'a>(iam_url: &'a str, which: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-#[ignore = "needs the flow fix: manual next"]
 fn refused_pushes_are_fixed_by_a_restart_and_the_run_ends_at_close_the_incident() {
     let mut fakes = FakeTools::new();
     user_sync_kubectl(&mut fakes, "2/2");
