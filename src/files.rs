@@ -67,7 +67,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
 
 /// `.NAME.RANDOM.tmp` beside the destination, created new; a name taken (by chance, or by
 /// someone who guessed it) is skipped for another.
-fn create_temporary(folder: &Path, name: &std::ffi::OsStr, mode: u32) -> io::Result<(PathBuf, File)> {
+fn create_temporary(
+    folder: &Path,
+    name: &std::ffi::OsStr,
+    mode: u32,
+) -> io::Result<(PathBuf, File)> {
     let mut last = None;
     for _ in 0..8 {
         let mut temporary_name = OsString::from(".");
@@ -256,7 +260,12 @@ mod tests {
             matches!(verdict, Err(UnsafeFolder::WritableByOthers { .. })),
             "{verdict:?}"
         );
-        assert!(verdict.unwrap_err().to_string().contains("writable by every user"));
+        assert!(
+            verdict
+                .unwrap_err()
+                .to_string()
+                .contains("writable by every user")
+        );
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
         assert_eq!(check_private_folder(&open).unwrap(), Ok(()));
         let link = dir.path().join("link");

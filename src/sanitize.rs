@@ -33,6 +33,35 @@ pub fn sanitize_owned(text: String) -> String {
     }
 }
 
+/// [`sanitize`] for a text the program has already styled: the escape sequences of `styles`
+/// (and their resets) are kept, everything else is sanitised. A value that holds one of those
+/// sequences can change a colour, nothing more.
+pub fn sanitize_styled(text: &str, styles: &[anstyle::Style]) -> String {
+    let mut kept: Vec<String> = styles
+        .iter()
+        .flat_map(|style| [style.render().to_string(), style.render_reset().to_string()])
+        .filter(|sequence| !sequence.is_empty())
+        .collect();
+    // Longest first, so that a sequence that extends another is kept whole.
+    kept.sort_by_key(|sequence| std::cmp::Reverse(sequence.len()));
+    let mut clean = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(sequence) = kept.iter().find(|s| rest.starts_with(s.as_str())) {
+            clean.push_str(sequence);
+            rest = &rest[sequence.len()..];
+            continue;
+        }
+        if is_unsafe(c) {
+            push_escape(&mut clean, c);
+        } else {
+            clean.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    clean
+}
+
 /// Sanitises every string of a JSON value in place (keys included).
 pub fn sanitize_json(value: &mut serde_json::Value) {
     use serde_json::Value;
@@ -96,7 +125,10 @@ mod tests {
     fn control_characters_become_visible() {
         case("plain text, é € 🚨", "plain text, é € 🚨");
         case("two\nlines\tand a tab", "two\nlines\tand a tab");
-        case("rm -rf /\r\x1b[2Kecho hello", "rm -rf /\\r\\x1b[2Kecho hello");
+        case(
+            "rm -rf /\r\x1b[2Kecho hello",
+            "rm -rf /\\r\\x1b[2Kecho hello",
+        );
         case("bell\x07 nul\0 del\x7f", "bell\\x07 nul\\x00 del\\x7f");
         case("\u{9b}2K c1 csi", "\\u{9b}2K c1 csi");
         case("backspace\x08\x08", "backspace\\x08\\x08");
@@ -105,10 +137,7 @@ mod tests {
     #[test]
     fn terminal_sequences_lose_their_introducer() {
         // OSC 52: write the clipboard; OSC 0: set the window title; hidden text (SGR 8).
-        case(
-            "\x1b]52;c;cm0gLXJmIH4K\x07",
-            "\\x1b]52;c;cm0gLXJmIH4K\\x07",
-        );
+        case("\x1b]52;c;cm0gLXJmIH4K\x07", "\\x1b]52;c;cm0gLXJmIH4K\\x07");
         case("\x1b]0;owned\x1b\\", "\\x1b]0;owned\\x1b\\");
         case("\x1b[8mhidden\x1b[0m", "\\x1b[8mhidden\\x1b[0m");
         case("\u{9d}52;c;eA==\u{9c}", "\\u{9d}52;c;eA==\\u{9c}");
@@ -121,6 +150,16 @@ mod tests {
         case("x\u{2028}y", "x\\u{2028}y");
         // Ordinary right-to-left text is left alone.
         case("שלום", "שלום");
+    }
+
+    #[test]
+    fn styled_text_keeps_its_own_styles_only() {
+        let bold = anstyle::Style::new().bold();
+        let text = format!("{bold}title{bold:#} value\x1b]52;c;eA==\x07 \x1b[8mhidden");
+        assert_eq!(
+            sanitize_styled(&text, &[bold]),
+            format!("{bold}title{bold:#} value\\x1b]52;c;eA==\\x07 \\x1b[8mhidden")
+        );
     }
 
     #[test]

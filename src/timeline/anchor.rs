@@ -6,6 +6,9 @@
 //! The chain alone proves that no line in the middle changed; the head proves that the file
 //! still ends where the run left it (no dropped tail, no edited last line, no appended
 //! event); the signature proves that the head itself is the operator's.
+//!
+//! A line is announced in the head (`pending`) before it is written and committed after, so
+//! that a run killed in between leaves a head that tells a crash from a change.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,10 +25,84 @@ pub const NAMESPACE: &str = "runbook";
 /// The last line of a timeline, as recorded beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
-    /// The last line's `seq` (its line number).
+    /// The last line's `seq` (its line number); 0 before the first.
     pub seq: u64,
-    /// Hex sha256 of the last line, without its newline.
+    /// Hex sha256 of the last line, without its newline; `""` before the first.
     pub sha256: String,
+    /// The line being written when the head was: present only between announcing a line and
+    /// committing it, so only after a crash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Line>,
+}
+
+/// A line of the timeline by number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub seq: u64,
+    pub sha256: String,
+}
+
+/// Whether the file ends where its head says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchoring {
+    /// The last line is the head's.
+    Anchored,
+    /// The run stopped while writing the last line (it is whole and announced, or torn).
+    Interrupted,
+    /// The file no longer ends where the head says: (line, why).
+    Moved(usize, String),
+}
+
+/// Compares the whole lines of a file (without their newlines) with its head.
+pub fn compare(head: &Head, lines: &[&[u8]]) -> Anchoring {
+    let count = lines.len() as u64;
+    let hash_of = |seq: u64| -> Option<String> {
+        let index = usize::try_from(seq).ok()?.checked_sub(1)?;
+        lines.get(index).map(|line| super::sha256_hex(line))
+    };
+    let is = |seq: u64, sha256: &str| {
+        if seq == 0 {
+            sha256.is_empty()
+        } else {
+            hash_of(seq).as_deref() == Some(sha256)
+        }
+    };
+    if count == head.seq && is(head.seq, &head.sha256) {
+        return Anchoring::Anchored;
+    }
+    if let Some(pending) = &head.pending
+        && count == pending.seq
+        && is(pending.seq, &pending.sha256)
+        && is(head.seq, &head.sha256)
+    {
+        return Anchoring::Interrupted;
+    }
+    let seq = head.seq as usize;
+    if count < head.seq {
+        return Anchoring::Moved(
+            lines.len() + 1,
+            format!(
+                "the file ends at line {count}, but its head names line {seq}: \
+                 the lines after {count} were dropped"
+            ),
+        );
+    }
+    if !is(head.seq, &head.sha256) {
+        return Anchoring::Moved(
+            seq,
+            format!(
+                "line {seq} is not the line the head recorded: it was changed after it was \
+                 written, or the file was rewritten"
+            ),
+        );
+    }
+    Anchoring::Moved(
+        seq + 1,
+        format!(
+            "line {} and after were added after the last event the run recorded (line {seq})",
+            seq + 1
+        ),
+    )
 }
 
 impl Head {
@@ -83,7 +160,8 @@ pub fn sign(timeline: &Path) -> Result<Option<PathBuf>, String> {
     let Some(key) = signing_key(timeline)? else {
         return Ok(None);
     };
-    let head = std::fs::read(head_path(timeline)).map_err(|e| format!("cannot read the head: {e}"))?;
+    let head =
+        std::fs::read(head_path(timeline)).map_err(|e| format!("cannot read the head: {e}"))?;
     let signed = run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-q", "-Y", "sign", "-n", NAMESPACE, "-f"])
@@ -108,8 +186,8 @@ pub fn check_signature(timeline: &Path, allowed_signers: &Path) -> Result<String
             signature.display()
         ));
     }
-    let head = std::fs::read(head_path(timeline))
-        .map_err(|e| format!("cannot read the head: {e}"))?;
+    let head =
+        std::fs::read(head_path(timeline)).map_err(|e| format!("cannot read the head: {e}"))?;
     let principals = run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-Y", "find-principals", "-s"])
@@ -118,7 +196,12 @@ pub fn check_signature(timeline: &Path, allowed_signers: &Path) -> Result<String
             .arg(allowed_signers),
         &[],
     )
-    .map_err(|why| format!("the key that signed it is not in `{}` ({why})", allowed_signers.display()))?;
+    .map_err(|why| {
+        format!(
+            "the key that signed it is not in `{}` ({why})",
+            allowed_signers.display()
+        )
+    })?;
     let principals = String::from_utf8_lossy(&principals);
     let mut last_error = String::from("no principal");
     for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
@@ -188,7 +271,9 @@ fn signing_key(timeline: &Path) -> Result<Option<SigningKey>, String> {
         // would ask for its passphrase: a run never stops at a prompt to sign.
         if key.is_file()
             && run_with_stdin(
-                Command::new("ssh-keygen").args(["-y", "-P", "", "-f"]).arg(&key),
+                Command::new("ssh-keygen")
+                    .args(["-y", "-P", "", "-f"])
+                    .arg(&key),
                 &[],
             )
             .is_ok()

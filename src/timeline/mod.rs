@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use event::{Event, Outcome, RunOutcome};
 pub use postmortem::postmortem;
-pub use reader::{Broken, Reading, Record, TornTail, Verification, read, verify};
+pub use reader::{Broken, HeadState, Reading, Record, TornTail, Verification, read, verify};
 pub use text::chronology;
 pub use writer::Timeline;
 

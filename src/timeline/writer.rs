@@ -49,9 +49,7 @@ impl Timeline {
         check_folder(&folder)?;
         let file = match files::create_new(path, files::PRIVATE) {
             Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                take_empty(path)?
-            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => take_empty(path)?,
             Err(source) => return Err(create_error(source)),
         };
         lock(&file, path)?;
@@ -82,14 +80,14 @@ impl Timeline {
     ) -> Result<(Timeline, Vec<Record>, Option<u64>), TimelineError> {
         check_folder(&files::folder_of(path))?;
         let mut file = files::open_existing(path).map_err(|source| match source.kind() {
-                std::io::ErrorKind::NotFound => TimelineError::NotFound {
-                    path: path.to_path_buf(),
-                },
-                _ => TimelineError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+            std::io::ErrorKind::NotFound => TimelineError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => TimelineError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
         lock(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
@@ -105,7 +103,10 @@ impl Timeline {
         };
         check_head_before_resuming(path, &reading.records)?;
         // Timelines written before they were private become private now.
-        if file.metadata().is_ok_and(|m| m.uid() == files::effective_uid()) {
+        if file
+            .metadata()
+            .is_ok_and(|m| m.uid() == files::effective_uid())
+        {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(files::PRIVATE));
         }
         let write_error = |source| TimelineError::Write {
@@ -139,7 +140,21 @@ impl Timeline {
     /// Appends one event, its strings masked, and syncs it to disk before returning.
     pub fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), TimelineError> {
         let mut line = self.line(step, &event).into_bytes();
+        let hash = sha256_hex(&line);
         line.push(b'\n');
+        // Announced first, committed after: a crash in between is told from a change.
+        let committed = Head {
+            seq: self.seq - 1,
+            sha256: self.prev.clone(),
+            pending: None,
+        };
+        self.write_head(&Head {
+            pending: Some(anchor::Line {
+                seq: self.seq,
+                sha256: hash.clone(),
+            }),
+            ..committed
+        })?;
         let written = self
             .file
             .write_all(&line)
@@ -153,20 +168,24 @@ impl Timeline {
             });
         }
         self.len += line.len() as u64;
-        self.prev = sha256_hex(&line[..line.len() - 1]);
-        let head = Head {
+        self.prev = hash;
+        self.write_head(&Head {
             seq: self.seq,
             sha256: self.prev.clone(),
-        };
-        self.seq += 1;
-        anchor::write_head(&self.path, &head).map_err(|source| TimelineError::Write {
-            path: anchor::head_path(&self.path),
-            source,
+            pending: None,
         })?;
+        self.seq += 1;
         if matches!(event, Event::RunFinished { .. } | Event::RunPaused { .. }) {
             self.signature = Some(anchor::sign(&self.path));
         }
         Ok(())
+    }
+
+    fn write_head(&self, head: &Head) -> Result<(), TimelineError> {
+        anchor::write_head(&self.path, head).map_err(|source| TimelineError::Write {
+            path: anchor::head_path(&self.path),
+            source,
+        })
     }
 
     /// The hash of the last line written (the head kept beside the file).
@@ -338,25 +357,20 @@ fn take_empty(path: &Path) -> Result<File, TimelineError> {
     Ok(file)
 }
 
-/// Before appending, the file must end where its head says: a head one line behind is a run
-/// that died between writing a line and its head, and is let through; anything else means
-/// the file was changed since, and `runbook timeline verify` says how.
+/// Before appending, the file must end where its head says (or where a run killed while
+/// writing left it); anything else means the file was changed since, and `runbook timeline
+/// verify` says how.
 fn check_head_before_resuming(path: &Path, records: &[Record]) -> Result<(), TimelineError> {
     let Some(head) = anchor::read_head(path)? else {
         return Ok(());
     };
-    let matches = |index: usize| {
-        records
-            .get(index)
-            .is_some_and(|r| r.seq == head.seq && sha256_hex(r.raw.as_bytes()) == head.sha256)
-    };
-    let last = records.len() - 1;
-    if matches(last) || (last > 0 && matches(last - 1)) {
-        return Ok(());
+    let lines: Vec<&[u8]> = records.iter().map(|r| r.raw.as_bytes()).collect();
+    match anchor::compare(&head, &lines) {
+        anchor::Anchoring::Anchored | anchor::Anchoring::Interrupted => Ok(()),
+        anchor::Anchoring::Moved(..) => Err(TimelineError::HeadMismatch {
+            path: path.to_path_buf(),
+        }),
     }
-    Err(TimelineError::HeadMismatch {
-        path: path.to_path_buf(),
-    })
 }
 
 #[cfg(test)]
