@@ -169,14 +169,13 @@ fn status_output_never_writes_through_a_planted_link() {
         .ok()
         .and_then(|pid| pid.trim().parse::<u32>().ok())
         .unwrap_or(1);
+    // One process plants them all, so that planting does not use up the PIDs it aims at.
     let planted = as_nobody(
         &out,
         &format!(
-            "for pid in $(seq {} {}); do ln -s {} .status.html.$pid.tmp; done; ln -s {} status.html",
-            next,
+            "python3 -c 'import os\nfor pid in range({next}, {}):\n    os.symlink(\"{victim}\", \".status.html.%d.tmp\" % pid)\nos.symlink(\"{victim}\", \"status.html\")'",
             next + 3000,
-            victim.display(),
-            victim.display()
+            victim = victim.display(),
         ),
     );
     assert!(planted.status.success(), "{}", text(&planted.stderr));
