@@ -183,13 +183,13 @@ impl ServiceStatus {
             .collect();
         let runbook = entry.runbook.as_ref();
         ServiceStatus {
-            id: entry.id.clone(),
+            id: mask(&entry.id),
             title: runbook.map_or_else(String::new, |r| mask(&r.title.value)),
             services: runbook.map_or_else(Vec::new, |r| {
-                r.scope.services.iter().map(|s| s.value.clone()).collect()
+                r.scope.services.iter().map(|s| mask(&s.value)).collect()
             }),
             owner: runbook.map_or_else(String::new, |r| mask(&r.owner.value)),
-            file: entry.path.display().to_string(),
+            file: mask(&entry.path.display().to_string()),
             state: if entry.error.is_some() {
                 State::Red
             } else {
