@@ -47,25 +47,29 @@ pub fn verify(file: &Path, allowed_signers: Option<&Path>) -> Result<ExitStatus,
     let noun = if events == 1 { "event" } else { "events" };
     let head = anchor::head_path(file);
     match verification.head {
-        HeadState::Missing => {
+        // A timeline written before heads existed, or a cut copy: the chain still holds, but
+        // its end is not checked, which is said plainly. A signature check then fails.
+        HeadState::Missing => write_stdout(&format!(
+            "✔ {events} {noun}, chain intact; but there is no head `{}` beside it, so its end \
+             is not checked (a dropped tail or an added event would not show)\n",
+            head.display()
+        ))?,
+        HeadState::Interrupted => {
+            warn(&format!(
+                "the run was killed while it wrote line {events}; that line is whole and is \
+                 the one it announced in `{}`",
+                head.display()
+            ));
             write_stdout(&format!(
-                "✘ {events} {noun}, chain intact, but there is no head `{}` beside it: the end \
-                 of the file cannot be checked (a dropped tail or an added event would not show)\n",
+                "✔ {events} {noun}, chain intact, ends at its head `{}`\n",
                 head.display()
             ))?;
-            return Ok(ExitStatus::Failure);
         }
-        HeadState::Interrupted => warn(&format!(
-            "the run was killed while it wrote line {events}; that line is whole and is the one \
-             it announced in `{}`",
+        HeadState::Anchored | HeadState::NotChecked => write_stdout(&format!(
+            "✔ {events} {noun}, chain intact, ends at its head `{}`\n",
             head.display()
-        )),
-        HeadState::Anchored | HeadState::NotChecked => {}
+        ))?,
     }
-    write_stdout(&format!(
-        "✔ {events} {noun}, chain intact, ends at its head `{}`\n",
-        head.display()
-    ))?;
     let signature = anchor::signature_path(file);
     match allowed_signers {
         Some(allowed) => match anchor::check_signature(file, allowed) {
