@@ -243,6 +243,11 @@ pub enum TimelineAction {
         /// The timeline file
         #[arg(value_name = "FILE")]
         file: PathBuf,
+
+        /// Also check the head's SSH signature against this `allowed_signers` file
+        /// (as `ssh-keygen -Y verify` reads it); exit 1 when it is missing or does not hold
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
     },
 }
 

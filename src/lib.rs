@@ -8,11 +8,13 @@ pub mod cli;
 pub mod commands;
 mod error;
 pub mod execute;
+pub mod files;
 pub mod flow;
 pub mod lint;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod sanitize;
 pub mod schema;
 pub mod secrets;
 pub mod template;
@@ -59,7 +61,13 @@ pub fn run(cli: Cli) -> ExitStatus {
         }),
         Command::New(args) => commands::new::new(&args.id, &args.path),
         Command::Timeline(args) => match (args.action, args.file) {
-            (Some(cli::TimelineAction::Verify { file }), _) => commands::timeline::verify(&file),
+            (
+                Some(cli::TimelineAction::Verify {
+                    file,
+                    allowed_signers,
+                }),
+                _,
+            ) => commands::timeline::verify(&file, allowed_signers.as_deref()),
             (None, Some(file)) => commands::timeline::show(&file, args.format),
             (None, None) => unreachable!("clap requires FILE without a subcommand"),
         },

@@ -12,7 +12,7 @@ pub fn new(id: &str, catalog: &Path) -> Result<ExitStatus, Error> {
         return Err(Error::AlreadyExists { path });
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| Error::WriteFile {
+        crate::files::create_private_folder(parent).map_err(|source| Error::WriteFile {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -20,11 +20,8 @@ pub fn new(id: &str, catalog: &Path) -> Result<ExitStatus, Error> {
     let service = id.split('/').next().unwrap_or(id);
     let today = crate::today()?;
     let text = starter(id, service, &today.to_string());
-    // `create_new` so that a file appearing meanwhile is never overwritten.
-    let write = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
+    // Created new, never through a link: a file appearing meanwhile is never overwritten.
+    let write = crate::files::create_new(&path, crate::files::SHARED)
         .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
     write.map_err(|source| Error::WriteFile {
         path: path.clone(),

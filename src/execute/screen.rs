@@ -1,5 +1,10 @@
 //! Everything the engineer sees goes through the [`Screen`]: colour only on a terminal (and
 //! never with `NO_COLOR`, which anstream honours), secrets masked, a running clock.
+//!
+//! Every text a method is given comes from outside the program somewhere (a value, an output,
+//! a runbook): it is masked whole, then sanitised ([`crate::sanitize`]), and only then split
+//! into lines and styled, so that a secret cut by a line break still shows as `***` and no
+//! control character from it reaches the terminal; only the Screen's own styles do.
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +14,7 @@ use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{Contact, Sp};
+use crate::sanitize::sanitize_owned;
 use crate::secrets::Masker;
 
 const BOLD: Style = Style::new().bold();
@@ -67,11 +73,20 @@ impl Screen {
         self.masker = masker;
     }
 
-    /// Prints text (masked) and a newline.
+    /// Prints text (masked and sanitised) and a newline.
     pub fn line(&self, text: &str) {
-        let masked = self.masker.mask(text);
+        self.emit(&self.clean(text));
+    }
+
+    /// Text from outside, safe to show: masked whole, then sanitised.
+    fn clean(&self, text: &str) -> String {
+        clean(&self.masker, text)
+    }
+
+    /// Writes a line that is already clean (and may carry the Screen's own styles).
+    fn emit(&self, styled: &str) {
         let mut out = anstream::stdout().lock();
-        let _ = writeln!(out, "{masked}");
+        let _ = writeln!(out, "{styled}");
         let _ = out.flush();
     }
 
@@ -80,20 +95,21 @@ impl Screen {
     }
 
     pub fn title(&self, title: &str, subtitle: &str) {
-        self.line(&format!("{BOLD}{title}{BOLD:#}"));
+        self.emit(&format!("{BOLD}{}{BOLD:#}", self.clean(title)));
         if !subtitle.is_empty() {
-            self.line(&format!("{DIM}{subtitle}{DIM:#}"));
+            self.emit(&format!("{DIM}{}{DIM:#}", self.clean(subtitle)));
         }
     }
 
     pub fn section(&self, name: &str) {
-        self.line(&format!("{CYAN}{name}{CYAN:#}"));
+        self.emit(&format!("{CYAN}{}{CYAN:#}", self.clean(name)));
     }
 
     /// `Step 3/9 · Restart the deployment   [action]   ⏱ 4m 10s · alert 12m 02s`
     pub fn step_header(&self, number: usize, total: usize, name: &str, kind: &str) {
         self.blank();
-        self.line(&format!(
+        let (name, kind) = (self.clean(name), self.clean(kind));
+        self.emit(&format!(
             "{BOLD}Step {number}/{total} · {name}{BOLD:#}   {DIM}[{kind}]   {}{DIM:#}",
             self.clock()
         ));
@@ -101,60 +117,65 @@ impl Screen {
 
     /// Instructions, indented.
     pub fn text_block(&self, text: &str) {
-        for line in text.trim_end().lines() {
-            self.line(&format!("  {line}"));
+        for line in self.clean(text).trim_end().lines() {
+            self.emit(&format!("  {line}"));
         }
     }
 
     /// The exact command before it runs.
     pub fn command(&self, target: &str, script: &str) {
+        let target = self.clean(target);
+        let script = self.clean(script);
         let mut lines = script.trim_end().lines();
         let first = lines.next().unwrap_or_default();
-        self.line(&format!("  {DIM}{target}${DIM:#} {BOLD}{first}{BOLD:#}"));
+        self.emit(&format!("  {DIM}{target}${DIM:#} {BOLD}{first}{BOLD:#}"));
         for more in lines {
-            self.line(&format!("    {BOLD}{more}{BOLD:#}"));
+            self.emit(&format!("    {BOLD}{more}{BOLD:#}"));
         }
     }
 
     /// ✔ or ✘, what, how long, then the tail of the output.
     pub fn outcome(&self, ok: bool, what: &str, duration: Duration, output: &str) {
         let (mark, style) = if ok { ("✔", GREEN) } else { ("✘", RED) };
-        self.line(&format!(
-            "  {style}{mark}{style:#} {what} {DIM}({}){DIM:#}",
+        self.emit(&format!(
+            "  {style}{mark}{style:#} {} {DIM}({}){DIM:#}",
+            self.clean(what),
             human_duration(duration)
         ));
+        // Masked whole before it is cut into lines: a multi-line secret never shows a line.
+        let output = self.clean(output);
         let lines: Vec<&str> = output.trim_end().lines().collect();
         let skip = lines.len().saturating_sub(TAIL_LINES);
         if skip > 0 {
-            self.line(&format!(
+            self.emit(&format!(
                 "    {DIM}… {skip} more line{} above{DIM:#}",
                 if skip == 1 { "" } else { "s" }
             ));
         }
         for line in &lines[skip..] {
-            self.line(&format!("    {DIM}│{DIM:#} {line}"));
+            self.emit(&format!("    {DIM}│{DIM:#} {line}"));
         }
     }
 
     pub fn ok(&self, text: &str) {
-        self.line(&format!("  {GREEN}✔{GREEN:#} {text}"));
+        self.emit(&format!("  {GREEN}✔{GREEN:#} {}", self.clean(text)));
     }
 
     pub fn warn(&self, text: &str) {
-        self.line(&format!("  {YELLOW}!{YELLOW:#} {text}"));
+        self.emit(&format!("  {YELLOW}!{YELLOW:#} {}", self.clean(text)));
     }
 
     pub fn fail(&self, text: &str) {
-        self.line(&format!("  {RED}✘{RED:#} {text}"));
+        self.emit(&format!("  {RED}✘{RED:#} {}", self.clean(text)));
     }
 
     pub fn info(&self, text: &str) {
-        self.line(&format!("  {DIM}{text}{DIM:#}"));
+        self.emit(&format!("  {DIM}{}{DIM:#}", self.clean(text)));
     }
 
     /// What was expected next to what happened, then who to call.
     pub fn failure(&self, expected: &str, happened: &str, contacts: &[Sp<Contact>]) {
-        self.line(&format!("  {RED}Step failed{RED:#}"));
+        self.emit(&format!("  {RED}Step failed{RED:#}"));
         self.line(&format!("    expected: {expected}"));
         self.line(&format!("    happened: {happened}"));
         if !contacts.is_empty() {
@@ -188,7 +209,7 @@ impl Screen {
             ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message(self.masker.mask(message).into_owned());
+        bar.set_message(self.clean(message));
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
@@ -242,7 +263,7 @@ impl HostsProgress {
             ProgressStyle::with_template("    {spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message(format!("{} running", self.masker.mask(host)));
+        bar.set_message(format!("{} running", clean(&self.masker, host)));
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
@@ -280,6 +301,12 @@ impl HostsProgress {
         self.summary.finish_and_clear();
         let _ = self.multi.clear();
     }
+}
+
+/// Text from outside, safe to show: masked whole (so that a secret cut by a line break or
+/// quoted is still found), then sanitised.
+pub fn clean(masker: &Masker, text: &str) -> String {
+    sanitize_owned(masker.mask(text).into_owned())
 }
 
 /// `IAM team — owns the destination API — chat #iam-support · phone +33… (when: …)`

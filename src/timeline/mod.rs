@@ -2,6 +2,7 @@
 //! file that the executor writes event by event ([`Timeline`]), and its readers: [`read`],
 //! [`verify`], the text chronology ([`chronology`]) and the postmortem draft ([`postmortem`]).
 
+pub mod anchor;
 mod event;
 mod postmortem;
 mod reader;
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use event::{Event, Outcome, RunOutcome};
 pub use postmortem::postmortem;
-pub use reader::{Broken, Reading, Record, TornTail, Verification, read, verify};
+pub use reader::{Broken, HeadState, Reading, Record, TornTail, Verification, read, verify};
 pub use text::chronology;
 pub use writer::Timeline;
 
@@ -66,6 +67,12 @@ pub enum TimelineError {
 
     #[error("the timeline `{}` has no whole event to continue from", path.display())]
     Empty { path: PathBuf },
+
+    #[error("refusing to keep a timeline in `{}`: {reason}", folder.display())]
+    UnsafeFolder { folder: PathBuf, reason: String },
+
+    #[error("the timeline `{}` does not end where its head (`.head` beside it) says: it was changed since it was written; `runbook timeline verify {}` says how", path.display(), path.display())]
+    HeadMismatch { path: PathBuf },
 }
 
 impl TimelineError {

@@ -1,10 +1,11 @@
 //! Reading a timeline back: the records of its whole lines, a torn last line reported and
-//! ignored, and the check of the hash chain.
+//! ignored, and the check of the hash chain and of its head ([`super::anchor`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::anchor::{self, Anchoring};
 use super::{Event, TimelineError, sha256_hex};
 
 /// One line of a timeline.
@@ -78,13 +79,50 @@ pub struct Verification {
     /// Whole lines that hold an event (all of them when the chain is intact).
     pub events: usize,
     pub torn_tail: Option<TornTail>,
-    /// `None` when the chain is intact.
+    /// `None` when the chain is intact and the file ends where its head says.
     pub broken: Option<Broken>,
+    /// What the head beside the file says of its end (when the chain is intact).
+    pub head: HeadState,
+}
+
+/// The end of the file, as its head sidecar sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadState {
+    /// No head beside the file: its end cannot be checked.
+    Missing,
+    /// The last line is the one the head recorded.
+    Anchored,
+    /// The run was killed while it wrote its last line.
+    Interrupted,
+    /// The file ends elsewhere (see [`Verification::broken`]), or the chain broke first.
+    NotChecked,
 }
 
 impl Verification {
+    /// The chain holds and the file ends where its head says; a timeline with no head is
+    /// intact as far as the chain goes (see [`Verification::head`]).
     pub fn is_intact(&self) -> bool {
         self.broken.is_none()
+    }
+}
+
+impl Record {
+    /// The record with every string that came from outside (the incident, the step, the
+    /// event's fields) sanitised for a terminal, for the chronology and the postmortem.
+    pub fn sanitized(&self) -> Record {
+        let mut event = serde_json::to_value(&self.event).expect("an event serializes");
+        crate::sanitize::sanitize_json(&mut event);
+        let clean = |text: &str| crate::sanitize::sanitize(text).into_owned();
+        Record {
+            seq: self.seq,
+            at: clean(&self.at),
+            incident: clean(&self.incident),
+            step: self.step.as_deref().map(clean),
+            prev: clean(&self.prev),
+            // The event name is a key of the enum, never sanitised away.
+            event: serde_json::from_value(event).unwrap_or_else(|_| self.event.clone()),
+            raw: self.raw.clone(),
+        }
     }
 }
 
@@ -195,8 +233,10 @@ pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
         events: 0,
         torn_tail: None,
         broken: None,
+        head: HeadState::NotChecked,
     };
     let mut previous: Option<&[u8]> = None;
+    let mut whole: Vec<&[u8]> = Vec::new();
     for line in raw_lines(&bytes) {
         let record = match parse_line(line.bytes) {
             Ok(record) => record,
@@ -224,6 +264,20 @@ pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
         }
         verification.events += 1;
         previous = Some(line.bytes);
+        whole.push(line.bytes);
+    }
+    if verification.broken.is_none() {
+        verification.head = match anchor::read_head(path)? {
+            None => HeadState::Missing,
+            Some(head) => match anchor::compare(&head, &whole) {
+                Anchoring::Anchored => HeadState::Anchored,
+                Anchoring::Interrupted => HeadState::Interrupted,
+                Anchoring::Moved(line, reason) => {
+                    verification.broken = Some(Broken { line, reason });
+                    HeadState::NotChecked
+                }
+            },
+        };
     }
     Ok(verification)
 }

@@ -11,7 +11,10 @@ use super::{Event, Outcome, Record, RunOutcome, human_duration};
 const OUTPUT_LINES: usize = 3;
 
 /// The chronology of a timeline; `styled` adds colour (stripped later where it does not belong).
+/// What the records hold is sanitised first: it came from outside (outputs, values, notes).
 pub fn chronology(records: &[Record], styled: bool) -> String {
+    let records: Vec<Record> = records.iter().map(Record::sanitized).collect();
+    let records = records.as_slice();
     let style = |style: Style| if styled { style } else { Style::new() };
     let dim = style(Style::new().dimmed());
     let green = style(Style::new().fg_color(Some(AnsiColor::Green.into())));

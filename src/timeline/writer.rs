@@ -1,15 +1,21 @@
 //! The writer: whatever happens, every recorded event survives. Each line is appended in one
-//! write and synced to disk before [`Timeline::record`] returns, and the file is locked so two
-//! runs cannot interleave their lines.
+//! write and synced to disk before [`Timeline::record`] returns, the file is locked so two
+//! runs cannot interleave their lines, and the chain's head is kept beside it ([`anchor`]).
+//!
+//! The file is private (0600), created new (never through a link, never over a file someone
+//! put there), in a folder no other user can change ([`files`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::anchor::{self, Head};
 use super::reader::{self, Record};
 use super::{Event, TimelineError, sha256_hex, stdout_tail};
+use crate::files;
 use crate::secrets::Masker;
 
 /// An open timeline, appended to event by event.
@@ -25,30 +31,34 @@ pub struct Timeline {
     prev: String,
     /// The file's length after the last whole line, to cut a failed write back off.
     len: u64,
+    /// What became of the last attempt to sign the head (at the end of a run, at a pause).
+    signature: Option<Result<Option<PathBuf>, String>>,
 }
 
 impl Timeline {
-    /// Creates the file (and its parent folders); refuses if it exists and is not empty.
+    /// Creates the file, private, and its missing parent folders, private too; refuses a
+    /// folder another user can change, a link, and a file that exists and is not empty (an
+    /// empty one of this user's is taken: a run that died before its first event).
     pub fn create(path: &Path, incident: &str, masker: Masker) -> Result<Timeline, TimelineError> {
         let create_error = |source| TimelineError::Create {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(create_error)?;
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(create_error)?;
+        let folder = files::folder_of(path);
+        files::create_private_folder(&folder).map_err(create_error)?;
+        check_folder(&folder)?;
+        let file = match files::create_new(path, files::PRIVATE) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => take_empty(path)?,
+            Err(source) => return Err(create_error(source)),
+        };
         lock(&file, path)?;
         if file.metadata().map_err(create_error)?.len() > 0 {
             return Err(TimelineError::Exists {
                 path: path.to_path_buf(),
             });
         }
-        sync_parent(path);
+        files::sync_folder(&folder);
         Ok(Timeline {
             file,
             path: path.to_path_buf(),
@@ -57,6 +67,7 @@ impl Timeline {
             seq: 1,
             prev: String::new(),
             len: 0,
+            signature: None,
         })
     }
 
@@ -67,19 +78,16 @@ impl Timeline {
         path: &Path,
         masker: Masker,
     ) -> Result<(Timeline, Vec<Record>, Option<u64>), TimelineError> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::NotFound => TimelineError::NotFound {
-                    path: path.to_path_buf(),
-                },
-                _ => TimelineError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+        check_folder(&files::folder_of(path))?;
+        let mut file = files::open_existing(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => TimelineError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => TimelineError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
         lock(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
@@ -93,6 +101,14 @@ impl Timeline {
                 path: path.to_path_buf(),
             });
         };
+        check_head_before_resuming(path, &reading.records)?;
+        // Timelines written before they were private become private now.
+        if file
+            .metadata()
+            .is_ok_and(|m| m.uid() == files::effective_uid())
+        {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(files::PRIVATE));
+        }
         let write_error = |source| TimelineError::Write {
             path: path.to_path_buf(),
             source,
@@ -116,6 +132,7 @@ impl Timeline {
             seq: last.seq + 1,
             prev: sha256_hex(last.raw.as_bytes()),
             len,
+            signature: None,
         };
         Ok((timeline, reading.records, dropped))
     }
@@ -123,7 +140,21 @@ impl Timeline {
     /// Appends one event, its strings masked, and syncs it to disk before returning.
     pub fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), TimelineError> {
         let mut line = self.line(step, &event).into_bytes();
+        let hash = sha256_hex(&line);
         line.push(b'\n');
+        // Announced first, committed after: a crash in between is told from a change.
+        let committed = Head {
+            seq: self.seq - 1,
+            sha256: self.prev.clone(),
+            pending: None,
+        };
+        self.write_head(&Head {
+            pending: Some(anchor::Line {
+                seq: self.seq,
+                sha256: hash.clone(),
+            }),
+            ..committed
+        })?;
         let written = self
             .file
             .write_all(&line)
@@ -137,9 +168,35 @@ impl Timeline {
             });
         }
         self.len += line.len() as u64;
-        self.prev = sha256_hex(&line[..line.len() - 1]);
+        self.prev = hash;
+        self.write_head(&Head {
+            seq: self.seq,
+            sha256: self.prev.clone(),
+            pending: None,
+        })?;
         self.seq += 1;
+        if matches!(event, Event::RunFinished { .. } | Event::RunPaused { .. }) {
+            self.signature = Some(anchor::sign(&self.path));
+        }
         Ok(())
+    }
+
+    fn write_head(&self, head: &Head) -> Result<(), TimelineError> {
+        anchor::write_head(&self.path, head).map_err(|source| TimelineError::Write {
+            path: anchor::head_path(&self.path),
+            source,
+        })
+    }
+
+    /// The hash of the last line written (the head kept beside the file).
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
+
+    /// What became of signing the head at the last end or pause: the signature's path,
+    /// `Ok(None)` when no SSH key or agent could sign, or why signing failed. `None` before.
+    pub fn signature(&self) -> Option<&Result<Option<PathBuf>, String>> {
+        self.signature.as_ref()
     }
 
     /// Masks these secrets from the next event on (e.g. once secrets are asked again).
@@ -254,13 +311,65 @@ fn lock(file: &File, path: &Path) -> Result<(), TimelineError> {
 
 /// Syncs the folder that holds a new file, so that the file itself survives a crash.
 /// Best effort: not every platform can open a folder for syncing.
-fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
+/// Refuses a folder in which another user could plant, replace or read-by-link a timeline.
+fn check_folder(folder: &Path) -> Result<(), TimelineError> {
+    match files::check_private_folder(folder) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(TimelineError::UnsafeFolder {
+            folder: folder.to_path_buf(),
+            reason: why.to_string(),
+        }),
+        Err(source) => Err(TimelineError::Create {
+            path: folder.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// An existing file where a new timeline goes: taken only when it is an empty regular file
+/// of this user's, with no other name; never through a link.
+fn take_empty(path: &Path) -> Result<File, TimelineError> {
+    let file = files::open_existing(path).map_err(|source| TimelineError::Create {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metadata = file.metadata().map_err(|source| TimelineError::Create {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let exists = || TimelineError::Exists {
+        path: path.to_path_buf(),
     };
-    if let Ok(folder) = File::open(parent) {
-        let _ = folder.sync_all();
+    if !metadata.is_file() || metadata.len() > 0 {
+        return Err(exists());
+    }
+    if metadata.uid() != files::effective_uid() || metadata.nlink() != 1 {
+        return Err(TimelineError::Create {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "an empty file of another user's (or with another name) is already there; \
+                 it is not written to",
+            ),
+        });
+    }
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(files::PRIVATE));
+    Ok(file)
+}
+
+/// Before appending, the file must end where its head says (or where a run killed while
+/// writing left it); anything else means the file was changed since, and `runbook timeline
+/// verify` says how.
+fn check_head_before_resuming(path: &Path, records: &[Record]) -> Result<(), TimelineError> {
+    let Some(head) = anchor::read_head(path)? else {
+        return Ok(());
+    };
+    let lines: Vec<&[u8]> = records.iter().map(|r| r.raw.as_bytes()).collect();
+    match anchor::compare(&head, &lines) {
+        anchor::Anchoring::Anchored | anchor::Anchoring::Interrupted => Ok(()),
+        anchor::Anchoring::Moved(..) => Err(TimelineError::HeadMismatch {
+            path: path.to_path_buf(),
+        }),
     }
 }
 

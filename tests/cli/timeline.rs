@@ -313,7 +313,12 @@ fn verify_passes_an_intact_timeline() {
     let (code, stdout, stderr) = timeline(dir.path(), &["verify", "timelines/INC-42.jsonl"]);
     assert_eq!(
         (code, stdout.as_str(), stderr.as_str()),
-        (0, "✔ 15 events, chain intact\n", "")
+        (
+            0,
+            "✔ 15 events, chain intact, ends at its head `timelines/INC-42.jsonl.head`\n  \
+             the head is not signed: a rewrite of the file and its head together would not show\n",
+            ""
+        )
     );
 }
 
@@ -400,7 +405,8 @@ fn a_torn_last_line_is_reported_and_the_rest_still_reads() {
         assert!(stdout.contains("resolved"), "{args:?}: {stdout}");
     }
     let (code, stdout, stderr) = timeline(dir.path(), &["verify", "timelines/INC-42.jsonl"]);
-    assert_eq!((code, stdout.as_str()), (0, "✔ 15 events, chain intact\n"));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("✔ 15 events, chain intact, ends at its head"));
     assert_eq!(stderr, warning);
 }
 
@@ -445,4 +451,189 @@ fn a_bad_line_in_the_middle_is_an_error_naming_it() {
         stderr.starts_with("error: `timelines/INC-42.jsonl:5` is not a timeline event: "),
         "{stderr}"
     );
+}
+
+/// A key for `ssh-keygen -Y sign`, and the `allowed_signers` file that trusts it.
+fn signing_key(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("operator_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice@laptop", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(made.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = dir.join("allowed_signers");
+    std::fs::write(&allowed, format!("alice@laptop {public}")).unwrap();
+    (key, allowed)
+}
+
+/// A real run, its head signed with `key`: `timelines/INC-9.jsonl`.
+fn signed_run(dir: &Path, key: &Path) -> PathBuf {
+    let (code, stdout, stderr) = output(
+        runbook_in(dir)
+            .args(["run", "--yes", "--incident", "INC-9"])
+            .arg(crate::common::fixture("run/resume.yaml"))
+            .args(["--set", "who=ada"])
+            .env("RUNBOOK_SIGNING_KEY", key),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let timeline = dir.join("timelines/INC-9.jsonl");
+    assert!(
+        dir.join("timelines/INC-9.jsonl.head.sig").is_file(),
+        "the head was not signed"
+    );
+    timeline
+}
+
+/// `runbook timeline verify` with and without the signers; (exit code, stdout).
+fn verify_both(dir: &Path, allowed: &Path) -> [(i32, String); 2] {
+    let (plain, stdout, _) = timeline(dir, &["verify", "timelines/INC-9.jsonl"]);
+    let (signed, signed_out, _) = output(
+        runbook_in(dir)
+            .args([
+                "timeline",
+                "verify",
+                "timelines/INC-9.jsonl",
+                "--allowed-signers",
+            ])
+            .arg(allowed),
+    );
+    [(plain, stdout), (signed, signed_out)]
+}
+
+/// Each way to tamper with a finished timeline, and whether `verify` catches it without
+/// the signature and with it. Before the head, none of the first four was caught.
+#[test]
+fn tampering_with_the_end_of_a_timeline_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, allowed) = signing_key(dir.path());
+    let path = signed_run(dir.path(), &key);
+    let original = lines(&path);
+    let head = std::fs::read(path.with_extension("jsonl.head")).unwrap();
+
+    let [(code, stdout), (signed, signed_out)] = verify_both(dir.path(), &allowed);
+    assert_eq!((code, signed), (0, 0), "{stdout}\n{signed_out}");
+    assert!(
+        signed_out.contains("✔ head signed by alice@laptop"),
+        "{signed_out}"
+    );
+
+    let rechain = |lines: &mut Vec<String>| {
+        let mut prev = String::new();
+        for (i, line) in lines.iter_mut().enumerate() {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value["seq"] = (i as u64 + 1).into();
+            value["prev"] = prev.clone().into();
+            *line = serde_json::to_string(&value).unwrap();
+            prev = runbook::timeline::sha256_hex(line.as_bytes());
+        }
+    };
+    let last = original.len();
+    let mut cases: Vec<(&str, Vec<String>, bool, &str)> = Vec::new();
+    // The tail dropped: the last two events never happened.
+    cases.push((
+        "dropped tail",
+        original[..last - 2].to_vec(),
+        false,
+        "were dropped",
+    ));
+    // The last line edited: the run "resolved" sooner.
+    let mut edited = original.clone();
+    edited[last - 1] = edited[last - 1].replace("\"duration_ms\":", "\"duration_ms\":1");
+    cases.push((
+        "edited last line",
+        edited,
+        false,
+        "is not the line the head recorded",
+    ));
+    // An event appended, chained on the last line as the writer would.
+    let mut appended = original.clone();
+    appended.push(
+        r#"{"seq":0,"at":"2026-12-02T04:00:00.000Z","event":"note","incident":"INC-9","prev":"","text":"all fine"}"#
+            .to_string(),
+    );
+    rechain(&mut appended);
+    cases.push(("forged append", appended, false, "were added after"));
+    for (name, lines, _, why) in &cases {
+        write_lines(&path, lines);
+        for (code, stdout) in verify_both(dir.path(), &allowed) {
+            assert_eq!(code, 1, "{name}: {stdout}");
+            assert!(stdout.contains(why), "{name}: {stdout}");
+        }
+    }
+
+    // The whole file and its head rewritten together: only the signature tells.
+    let mut rewritten = original.clone();
+    assert!(rewritten[0].contains("ada"));
+    rewritten[0] = rewritten[0].replace("ada", "bob");
+    rechain(&mut rewritten);
+    write_lines(&path, &rewritten);
+    let forged_head = format!(
+        "{{\"seq\":{},\"sha256\":\"{}\"}}\n",
+        rewritten.len(),
+        runbook::timeline::sha256_hex(rewritten.last().unwrap().as_bytes())
+    );
+    std::fs::write(path.with_extension("jsonl.head"), forged_head).unwrap();
+    let [(code, stdout), (signed, signed_out)] = verify_both(dir.path(), &allowed);
+    assert_eq!(
+        code, 0,
+        "without a signature a whole rewrite passes: {stdout}"
+    );
+    assert_eq!(signed, 1, "{signed_out}");
+    assert!(signed_out.contains("✘ signature"), "{signed_out}");
+
+    // The head removed: the end is no longer checked, which `verify` says, and the signature
+    // check fails.
+    write_lines(&path, &original);
+    std::fs::remove_file(path.with_extension("jsonl.head")).unwrap();
+    let [(code, stdout), (signed, signed_out)] = verify_both(dir.path(), &allowed);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("no head") && stdout.contains("not checked"),
+        "{stdout}"
+    );
+    assert_eq!(signed, 1, "{signed_out}");
+    assert!(signed_out.contains("✘ signature"), "{signed_out}");
+    // And restored, all is well again.
+    std::fs::write(path.with_extension("jsonl.head"), &head).unwrap();
+    for (code, stdout) in verify_both(dir.path(), &allowed) {
+        assert_eq!(code, 0, "{stdout}");
+    }
+}
+
+/// The timeline and its head are private, and the chronology shows no control character.
+#[test]
+fn a_timeline_is_private_and_its_text_sanitised() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timelines/INC-1.jsonl");
+    let mut t = Timeline::create(&path, "INC-1", Masker::default()).unwrap();
+    t.record(
+        Some("s"),
+        Event::Note {
+            text: "fine\r\u{1b}]0;owned\u{7}\u{202e}".into(),
+        },
+    )
+    .unwrap();
+    drop(t);
+    for file in [&path, &path.with_extension("jsonl.head")] {
+        assert_eq!(std::fs::metadata(file).unwrap().mode() & 0o777, 0o600);
+    }
+    assert_eq!(
+        std::fs::metadata(dir.path().join("timelines"))
+            .unwrap()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    for format in ["text", "md"] {
+        let (code, stdout, _) =
+            timeline(dir.path(), &["timelines/INC-1.jsonl", "--format", format]);
+        assert_eq!(code, 0);
+        assert!(
+            stdout.contains(r"fine\r\x1b]0;owned\x07\u{202e}"),
+            "{format}: {stdout:?}"
+        );
+    }
 }

@@ -175,29 +175,16 @@ fn load_entry(
     }
 }
 
-/// Writes the report beside its destination, then renames it over it: a reader (a browser
-/// reloading the page, a web server) never sees half a page.
+/// Writes the report beside its destination under a random name, then renames it over it: a
+/// reader (a browser reloading the page, a web server) never sees half a page, and a link
+/// planted at a guessable temporary name cannot redirect the write ([`crate::files`]).
 fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let failed = |source: std::io::Error| Error::WriteFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| failed(std::io::Error::other("the path names no file")))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let written = std::fs::File::create(&temporary).and_then(|mut file| {
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    });
-    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(failed(error));
-    }
-    Ok(())
+    crate::files::write_atomically(path, text.as_bytes(), crate::files::SHARED).map_err(|source| {
+        Error::WriteFile {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// `--output FILE` must be writable where it is: its folder exists, and it is not a folder

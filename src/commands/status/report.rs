@@ -147,9 +147,10 @@ pub struct LinkStatus {
 }
 
 impl ServiceStatus {
-    /// The row of one runbook; every text that could hold a secret input goes through `masker`.
+    /// The row of one runbook; every text that could hold a secret input goes through `masker`,
+    /// then through the sanitiser (outputs and reasons come from the checked hosts).
     pub(super) fn new(entry: &Entry, found: ServiceChecks, masker: &Masker) -> ServiceStatus {
-        let mask = |text: &str| masker.mask(text).into_owned();
+        let mask = |text: &str| crate::execute::screen::clean(masker, text);
         let mask_option = |text: &Option<String>| text.as_deref().map(mask);
         let checks: Vec<CheckStatus> = found
             .checks
@@ -163,6 +164,7 @@ impl ServiceStatus {
                     hosts
                         .into_iter()
                         .map(|host| HostStatus {
+                            host: mask(&host.host),
                             reason: mask_option(&host.reason),
                             ..host
                         })
@@ -175,19 +177,19 @@ impl ServiceStatus {
             .links
             .into_iter()
             .map(|(name, url)| LinkStatus {
-                name,
+                name: mask(&name),
                 url: mask(&url),
             })
             .collect();
         let runbook = entry.runbook.as_ref();
         ServiceStatus {
-            id: entry.id.clone(),
-            title: runbook.map_or_else(String::new, |r| r.title.value.clone()),
+            id: mask(&entry.id),
+            title: runbook.map_or_else(String::new, |r| mask(&r.title.value)),
             services: runbook.map_or_else(Vec::new, |r| {
-                r.scope.services.iter().map(|s| s.value.clone()).collect()
+                r.scope.services.iter().map(|s| mask(&s.value)).collect()
             }),
-            owner: runbook.map_or_else(String::new, |r| r.owner.value.clone()),
-            file: entry.path.display().to_string(),
+            owner: runbook.map_or_else(String::new, |r| mask(&r.owner.value)),
+            file: mask(&entry.path.display().to_string()),
             state: if entry.error.is_some() {
                 State::Red
             } else {

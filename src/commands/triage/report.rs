@@ -19,11 +19,20 @@ const ID: Style = Style::new()
 const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
 
+/// Every style this report uses: the only escape sequences its text may carry, since the
+/// alert's words and values end up in it ([`crate::sanitize::sanitize_styled`]).
+const STYLES: [Style; 5] = [BOLD, DIM, ID, GREEN, YELLOW];
+
 /// Other matches shown under the best one; `--format json` has them all.
 const OTHERS_SHOWN: usize = 5;
 
-/// The text output; empty when nothing matched (stderr explains).
+/// The text output; empty when nothing matched (stderr explains). Sanitised: the alert's
+/// text reaches it.
 pub(super) fn text(triage: &Triage, services: &[&str]) -> String {
+    crate::sanitize::sanitize_styled(&unsanitized_text(triage, services), &STYLES)
+}
+
+fn unsanitized_text(triage: &Triage, services: &[&str]) -> String {
     let mut out = String::new();
     let Some((best, others)) = triage.matches.split_first() else {
         return out;
@@ -195,13 +204,14 @@ fn contact_lines(out: &mut String, rank: usize, contact: &Contact) {
 
 /// One line on stderr per runbook that could not be loaded, where `runbook lint` points.
 pub(super) fn warn_skipped(skipped: &Skipped) {
+    let message = format!(
+        "{YELLOW}warning{YELLOW:#}: skipped {}:{}:{}: {}",
+        skipped.file, skipped.line, skipped.col, skipped.message
+    );
     let _ = writeln!(
         anstream::stderr(),
-        "{YELLOW}warning{YELLOW:#}: skipped {}:{}:{}: {}",
-        skipped.file,
-        skipped.line,
-        skipped.col,
-        skipped.message
+        "{}",
+        crate::sanitize::sanitize_styled(&message, &STYLES)
     );
 }
 
@@ -241,6 +251,7 @@ pub(super) fn no_match(triage: &Triage, place: &CatalogPlace, services: &[&str],
         "  browse the catalog with `runbook list {catalog}`; once the right runbook is found, \
          add the alert to its `scope.alerts`"
     );
+    let message = crate::sanitize::sanitize_styled(&message, &STYLES);
     let _ = anstream::stderr().write_all(message.as_bytes());
 }
 
