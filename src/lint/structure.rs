@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::{FileLint, LintOptions, Rule};
 use crate::model::{Command, FORMAT_VERSION, Pos, Sp, Step, StepKind};
+use crate::schema::CommandContext;
 
 /// How old a review may get before lint warns.
 const STALE_AFTER_DAYS: i32 = 180;
@@ -270,69 +271,6 @@ fn join_keys(keys: &[&str]) -> String {
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => quoted.concat(),
-    }
-}
-
-/// Where a command stands; some keys belong to one place only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CommandContext {
-    Check,
-    Action,
-    Rollback,
-    Health,
-}
-
-impl CommandContext {
-    fn describe(self) -> &'static str {
-        match self {
-            CommandContext::Check => "a check",
-            CommandContext::Action => "an action",
-            CommandContext::Rollback => "a rollback",
-            CommandContext::Health => "a health check",
-        }
-    }
-
-    /// The keys that may not appear here, with where they belong.
-    pub(crate) fn forbidden(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            CommandContext::Check => &[
-                ("name", "`name` of a check is the step's `name`"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `check`"),
-                (
-                    "confirm",
-                    "checks run without a question; make it an `action` to confirm it",
-                ),
-                (
-                    "rollback",
-                    "checks change nothing, so there is nothing to roll back; make it an `action`",
-                ),
-                ("canary", "`canary` belongs to an `action`"),
-            ],
-            CommandContext::Action => &[
-                ("name", "`name` of an action is the step's `name`"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `action`"),
-            ],
-            CommandContext::Rollback => &[
-                ("name", "a rollback has no `name` of its own"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `action`"),
-                (
-                    "confirm",
-                    "a rollback is confirmed when the engineer picks it",
-                ),
-                ("rollback", "a rollback has no rollback of its own"),
-                ("canary", "a rollback runs on the hosts the action ran on"),
-                ("capture", "a rollback's output is not kept in `vars`"),
-            ],
-            CommandContext::Health => &[
-                ("confirm", "health checks are safe checks: no `confirm`"),
-                ("rollback", "health checks change nothing: no `rollback`"),
-                ("canary", "`canary` belongs to an `action`"),
-                ("capture", "`runbook status` keeps no `vars`"),
-            ],
-        }
     }
 }
 
