@@ -286,7 +286,7 @@ pub fn lex(source: &str, expression: bool) -> Result<Vec<Lexeme>, SyntaxError> {
 }
 
 /// What a name after `|`, `is` or before `(` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Callable {
     Filter,
     Test,

@@ -145,26 +145,33 @@ impl Catalog {
         }
     }
 
-    /// The chain of ids from `start` back to `own_id` through `uses`, if there is one.
+    /// The chain of ids from `start` back to `own_id` through `uses`, if there is one. Each
+    /// runbook is visited once and remembers only who led to it, so a deep chain costs its
+    /// length, not its length squared.
     fn cycle_back_to(&mut self, own_id: &str, start: &str) -> Option<Vec<String>> {
-        let mut pending = vec![vec![start.to_string()]];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(chain) = pending.pop() {
-            let last = chain.last().cloned().unwrap_or_default();
-            if last == own_id {
+        let mut led_by: HashMap<String, Option<String>> = HashMap::new();
+        led_by.insert(start.to_string(), None);
+        let mut pending = vec![start.to_string()];
+        while let Some(id) = pending.pop() {
+            if id == own_id {
+                let mut chain = vec![id.clone()];
+                let mut at = id;
+                while let Some(Some(previous)) = led_by.get(&at) {
+                    chain.push(previous.clone());
+                    at = previous.clone();
+                }
+                chain.reverse();
                 return Some(chain);
             }
-            if !seen.insert(last.clone()) {
-                continue;
-            }
-            let Some(Some(runbook)) = self.runbook(&last) else {
+            let Some(Some(runbook)) = self.runbook(&id) else {
                 continue;
             };
             for step in &runbook.steps {
-                if let Some(uses) = &step.uses {
-                    let mut next = chain.clone();
-                    next.push(uses.value.clone());
-                    pending.push(next);
+                if let Some(uses) = &step.uses
+                    && !led_by.contains_key(&uses.value)
+                {
+                    led_by.insert(uses.value.clone(), Some(id.clone()));
+                    pending.push(uses.value.clone());
                 }
             }
         }

@@ -188,9 +188,10 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
     let kinds = step.kinds();
     if kinds.len() > 1 {
         let names: Vec<&str> = kinds.iter().map(|(kind, _)| kind_key(*kind)).collect();
+        let second = key_pos(lint.text, kinds[1].1, kind_key(kinds[1].0));
         lint.report(
             Rule::TwoKinds,
-            kinds[1].1,
+            second,
             format!(
                 "step `{}` has {}; a step does one thing: split it into one step per kind",
                 step.id.value,
@@ -253,6 +254,33 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
             }
         }
     }
+}
+
+/// Where `key:` is written for a value at `value`: the model keeps the value's position, and
+/// a finding about the key points at the key. The nearest `key:` at or before the value.
+fn key_pos(text: &str, value: Pos, key: &str) -> Pos {
+    let lines: Vec<&str> = text.lines().collect();
+    let last = (value.line as usize).min(lines.len());
+    for number in (1..=last).rev() {
+        let line = lines[number - 1];
+        let line: String = if number == value.line as usize {
+            line.chars().take(value.col.saturating_sub(1) as usize).collect()
+        } else {
+            line.to_string()
+        };
+        let pattern = format!("{key}:");
+        let found = line.rmatch_indices(&pattern).find(|(at, _)| {
+            line[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-'))
+        });
+        if let Some((at, _)) = found {
+            let col = line[..at].chars().count() + 1;
+            return Pos::new(number as u32, u32::try_from(col).unwrap_or(1));
+        }
+    }
+    value
 }
 
 fn kind_key(kind: StepKind) -> &'static str {
