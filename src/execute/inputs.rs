@@ -239,3 +239,34 @@ pub fn for_dry_run(runbook: &Runbook, sets: &IndexMap<String, String>) -> IndexM
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ninputs:\n  host: {}\n  flag: {}\n  note: {}\n  ok: { allow_dash: true }\n  code: { pattern: '^(\\w{1000}){1000}$' }\nsteps:\n  - id: a\n    name: A\n    check:\n      run: ssh {{ inputs.host }} uptime --flag={{ inputs.flag }} {{ inputs.ok }}\n";
+
+    #[track_caller]
+    fn check(name: &str, value: &str) -> Option<String> {
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let (_, input) = runbook.inputs.iter().find(|(k, _)| k.value == name).unwrap();
+        problem_in(&runbook, name, input, value)
+    }
+
+    /// `-oProxyCommand=…` into `ssh {{ inputs.host }}` ran a command.
+    #[test]
+    fn a_bare_argument_refuses_a_leading_dash() {
+        let problem = check("host", "-oProxyCommand=touch /tmp/pwned").expect("refused");
+        assert!(problem.contains("allow_dash: true") && problem.contains("`host`"), "{problem}");
+        assert_eq!(check("host", "web-1"), None);
+        assert_eq!(check("flag", "-x"), None, "inside a word it is no option");
+        assert_eq!(check("note", "-x"), None, "not used in a command");
+        assert_eq!(check("ok", "-v"), None, "allowed by the runbook");
+    }
+
+    /// A pattern too big to compile used to skip validation: every value passed.
+    #[test]
+    fn a_pattern_that_does_not_compile_refuses_every_value() {
+        assert!(check("code", "anything").is_some());
+    }
+}

@@ -99,7 +99,7 @@ pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
             .tags
             .into_iter()
             .map(|tag| LoadError {
-                pos: tag.pos,
+                pos: tag_pos(text, &tag),
                 kind: LoadErrorKind::Tag,
                 message: format!(
                     "the YAML tag `{}` is not allowed: a runbook is read as it is written",
@@ -115,17 +115,52 @@ pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
         Ok(runbook) => return Ok(runbook),
         Err(error) => explain(&error, text),
     };
-    let mut mistakes = vec![error.clone()];
-    if let Some(root) = &reading.tree {
+    let Some(root) = &reading.tree else {
+        return Err(vec![error]);
+    };
+    let shape = shape::check(root);
+    // serde notices a missing key at the end of its mapping; the walk points at the
+    // mapping's start. Same mistake: keep the walk's.
+    let same_missing_key = shape.iter().any(|m| {
+        error.kind == LoadErrorKind::MissingKey
+            && m.kind == error.kind
+            && m.message == error.message
+            && m.pos <= error.pos
+    });
+    let mut mistakes = Vec::new();
+    if same_missing_key {
+        mistakes.extend(shape);
+    } else {
         // serde's own words for the mistake it found; the walk adds the others.
         mistakes.extend(
-            shape::check(root)
+            shape
                 .into_iter()
                 .filter(|m| !(m.kind == error.kind && m.pos.line == error.pos.line)),
         );
+        mistakes.push(error);
     }
     mistakes.sort_by_key(|m| m.pos);
     Err(mistakes)
+}
+
+/// Where a tag is written: the parser places the node after it, on the same line or the
+/// next.
+fn tag_pos(text: &str, tag: &tree::TagUse) -> Pos {
+    for line_number in [tag.pos.line, tag.pos.line.saturating_sub(1)] {
+        let Some(line) = text.lines().nth(line_number.saturating_sub(1) as usize) else {
+            continue;
+        };
+        let before: String = if line_number == tag.pos.line {
+            line.chars().take(tag.pos.col.saturating_sub(1) as usize).collect()
+        } else {
+            line.to_string()
+        };
+        if let Some(at) = before.rfind(&tag.tag) {
+            let col = before[..at].chars().count() + 1;
+            return Pos::new(line_number, u32::try_from(col).unwrap_or(1));
+        }
+    }
+    tag.pos
 }
 
 /// Turns serde's error into one plain sentence with a rule and, where it helps, a suggestion.
