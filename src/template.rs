@@ -127,8 +127,7 @@ pub fn percent_encode(text: &str) -> String {
         let encoded_already = b == b'%'
             && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
             && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || encoded_already
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || encoded_already {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -321,7 +320,8 @@ pub fn callables(lexemes: &[Lexeme]) -> Vec<CallableUse> {
     };
     let mut defined = BTreeSet::new();
     for (i, lexeme) in lexemes.iter().enumerate() {
-        if lexeme.piece == Piece::BlockStart && ident(i + 1) == Some("macro")
+        if lexeme.piece == Piece::BlockStart
+            && ident(i + 1) == Some("macro")
             && let Some(name) = ident(i + 2)
         {
             defined.insert(name.to_string());
@@ -336,12 +336,12 @@ pub fn callables(lexemes: &[Lexeme]) -> Vec<CallableUse> {
         let kind = match before {
             Some(Piece::Pipe) => Some(Callable::Filter),
             Some(Piece::Ident(word)) if word == "is" => Some(Callable::Test),
-            Some(Piece::Ident(word))
-                if word == "not" && i >= 2 && ident(i - 2) == Some("is") =>
-            {
+            Some(Piece::Ident(word)) if word == "not" && i >= 2 && ident(i - 2) == Some("is") => {
                 Some(Callable::Test)
             }
-            Some(Piece::Ident(word)) if word == "filter" && i >= 2 && lexemes[i - 2].piece == Piece::BlockStart => {
+            Some(Piece::Ident(word))
+                if word == "filter" && i >= 2 && lexemes[i - 2].piece == Piece::BlockStart =>
+            {
                 Some(Callable::Filter)
             }
             Some(Piece::Dot) => None,
@@ -389,17 +389,85 @@ pub fn env_has(env: &Environment<'_>, kind: Callable, name: &str) -> bool {
 /// Every filter, test and function name the environment has, for suggestions.
 pub fn env_names(env: &Environment<'_>, kind: Callable) -> Vec<String> {
     const FILTERS: &[&str] = &[
-        "abs", "attr", "batch", "bool", "capitalize", "chain", "default", "dictsort", "escape",
-        "first", "float", "format", "groupby", "indent", "int", "items", "join", "last", "length",
-        "lines", "list", "lower", "map", "max", "min", "pprint", "reject", "rejectattr",
-        "replace", "reverse", "round", "safe", "select", "selectattr", "slice", "sort", "split",
-        "string", "sum", "title", "tojson", "trim", "unique", "upper", "urlencode", "zip",
+        "abs",
+        "attr",
+        "batch",
+        "bool",
+        "capitalize",
+        "chain",
+        "default",
+        "dictsort",
+        "escape",
+        "first",
+        "float",
+        "format",
+        "groupby",
+        "indent",
+        "int",
+        "items",
+        "join",
+        "last",
+        "length",
+        "lines",
+        "list",
+        "lower",
+        "map",
+        "max",
+        "min",
+        "pprint",
+        "reject",
+        "rejectattr",
+        "replace",
+        "reverse",
+        "round",
+        "safe",
+        "select",
+        "selectattr",
+        "slice",
+        "sort",
+        "split",
+        "string",
+        "sum",
+        "title",
+        "tojson",
+        "trim",
+        "unique",
+        "upper",
+        "urlencode",
+        "zip",
     ];
     const TESTS: &[&str] = &[
-        "boolean", "defined", "divisibleby", "endingwith", "eq", "even", "false", "filter",
-        "float", "ge", "gt", "in", "integer", "iterable", "le", "lower", "lt", "mapping", "ne",
-        "none", "number", "odd", "safe", "sameas", "sequence", "startingwith", "string", "test",
-        "true", "undefined", "upper",
+        "boolean",
+        "defined",
+        "divisibleby",
+        "endingwith",
+        "eq",
+        "even",
+        "false",
+        "filter",
+        "float",
+        "ge",
+        "gt",
+        "in",
+        "integer",
+        "iterable",
+        "le",
+        "lower",
+        "lt",
+        "mapping",
+        "ne",
+        "none",
+        "number",
+        "odd",
+        "safe",
+        "sameas",
+        "sequence",
+        "startingwith",
+        "string",
+        "test",
+        "true",
+        "undefined",
+        "upper",
     ];
     match kind {
         Callable::Function => env.globals().map(|(name, _)| name.to_string()).collect(),
@@ -424,7 +492,9 @@ pub fn block_tags(lexemes: &[Lexeme]) -> Vec<(String, u32, u32)> {
     lexemes
         .windows(2)
         .filter_map(|pair| match (&pair[0].piece, &pair[1].piece) {
-            (Piece::BlockStart, Piece::Ident(tag)) => Some((tag.clone(), pair[1].line, pair[1].col)),
+            (Piece::BlockStart, Piece::Ident(tag)) => {
+                Some((tag.clone(), pair[1].line, pair[1].col))
+            }
             _ => None,
         })
         .collect()
@@ -515,10 +585,14 @@ pub fn read_shell(lexemes: &[Lexeme]) -> ShellReading {
                                 }
                                 '\'' => quoting = Quoting::Single { nested },
                                 '"' => quoting = Quoting::Double { nested },
-                                '#' if recent.is_empty() || recent.ends_with(char::is_whitespace) => {
+                                '#' if recent.is_empty()
+                                    || recent.ends_with(char::is_whitespace) =>
+                                {
                                     quoting = Quoting::Comment;
                                 }
-                                '<' if chars.get(j + 1) == Some(&'<') && chars.get(j + 2) != Some(&'<') => {
+                                '<' if chars.get(j + 1) == Some(&'<')
+                                    && chars.get(j + 2) != Some(&'<') =>
+                                {
                                     let rest: String = chars[j + 2..].iter().collect();
                                     let word: String = rest
                                         .trim_start_matches('-')
@@ -554,7 +628,9 @@ pub fn read_shell(lexemes: &[Lexeme]) -> ShellReading {
                 }
                 if recent.len() > 64 {
                     let cut = recent.len() - 32;
-                    let cut = (cut..recent.len()).find(|&k| recent.is_char_boundary(k)).unwrap_or(0);
+                    let cut = (cut..recent.len())
+                        .find(|&k| recent.is_char_boundary(k))
+                        .unwrap_or(0);
                     recent.drain(..cut);
                 }
             }
@@ -828,13 +904,31 @@ mod tests {
 
     #[test]
     fn shell_context_of_values() {
-        assert_eq!(spots("echo {{ a }} '{{ b }}' \"x {{ c }}\""), [ShellSpot::SingleQuotes, ShellSpot::DoubleQuotes]);
+        assert_eq!(
+            spots("echo {{ a }} '{{ b }}' \"x {{ c }}\""),
+            [ShellSpot::SingleQuotes, ShellSpot::DoubleQuotes]
+        );
         assert_eq!(spots("sh -c \"echo {{ a }}\""), [ShellSpot::NestedShell]);
         assert_eq!(spots("bash -c 'echo {{ a }}'"), [ShellSpot::NestedShell]);
-        assert_eq!(spots("cat <<EOF\nhello {{ a }}\nEOF\necho {{ b }}"), [ShellSpot::Heredoc]);
-        assert_eq!(spots("{% autoescape false %}echo {{ a }}{% endautoescape %}"), [ShellSpot::QuotingOff]);
+        assert_eq!(
+            spots("cat <<EOF\nhello {{ a }}\nEOF\necho {{ b }}"),
+            [ShellSpot::Heredoc]
+        );
+        assert_eq!(
+            spots("{% autoescape false %}echo {{ a }}{% endautoescape %}"),
+            [ShellSpot::QuotingOff]
+        );
         assert_eq!(spots("echo {{ a }} # it's fine\necho \\\" {{ b }}"), []);
-        let reading = read_shell(&lex("ssh {{ inputs.host }} uptime --x={{ inputs.flag }} {{ inputs['other'] | lower }}", false).unwrap());
-        assert_eq!(reading.bare_inputs.into_iter().collect::<Vec<_>>(), ["host", "other"]);
+        let reading = read_shell(
+            &lex(
+                "ssh {{ inputs.host }} uptime --x={{ inputs.flag }} {{ inputs['other'] | lower }}",
+                false,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            reading.bare_inputs.into_iter().collect::<Vec<_>>(),
+            ["host", "other"]
+        );
     }
 }

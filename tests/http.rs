@@ -304,10 +304,7 @@ fn run_http_check(http: &str, sets: &[(&str, &str)]) -> (i32, String) {
     for (name, value) in sets {
         command.arg("--set").arg(format!("{name}={value}"));
     }
-    let out = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = command.stdin(std::process::Stdio::null()).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         format!(
@@ -353,7 +350,10 @@ fn a_value_cannot_change_the_host_or_port() {
 #[test]
 fn a_value_stays_one_path_segment_or_query_value() {
     let server = Server::start();
-    server.route("/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23", Route::new(200, "ok"));
+    server.route(
+        "/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23",
+        Route::new(200, "ok"),
+    );
     let http = format!(
         "{{ url: \"{}/users/{{{{ inputs.v }}}}?q={{{{ inputs.v }}}}\" }}",
         server.url("")
@@ -363,8 +363,7 @@ fn a_value_stays_one_path_segment_or_query_value() {
     let received = server.received();
     assert_eq!(received.len(), 1, "{output}");
     assert_eq!(
-        received[0].path,
-        "/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23?q=x%2F..%2Fadmin%3Fx%3Dy%26z%23",
+        received[0].path, "/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23?q=x%2F..%2Fadmin%3Fx%3Dy%26z%23",
         "{output}"
     );
     let _ = code;
@@ -413,7 +412,14 @@ fn an_http_action_shows_everything_it_sends_with_secrets_masked() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
-        .args(["run", "--yes", "--incident", "INC-1", "--set", "token=s3cr3t-value"])
+        .args([
+            "run",
+            "--yes",
+            "--incident",
+            "INC-1",
+            "--set",
+            "token=s3cr3t-value",
+        ])
         .arg(&path)
         .stdin(std::process::Stdio::null())
         .output()

@@ -39,10 +39,12 @@ pub fn problem(input: &Input, value: &str) -> Option<String> {
 /// a value starting with `-` would be read there as an option (`-oProxyCommand=…`).
 pub fn bare_argument_inputs(runbook: &Runbook) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let commands = runbook
-        .health
-        .iter()
-        .chain(runbook.steps.iter().flat_map(|s| s.commands().into_iter().map(|(_, c)| c)));
+    let commands = runbook.health.iter().chain(
+        runbook
+            .steps
+            .iter()
+            .flat_map(|s| s.commands().into_iter().map(|(_, c)| c)),
+    );
     for command in commands {
         if let Some(run) = &command.run
             && let Ok(lexemes) = crate::template::lex(run, false)
@@ -249,7 +251,11 @@ mod tests {
     #[track_caller]
     fn check(name: &str, value: &str) -> Option<String> {
         let runbook = crate::load::parse(RUNBOOK).unwrap();
-        let (_, input) = runbook.inputs.iter().find(|(k, _)| k.value == name).unwrap();
+        let (_, input) = runbook
+            .inputs
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .unwrap();
         problem_in(&runbook, name, input, value)
     }
 
@@ -257,7 +263,10 @@ mod tests {
     #[test]
     fn a_bare_argument_refuses_a_leading_dash() {
         let problem = check("host", "-oProxyCommand=touch /tmp/pwned").expect("refused");
-        assert!(problem.contains("allow_dash: true") && problem.contains("`host`"), "{problem}");
+        assert!(
+            problem.contains("allow_dash: true") && problem.contains("`host`"),
+            "{problem}"
+        );
         assert_eq!(check("host", "web-1"), None);
         assert_eq!(check("flag", "-x"), None, "inside a word it is no option");
         assert_eq!(check("note", "-x"), None, "not used in a command");

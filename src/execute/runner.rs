@@ -146,7 +146,8 @@ pub fn plan(
             // Values in a JSON body are escaped as JSON strings; other bodies are sent as
             // rendered.
             let body_escape = if headers.iter().any(|(name, value)| {
-                name.eq_ignore_ascii_case("content-type") && value.to_ascii_lowercase().contains("json")
+                name.eq_ignore_ascii_case("content-type")
+                    && value.to_ascii_lowercase().contains("json")
             }) {
                 Escape::JsonString
             } else {

@@ -222,7 +222,14 @@ impl Catalog {
             let callees = this.uses_of(&id);
             work.push((id, callees, 0));
         };
-        enter(start.to_string(), self, &mut index, &mut on_stack, &mut in_stack, &mut work);
+        enter(
+            start.to_string(),
+            self,
+            &mut index,
+            &mut on_stack,
+            &mut in_stack,
+            &mut work,
+        );
         while let Some((id, callees, next)) = work.last_mut() {
             if let Some(callee) = callees.get(*next).cloned() {
                 *next += 1;
@@ -231,7 +238,14 @@ impl Catalog {
                     continue;
                 }
                 match index.get(&callee) {
-                    None => enter(callee, self, &mut index, &mut on_stack, &mut in_stack, &mut work),
+                    None => enter(
+                        callee,
+                        self,
+                        &mut index,
+                        &mut on_stack,
+                        &mut in_stack,
+                        &mut work,
+                    ),
                     Some(&(callee_index, _)) if in_stack.contains(&callee) => {
                         if let Some(entry) = index.get_mut(&id) {
                             entry.1 = entry.1.min(callee_index);

@@ -183,7 +183,11 @@ pub fn lint_source(
                         LoadErrorKind::WrongType => Rule::WrongType,
                         LoadErrorKind::Tag => Rule::YamlTag,
                     };
-                    let pos = if error.pos.line == 0 { Pos::START } else { error.pos };
+                    let pos = if error.pos.line == 0 {
+                        Pos::START
+                    } else {
+                        error.pos
+                    };
                     Diagnostic {
                         line: pos.line,
                         col: pos.col.max(1),

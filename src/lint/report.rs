@@ -26,44 +26,6 @@ pub fn human(report: &LintReport, styled: bool) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lint::Rule;
-
-    /// `lint` panicked inside annotate-snippets on a non-breaking space, U+2028 or U+3000: a
-    /// column counted in characters was used as a byte offset.
-    #[test]
-    fn wide_spaces_do_not_break_the_caret() {
-        for space in ['\u{a0}', '\u{2028}', '\u{3000}'] {
-            for text in [
-                format!("  services: [svc]{space}\n"),
-                format!("{space}{space}x: y\n"),
-                format!("a{space}: {space}\n"),
-            ] {
-                for col in 1..=20 {
-                    let diagnostic = Diagnostic {
-                        line: 1,
-                        col,
-                        severity: Severity::Error,
-                        rule: Rule::WrongType,
-                        message: "m".into(),
-                        help: None,
-                    };
-                    let report = LintReport {
-                        files: vec![FileReport {
-                            path: "a.yaml".into(),
-                            text: text.clone(),
-                            diagnostics: vec![diagnostic],
-                        }],
-                    };
-                    assert!(human(&report, false).contains("a.yaml:1:"));
-                }
-            }
-        }
-    }
-}
-
 fn render_one(renderer: &Renderer, file: &FileReport, diagnostic: &Diagnostic) -> String {
     let level = match diagnostic.severity {
         Severity::Error => Level::ERROR,
@@ -220,4 +182,42 @@ pub fn json(report: &LintReport) -> String {
     let mut text = serde_json::to_string_pretty(&output).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::Rule;
+
+    /// `lint` panicked inside annotate-snippets on a non-breaking space, U+2028 or U+3000: a
+    /// column counted in characters was used as a byte offset.
+    #[test]
+    fn wide_spaces_do_not_break_the_caret() {
+        for space in ['\u{a0}', '\u{2028}', '\u{3000}'] {
+            for text in [
+                format!("  services: [svc]{space}\n"),
+                format!("{space}{space}x: y\n"),
+                format!("a{space}: {space}\n"),
+            ] {
+                for col in 1..=20 {
+                    let diagnostic = Diagnostic {
+                        line: 1,
+                        col,
+                        severity: Severity::Error,
+                        rule: Rule::WrongType,
+                        message: "m".into(),
+                        help: None,
+                    };
+                    let report = LintReport {
+                        files: vec![FileReport {
+                            path: "a.yaml".into(),
+                            text: text.clone(),
+                            diagnostics: vec![diagnostic],
+                        }],
+                    };
+                    assert!(human(&report, false).contains("a.yaml:1:"));
+                }
+            }
+        }
+    }
 }

@@ -264,7 +264,9 @@ fn key_pos(text: &str, value: Pos, key: &str) -> Pos {
     for number in (1..=last).rev() {
         let line = lines[number - 1];
         let line: String = if number == value.line as usize {
-            line.chars().take(value.col.saturating_sub(1) as usize).collect()
+            line.chars()
+                .take(value.col.saturating_sub(1) as usize)
+                .collect()
         } else {
             line.to_string()
         };

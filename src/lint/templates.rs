@@ -15,7 +15,16 @@ use crate::template::{self, Callable, KNOWN_ROOTS, Lexeme, Piece, ShellSpot};
 
 /// Filters that take text: a host → text map piped into one is a mistake.
 const TEXT_FILTERS: [&str; 11] = [
-    "lower", "upper", "trim", "int", "float", "split", "lines", "replace", "capitalize", "title",
+    "lower",
+    "upper",
+    "trim",
+    "int",
+    "float",
+    "split",
+    "lines",
+    "replace",
+    "capitalize",
+    "title",
     "indent",
 ];
 
@@ -89,7 +98,14 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
     }
     for health in &runbook.health {
         let host = health.on.as_ref().is_some_and(|on| on.as_str() != "local");
-        check_command(lint, &env, &mut known, &vars, health, Scope { step: None, host });
+        check_command(
+            lint,
+            &env,
+            &mut known,
+            &vars,
+            health,
+            Scope { step: None, host },
+        );
     }
     for (i, step) in runbook.steps.iter().enumerate() {
         let scope = Scope {
@@ -106,7 +122,15 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
             check_template(lint, &env, &mut known, &vars, text, scope);
         }
         if let Some(condition) = &step.condition {
-            check_names(lint, &env, &mut known, &vars, condition, scope, Kind::Expression);
+            check_names(
+                lint,
+                &env,
+                &mut known,
+                &vars,
+                condition,
+                scope,
+                Kind::Expression,
+            );
         }
         for value in step.with.iter().flat_map(|w| w.values()) {
             check_template(lint, &env, &mut known, &vars, value, scope);
@@ -118,7 +142,14 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 .as_ref()
                 .or(if place == "rollback" { parent_on } else { None });
             let host = on.is_some_and(|on| on.as_str() != "local");
-            check_command(lint, &env, &mut known, &vars, command, Scope { host, ..scope });
+            check_command(
+                lint,
+                &env,
+                &mut known,
+                &vars,
+                command,
+                Scope { host, ..scope },
+            );
         }
     }
 }
@@ -132,16 +163,20 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
             .commands()
             .iter()
             .filter_map(|(_, c)| {
-                c.capture
-                    .as_ref()
-                    .map(|name| (&name.value, shape_on(runbook, c.on.as_deref().map(String::as_str))))
+                c.capture.as_ref().map(|name| {
+                    (
+                        &name.value,
+                        shape_on(runbook, c.on.as_deref().map(String::as_str)),
+                    )
+                })
             })
             .collect();
         if let Some(input) = step.ask.as_ref().and_then(|a| a.input.as_ref()) {
             names.push((&input.value, Shape::Value));
         }
         for (name, shape) in names {
-            vars.entry(name.clone()).or_insert(Captured { step: i, shape });
+            vars.entry(name.clone())
+                .or_insert(Captured { step: i, shape });
         }
     }
     vars
@@ -378,8 +413,8 @@ fn check_capture_shapes(
     at: &dyn Fn(&FileLint<'_>, u32, u32) -> Pos,
 ) {
     let piece = |i: usize| lexemes.get(i).map(|l| &l.piece);
-    for i in 0..lexemes.len() {
-        if piece(i) != Some(&Piece::Ident("vars".into())) || piece(i + 1) != Some(&Piece::Dot) {
+    for (i, lexeme) in lexemes.iter().enumerate() {
+        if lexeme.piece != Piece::Ident("vars".into()) || piece(i + 1) != Some(&Piece::Dot) {
             continue;
         }
         let Some(Piece::Ident(name)) = piece(i + 2) else {
@@ -403,7 +438,7 @@ fn check_capture_shapes(
             _ => None,
         };
         if let Some(problem) = problem {
-            let pos = at(lint, lexemes[i].line, lexemes[i].col);
+            let pos = at(lint, lexeme.line, lexeme.col);
             lint.report(Rule::CaptureShape, pos, problem);
         }
     }

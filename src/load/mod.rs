@@ -105,7 +105,9 @@ pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
                     "the YAML tag `{}` is not allowed: a runbook is read as it is written",
                     tag.tag
                 ),
-                help: Some("remove the tag and write the value itself (quote it to keep it text)".into()),
+                help: Some(
+                    "remove the tag and write the value itself (quote it to keep it text)".into(),
+                ),
             })
             .collect());
     }
@@ -151,7 +153,9 @@ fn tag_pos(text: &str, tag: &tree::TagUse) -> Pos {
             continue;
         };
         let before: String = if line_number == tag.pos.line {
-            line.chars().take(tag.pos.col.saturating_sub(1) as usize).collect()
+            line.chars()
+                .take(tag.pos.col.saturating_sub(1) as usize)
+                .collect()
         } else {
             line.to_string()
         };
@@ -624,10 +628,11 @@ pub fn find_runbooks(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// A folder that could not be read, and why.
+pub type Skipped = (PathBuf, std::io::Error);
+
 /// Like [`find_runbooks`], returning the sub-folders it could not read instead of saying so.
-pub fn find_runbooks_skipping(
-    dir: &Path,
-) -> std::io::Result<(Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>)> {
+pub fn find_runbooks_skipping(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     let mut pending = vec![dir.to_path_buf()];

@@ -30,7 +30,9 @@ fn scalar_is(text: &str, plain: bool, json_type: &str) -> bool {
     match json_type {
         "string" => true,
         "null" => plain && matches!(text, "" | "~" | "null" | "Null" | "NULL"),
-        "boolean" => plain && matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE"),
+        "boolean" => {
+            plain && matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+        }
         "integer" => plain && text.parse::<i64>().is_ok(),
         "number" => plain && text.parse::<f64>().is_ok(),
         _ => false,
@@ -210,7 +212,10 @@ impl<'s> Walker<'s> {
                 self.report(
                     pos,
                     LoadErrorKind::MissingKey,
-                    format!("missing required key `{required}`{}", owner_of(required, parent)),
+                    format!(
+                        "missing required key `{required}`{}",
+                        owner_of(required, parent)
+                    ),
                 );
             }
         }
@@ -278,7 +283,10 @@ mod tests {
         let text = MINIMAL
             .replace("runbook: 1", "runbook: one")
             .replace("owner: team", "owner: [team]")
-            .replace("    instructions: do it\n", "    instructions: x\n    check:\n      comand: ls\n    timeout: [1]\n");
+            .replace(
+                "    instructions: do it\n",
+                "    instructions: x\n    check:\n      comand: ls\n    timeout: [1]\n",
+            );
         assert_eq!(
             mistakes(&text),
             [
@@ -292,7 +300,9 @@ mod tests {
 
     #[test]
     fn missing_and_duplicate_keys() {
-        let text = MINIMAL.replace("    name: A\n", "").replace("owner: team\n", "owner: team\nowner: b\n");
+        let text = MINIMAL
+            .replace("    name: A\n", "")
+            .replace("owner: team\n", "owner: team\nowner: b\n");
         assert_eq!(
             mistakes(&text),
             [

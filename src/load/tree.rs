@@ -22,7 +22,10 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// A scalar and whether it was written plain (unquoted, so `1` and `true` are not text).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Key, Node)>),
 }
@@ -51,7 +54,10 @@ pub struct Reading {
 
 fn pos_of(span: &Span) -> Pos {
     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Pos::new(clamp(span.start.line()), clamp(span.start.col()).saturating_add(1))
+    Pos::new(
+        clamp(span.start.line()),
+        clamp(span.start.col()).saturating_add(1),
+    )
 }
 
 /// A collection being built.
@@ -222,7 +228,10 @@ mod tests {
             panic!("a list")
         };
         assert_eq!(items[1].pos, Pos::new(4, 5));
-        assert!(matches!(&items[1].kind, NodeKind::Scalar { plain: false, .. }));
+        assert!(matches!(
+            &items[1].kind,
+            NodeKind::Scalar { plain: false, .. }
+        ));
         assert!(reading.tags.is_empty());
     }
 
