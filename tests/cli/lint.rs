@@ -197,3 +197,155 @@ fn an_unreadable_folder_is_a_warning_naming_it() {
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["files"], 1);
 }
+
+#[test]
+fn messages_say_what_would_be_right() {
+    let message = |name| lint_fixture(name).1.remove(0).4;
+    assert_eq!(
+        message("unknown-key"),
+        "unknown key `comand` in a check; did you mean `run`?"
+    );
+    assert_eq!(
+        message("unknown-key-misplaced"),
+        "unknown key `on_failure` in a check; it is a step key: put it beside `id` and `name`"
+    );
+    assert_eq!(
+        message("undefined-name"),
+        "`inputs.enviroment` is not defined: the runbook has no input `enviroment`; did you mean `env`?"
+    );
+    assert_eq!(
+        message("unknown-step"),
+        "`next` leads to `secnd`, which is not a step id; did you mean `second`?"
+    );
+    assert!(message("unknown-runbook").ends_with("did you mean `common/restart`?"));
+    assert_eq!(
+        message("missing-input"),
+        "`common/restart` needs the input `deployment` in `with`"
+    );
+}
+
+#[test]
+fn a_valid_runbook_has_no_findings() {
+    let (code, findings) = lint_fixture("valid");
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+}
+
+#[test]
+fn uses_cycles_are_reported_on_each_runbook_of_the_loop() {
+    let (code, stdout, _) = output(
+        runbook()
+            .args(["lint", "--format", "json"])
+            .arg(fixture("catalog")),
+    );
+    assert_eq!(code, 1);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    let cycles: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "uses-cycle")
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cycles,
+        [
+            "`uses` loops back to this runbook: loop/a → loop/b → loop/a",
+            "`uses` loops back to this runbook: loop/b → loop/a → loop/b"
+        ]
+    );
+}
+
+#[test]
+fn human_format_quotes_the_line_with_a_caret() {
+    let (code, stdout, _) = output(
+        runbook()
+            .args(["lint"])
+            .arg(fixture("lint/unknown-key.yaml")),
+    );
+    assert_eq!(code, 1);
+    let path = fixture("lint/unknown-key.yaml").display().to_string();
+    assert!(
+        stdout.contains("error[unknown-key]: unknown key `comand` in a check; did you mean `run`?"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("--> {path}:26:7")), "{stdout}");
+    assert!(
+        stdout.contains("26 |       comand: \"true\"\n   |       ^^^^^^"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✘ 1 error and 0 warnings in 1 of 1 runbook checked"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b'), "NO_COLOR is set: no escape codes");
+}
+
+#[test]
+fn github_format_annotates_the_pull_request() {
+    let path = fixture("lint/no-rollback.yaml");
+    let (code, stdout, _) = output(runbook().args(["lint", "--format", "github"]).arg(&path));
+    assert_eq!(code, 0, "warnings alone do not fail");
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "::warning file={},line=26,col=7,title=no-rollback::action `second` has no `rollback`",
+            path.display()
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains("%0A"),
+        "the help line is escaped onto the same line: {first}"
+    );
+}
+
+#[test]
+fn deny_warnings_fails_on_warnings() {
+    let path = fixture("lint/no-rollback.yaml");
+    let (code, _, _) = output(runbook().args(["lint", "--deny-warnings"]).arg(&path));
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn bad_invocations_exit_2_with_one_message() {
+    let (code, _, stderr) = output(runbook().args(["lint", "no/such/dir"]));
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim(), "error: `no/such/dir` does not exist");
+    let (code, _, stderr) = output(runbook().args(["lint", "--format", "xml"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--format"), "{stderr}");
+    let (code, _, stderr) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "tomorrow")
+            .arg("lint")
+            .arg(fixture("lint/valid.yaml")),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: `RUNBOOK_TODAY=tomorrow` is not valid: write the date as YYYY-MM-DD"
+    );
+}
+
+#[test]
+fn unreadable_input_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 6] = [
+        ("empty.yaml", b""),
+        ("binary.yaml", &[0xff, 0xfe, 0x00, 0x01]),
+        ("list.yaml", b"- a\n- b\n"),
+        ("scalar.yaml", b"just text\n"),
+        ("anchors.yaml", b"a: &a [*a]\n"),
+        ("deep.yaml", &[b'['; 10_000]),
+    ];
+    for (name, bytes) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let (code, stdout, stderr) =
+        output(runbook().args(["lint", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["files"], 6);
+    assert_eq!(json["errors"], 6, "one error per broken file: {stdout}");
+}
