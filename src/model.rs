@@ -255,6 +255,10 @@ pub struct Input {
     /// Environment variable the value is taken from when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Sp<String>>,
+    /// Accept a value starting with `-` even where the input is a word of its own in a
+    /// command (`ssh {{ inputs.host }}`), where such a value would be read as an option.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_dash: bool,
 }
 
 impl Input {

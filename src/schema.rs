@@ -2,12 +2,20 @@
 //!
 //! The model has one `Command` type for every place a command stands; the schema gives each
 //! place its own definition without the keys lint forbids there, so editors complete only
-//! what is valid.
+//! what is valid. The loader checks files against the same schema to find every structural
+//! mistake at once.
+
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::lint::CommandContext;
 use crate::model::Runbook;
+
+/// The schema, built once, for the loader's shape check.
+pub fn shape_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(schema)
+}
 
 /// The schema as pretty JSON with a final newline, exactly as committed in `schemas/`.
 pub fn schema_json() -> String {
@@ -85,5 +93,68 @@ fn retarget(value: &mut Value, name: &str) {
         }
         Value::Array(items) => items.iter_mut().for_each(|item| retarget(item, name)),
         _ => {}
+    }
+}
+
+/// Where a command stands; some keys belong to one place only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandContext {
+    Check,
+    Action,
+    Rollback,
+    Health,
+}
+
+impl CommandContext {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CommandContext::Check => "a check",
+            CommandContext::Action => "an action",
+            CommandContext::Rollback => "a rollback",
+            CommandContext::Health => "a health check",
+        }
+    }
+
+    /// The keys that may not appear here, with where they belong.
+    pub fn forbidden(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            CommandContext::Check => &[
+                ("name", "`name` of a check is the step's `name`"),
+                ("warn", "`warn` belongs to a health check"),
+                ("timeout", "put `timeout` on the step, beside `check`"),
+                (
+                    "confirm",
+                    "checks run without a question; make it an `action` to confirm it",
+                ),
+                (
+                    "rollback",
+                    "checks change nothing, so there is nothing to roll back; make it an `action`",
+                ),
+                ("canary", "`canary` belongs to an `action`"),
+            ],
+            CommandContext::Action => &[
+                ("name", "`name` of an action is the step's `name`"),
+                ("warn", "`warn` belongs to a health check"),
+                ("timeout", "put `timeout` on the step, beside `action`"),
+            ],
+            CommandContext::Rollback => &[
+                ("name", "a rollback has no `name` of its own"),
+                ("warn", "`warn` belongs to a health check"),
+                ("timeout", "put `timeout` on the step, beside `action`"),
+                (
+                    "confirm",
+                    "a rollback is confirmed when the engineer picks it",
+                ),
+                ("rollback", "a rollback has no rollback of its own"),
+                ("canary", "a rollback runs on the hosts the action ran on"),
+                ("capture", "a rollback's output is not kept in `vars`"),
+            ],
+            CommandContext::Health => &[
+                ("confirm", "health checks are safe checks: no `confirm`"),
+                ("rollback", "health checks change nothing: no `rollback`"),
+                ("canary", "`canary` belongs to an `action`"),
+                ("capture", "`runbook status` keeps no `vars`"),
+            ],
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Lint never panics, whatever the input: random edits of real runbooks and random YAML go
-//! through the loader and every rule. `PROPTEST_CASES=100000 cargo test --release --test
+//! through the loader, every rule and the human report (which quotes lines with a caret). `PROPTEST_CASES=100000 cargo test --release --test
 //! fuzz_lint` runs it longer (`scripts/fuzz-lint.sh`).
 
 use std::path::{Path, PathBuf};
@@ -36,6 +36,15 @@ fn lint_text(text: String) {
     let source = SourceFile::from_text(PathBuf::from("fuzz.yaml"), text);
     let mut catalog = Catalog::new(root.join("tests/fixtures/catalog"));
     let diagnostics = lint_source(&source, &mut catalog, &options);
+    // Showing the findings quotes the source line with a caret: it must not panic either.
+    let report = runbook::lint::LintReport {
+        files: vec![runbook::lint::FileReport {
+            path: source.path.clone(),
+            text: source.text.clone(),
+            diagnostics: diagnostics.clone(),
+        }],
+    };
+    let _ = runbook::lint::report::human(&report, false);
     if source.parsed.is_err() {
         assert!(
             !diagnostics.is_empty(),
@@ -61,8 +70,43 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let yamlish = prop::sample::select(vec![
-        ":", "- ", "[", "]", "{", "}", "'", "\"", "|", ">", "&a ", "*a", "!!str ", "#", "\n", "  ",
-        "{{", "}}", "{%", "%}", "\t", "~", "null", "0x", "-1", "é", "\u{0}", "?", "<<: *a\n",
+        ":",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "'",
+        "\"",
+        "|",
+        ">",
+        "&a ",
+        "*a",
+        "!!str ",
+        "#",
+        "\n",
+        "  ",
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "\t",
+        "~",
+        "null",
+        "0x",
+        "-1",
+        "é",
+        "\u{0}",
+        "?",
+        "<<: *a\n",
+        // Spaces that are more than one byte: a column in characters once met a byte offset.
+        "\u{a0}",
+        "\u{2028}",
+        "\u{3000}",
+        "!!binary ",
+        "!!binary aGk=\n",
+        "| lenght",
+        "{% include 'x' %}",
     ])
     .prop_map(String::from);
     prop_oneof![

@@ -237,6 +237,9 @@ fn invalid_url_and_method() {
     );
 }
 
+/// A Ctrl-C abandons a request that would otherwise wait for the server's 10 s: the answer
+/// is "interrupted", not the late body. (The client is made before the interrupt is armed:
+/// loading the trust store took longer than the old fixed delay on a busy machine.)
 #[test]
 fn interrupt_returns_promptly() {
     let server = Server::start();
@@ -246,19 +249,21 @@ fn interrupt_returns_promptly() {
     );
     let mut request = get(&server.url("/slow"));
     request.timeout = Duration::from_secs(30);
+    let client = HttpClient::new().expect("client");
     let interrupt = Interrupt::default();
     let setter = interrupt.clone();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
         setter.set();
     });
-    let client = HttpClient::new().expect("client");
     let started = Instant::now();
     let response = client.send(&request, &interrupt);
-    let elapsed = started.elapsed();
     assert_eq!(response.error.as_deref(), Some("interrupted"));
-    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
-    assert!(elapsed >= Duration::from_millis(300), "took {elapsed:?}");
+    assert_eq!(response.body, "", "the late body never arrives");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "it did not wait for the server"
+    );
 }
 
 #[test]
@@ -276,4 +281,158 @@ fn one_client_serves_many_threads() {
         }
     });
     assert_eq!(server.received().len(), 8);
+}
+
+/// Runs a one-step runbook whose check sends `http` (YAML flow mapping), with `--set`s, and
+/// returns the exit code and what was printed.
+fn run_http_check(http: &str, sets: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("attack.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: {{ services: [s] }}\ninputs:\n  v: {{ description: a value }}\nsteps:\n  - id: call\n    name: Call\n    check:\n      http: {http}\n    on_failure: stop\n"
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"));
+    command
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "--yes", "--incident", "INC-1"])
+        .arg(&path);
+    for (name, value) in sets {
+        command.arg("--set").arg(format!("{name}={value}"));
+    }
+    let out = command.stdin(std::process::Stdio::null()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// An input could move the request (and its Bearer token) to another server: values in a
+/// URL were substituted as they are.
+#[test]
+fn a_value_cannot_change_the_host_or_port() {
+    let good = Server::start();
+    good.route("/health", Route::new(200, "ok"));
+    let evil = Server::start();
+    evil.route("/steal", Route::new(200, "ok"));
+    for (url, value) in [
+        (
+            "http://127.0.0.1:{{ inputs.v }}/health".to_string(),
+            format!("{}/steal#", evil.port()),
+        ),
+        (
+            format!("http://{{{{ inputs.v }}}}:{}/health", good.port()),
+            format!("127.0.0.1:{}/steal#", evil.port()),
+        ),
+        (
+            format!("http://127.0.0.1:{}{{{{ inputs.v }}}}/health", good.port()),
+            format!("@127.0.0.1:{}/steal#", evil.port()),
+        ),
+    ] {
+        let http = format!("{{ url: \"{url}\", headers: {{ Authorization: Bearer s3cret }} }}");
+        let (_, output) = run_http_check(&http, &[("v", &value)]);
+        assert!(
+            evil.received().is_empty(),
+            "`{value}` in `{url}` sent the request elsewhere:\n{output}"
+        );
+    }
+}
+
+/// An input could add query parameters or path segments.
+#[test]
+fn a_value_stays_one_path_segment_or_query_value() {
+    let server = Server::start();
+    server.route(
+        "/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23",
+        Route::new(200, "ok"),
+    );
+    let http = format!(
+        "{{ url: \"{}/users/{{{{ inputs.v }}}}?q={{{{ inputs.v }}}}\" }}",
+        server.url("")
+    );
+    let (code, output) = run_http_check(&http, &[("v", "x/../admin?x=y&z#")]);
+    // The exit code depends on the route; what the server got is the point.
+    let received = server.received();
+    assert_eq!(received.len(), 1, "{output}");
+    assert_eq!(
+        received[0].path, "/users/x%2F..%2Fadmin%3Fx%3Dy%26z%23?q=x%2F..%2Fadmin%3Fx%3Dy%26z%23",
+        "{output}"
+    );
+    let _ = code;
+}
+
+/// An input could add keys to a JSON body.
+#[test]
+fn a_value_cannot_add_keys_to_a_json_body() {
+    let server = Server::start();
+    server.route("/users", Route::new(200, "ok"));
+    let http = format!(
+        "{{ url: \"{}\", method: POST, headers: {{ Content-Type: application/json }}, body: '{{\"role\": \"viewer\", \"name\": \"{{{{ inputs.v }}}}\"}}' }}",
+        server.url("/users")
+    );
+    let attack = "x\", \"role\": \"admin\", \"y\": \"";
+    let (code, output) = run_http_check(&http, &[("v", attack)]);
+    let received = server.received();
+    assert_eq!(received.len(), 1, "{output}");
+    let body: serde_json::Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(body["role"], "viewer", "{}", received[0].body);
+    assert_eq!(body["name"], attack);
+    assert_eq!(body.as_object().unwrap().len(), 2);
+    assert_eq!(code, 0, "{output}");
+}
+
+/// The confirmation of an HTTP action showed only the method and URL: the body and headers
+/// went out unseen.
+#[test]
+fn an_http_action_shows_everything_it_sends_with_secrets_masked() {
+    let server = Server::start();
+    server.route("/drain", Route::new(200, "ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("action.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: {{ services: [s] }}\ninputs:\n  token: {{ secret: true }}\nsteps:\n  - id: drain\n    name: Drain\n    action:\n      http: {{ url: \"{}\", method: POST, headers: {{ Authorization: \"Bearer {{{{ inputs.token }}}}\", Content-Type: application/json }}, body: '{{\"backend\": \"web-2\"}}' }}\n      irreversible: test\n",
+            server.url("/drain")
+        ),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // `irreversible` belongs to another change; without it the runbook is the same.
+    let text = text.replace("      irreversible: test\n", "");
+    std::fs::write(&path, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args([
+            "run",
+            "--yes",
+            "--incident",
+            "INC-1",
+            "--set",
+            "token=s3cr3t-value",
+        ])
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shown.contains("POST http://"), "{shown}");
+    assert!(shown.contains("Content-Type: application/json"), "{shown}");
+    assert!(shown.contains("{\"backend\": \"web-2\"}"), "{shown}");
+    assert!(shown.contains("Authorization: Bearer ***"), "{shown}");
+    assert!(!shown.contains("s3cr3t-value"), "{shown}");
+    assert_eq!(server.received().len(), 1, "{shown}");
 }

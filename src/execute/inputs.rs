@@ -1,7 +1,7 @@
 //! The inputs of a run: from `--set`, the environment, a default, or asked — and checked
 //! against `choices` and `pattern` wherever they come from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
 
@@ -11,7 +11,8 @@ use super::screen::Screen;
 use crate::Error;
 use crate::model::{Input, Runbook};
 
-/// What is wrong with a value for an input, if anything.
+/// What is wrong with a value for an input, if anything. A `pattern` that does not compile
+/// refuses every value: validation fails closed (lint reports the pattern).
 pub fn problem(input: &Input, value: &str) -> Option<String> {
     if let Some(choices) = &input.choices
         && !choices.iter().any(|c| c.value == value)
@@ -19,11 +20,51 @@ pub fn problem(input: &Input, value: &str) -> Option<String> {
         let list: Vec<String> = choices.iter().map(|c| format!("`{}`", c.value)).collect();
         return Some(format!("must be one of {}", list.join(", ")));
     }
-    if let Some(pattern) = &input.pattern
-        && let Ok(regex) = regex::Regex::new(pattern)
-        && !regex.is_match(value)
-    {
-        return Some(format!("must match `{}`", pattern.value));
+    if let Some(pattern) = &input.pattern {
+        match regex::Regex::new(pattern) {
+            Ok(regex) if regex.is_match(value) => {}
+            Ok(_) => return Some(format!("must match `{}`", pattern.value)),
+            Err(_) => {
+                return Some(
+                    "cannot be checked: its `pattern` does not compile (`runbook lint` says why), so no value is accepted"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// The inputs that stand as a word of their own in a shell command (`ssh {{ inputs.host }}`):
+/// a value starting with `-` would be read there as an option (`-oProxyCommand=…`).
+pub fn bare_argument_inputs(runbook: &Runbook) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let commands = runbook.health.iter().chain(
+        runbook
+            .steps
+            .iter()
+            .flat_map(|s| s.commands().into_iter().map(|(_, c)| c)),
+    );
+    for command in commands {
+        if let Some(run) = &command.run
+            && let Ok(lexemes) = crate::template::lex(run, false)
+        {
+            names.extend(crate::template::read_shell(&lexemes).bare_inputs);
+        }
+    }
+    names
+}
+
+/// What is wrong with a value for the input `name` of `runbook`: [`problem`], and a leading
+/// `-` where the input is a bare argument, unless it has `allow_dash: true`.
+pub fn problem_in(runbook: &Runbook, name: &str, input: &Input, value: &str) -> Option<String> {
+    if let Some(problem) = problem(input, value) {
+        return Some(problem);
+    }
+    if value.starts_with('-') && !input.allow_dash && bare_argument_inputs(runbook).contains(name) {
+        return Some(format!(
+            "must not start with `-`: it is a word of its own in a command, where `{value}` would be read as an option; set `allow_dash: true` on input `{name}` if that is meant"
+        ));
     }
     None
 }
@@ -48,7 +89,7 @@ pub fn check_sets(runbook: &Runbook, sets: &IndexMap<String, String>) -> Result<
                 reason: format!("the runbook has no input `{name}`; {known}"),
             });
         };
-        if let Some(problem) = problem(input, value) {
+        if let Some(problem) = problem_in(runbook, name, input, value) {
             let shown = if input.secret { "***" } else { value.as_str() };
             return Err(Error::InvalidFlag {
                 flag: "--set",
@@ -79,7 +120,7 @@ pub fn resolve(
         if let Some(var) = &input.env
             && let Ok(value) = std::env::var(var.as_str())
         {
-            if let Some(problem) = problem(input, &value) {
+            if let Some(problem) = problem_in(runbook, &name, input, &value) {
                 return Err(Error::InvalidFlag {
                     flag: "environment",
                     value: format!("{}=…", var.value),
@@ -122,7 +163,7 @@ pub fn resolve(
                     &question,
                     default.as_deref(),
                     input.secret,
-                    &|value: &str| match problem(input, value) {
+                    &|value: &str| match problem_in(runbook, &name, input, value) {
                         Some(problem) => Err(format!("`{name}` {problem}")),
                         None if value.is_empty() => Err("type a value".into()),
                         None => Ok(()),
@@ -199,4 +240,42 @@ pub fn for_dry_run(runbook: &Runbook, sets: &IndexMap<String, String>) -> IndexM
             (name.value.clone(), value)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ninputs:\n  host: {}\n  flag: {}\n  note: {}\n  ok: { allow_dash: true }\n  code: { pattern: '^(\\w{1000}){1000}$' }\nsteps:\n  - id: a\n    name: A\n    check:\n      run: ssh {{ inputs.host }} uptime --flag={{ inputs.flag }} {{ inputs.ok }}\n";
+
+    #[track_caller]
+    fn check(name: &str, value: &str) -> Option<String> {
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let (_, input) = runbook
+            .inputs
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .unwrap();
+        problem_in(&runbook, name, input, value)
+    }
+
+    /// `-oProxyCommand=…` into `ssh {{ inputs.host }}` ran a command.
+    #[test]
+    fn a_bare_argument_refuses_a_leading_dash() {
+        let problem = check("host", "-oProxyCommand=touch /tmp/pwned").expect("refused");
+        assert!(
+            problem.contains("allow_dash: true") && problem.contains("`host`"),
+            "{problem}"
+        );
+        assert_eq!(check("host", "web-1"), None);
+        assert_eq!(check("flag", "-x"), None, "inside a word it is no option");
+        assert_eq!(check("note", "-x"), None, "not used in a command");
+        assert_eq!(check("ok", "-v"), None, "allowed by the runbook");
+    }
+
+    /// A pattern too big to compile used to skip validation: every value passed.
+    #[test]
+    fn a_pattern_that_does_not_compile_refuses_every_value() {
+        assert!(check("code", "anything").is_some());
+    }
 }

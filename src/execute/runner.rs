@@ -18,6 +18,7 @@ use super::transport::{
 };
 use crate::Error;
 use crate::model::{Command, Runbook, Shell};
+use crate::template::Escape;
 use crate::timeline::{Event, Timeline};
 
 /// Hosts at once in a fan-out unless `parallel` says otherwise.
@@ -83,7 +84,18 @@ impl Job {
     pub fn shown(&self) -> String {
         match self {
             Job::Shell { script, .. } => script.clone(),
-            Job::Http { request, .. } => format!("{} {}", request.method, request.url),
+            // Everything the request sends: the engineer confirms what goes out. Secret
+            // values are masked by the screen and the timeline like any other text.
+            Job::Http { request, .. } => {
+                let mut shown = format!("{} {}", request.method, request.url);
+                for (name, value) in &request.headers {
+                    shown.push_str(&format!("\n{name}: {value}"));
+                }
+                if let Some(body) = request.body.as_ref().filter(|b| !b.is_empty()) {
+                    shown.push_str(&format!("\n\n{body}"));
+                }
+                shown
+            }
         }
     }
 }
@@ -205,19 +217,33 @@ pub fn plan(
                 env: extracted.env,
             });
         } else if let Some(http) = &command.http {
-            let render = |text: &str| state.render(runbook, env, text, false, host);
+            let render = |text: &str, escape| state.render_as(runbook, env, text, escape, host);
             let mut headers = Vec::new();
             for (name, value) in &http.headers {
-                headers.push((name.value.clone(), render(value)?));
+                headers.push((name.value.clone(), render(value, Escape::Text)?));
             }
+            // Values in a JSON body are escaped as JSON strings; other bodies are sent as
+            // rendered.
+            let body_escape = if headers.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("content-type")
+                    && value.to_ascii_lowercase().contains("json")
+            }) {
+                Escape::JsonString
+            } else {
+                Escape::Text
+            };
             let request = HttpRequest {
                 method: http
                     .method
                     .as_ref()
                     .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase()),
-                url: render(&http.url)?,
+                url: render(&http.url, Escape::Url)?,
                 headers,
-                body: http.body.as_ref().map(|b| render(b)).transpose()?,
+                body: http
+                    .body
+                    .as_ref()
+                    .map(|b| render(b, body_escape))
+                    .transpose()?,
                 timeout: http
                     .timeout
                     .as_ref()

@@ -137,6 +137,24 @@ impl RunState {
             .map_err(|e| describe(&e))
     }
 
+    /// Renders a template with its values escaped for where the text goes (a URL, a JSON
+    /// body, a shell command).
+    pub fn render_as(
+        &self,
+        runbook: &Runbook,
+        env: &Environment<'_>,
+        source: &str,
+        escape: crate::template::Escape,
+        host: Option<&str>,
+    ) -> Result<String, String> {
+        let template = env
+            .template_from_named_str(escape.template_name(), source)
+            .map_err(|e| describe(&e))?;
+        template
+            .render(self.context(runbook, env, source, host))
+            .map_err(|e| describe(&e))
+    }
+
     /// Evaluates an `if:` expression.
     pub fn condition(
         &self,

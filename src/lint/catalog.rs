@@ -15,6 +15,9 @@ pub struct Catalog {
     dir: PathBuf,
     ids: Option<Vec<String>>,
     loaded: HashMap<String, Option<Rc<Runbook>>>,
+    /// The strongly connected part of the `uses` graph each id belongs to, once found.
+    part_of: HashMap<String, usize>,
+    parts: usize,
 }
 
 /// Catalogs by folder, for a run over files that may sit in different catalogs.
@@ -35,6 +38,8 @@ impl Catalog {
             dir,
             ids: None,
             loaded: HashMap::new(),
+            part_of: HashMap::new(),
+            parts: 0,
         }
     }
 
@@ -146,28 +151,130 @@ impl Catalog {
     }
 
     /// The chain of ids from `start` back to `own_id` through `uses`, if there is one.
+    /// `start` and `own_id` are on a loop when they are in the same strongly connected part
+    /// of the `uses` graph; the parts are found once per catalog (Tarjan), so a whole
+    /// catalog costs its size, however deep its chains. The chain is then searched within
+    /// the part only.
     fn cycle_back_to(&mut self, own_id: &str, start: &str) -> Option<Vec<String>> {
-        let mut pending = vec![vec![start.to_string()]];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(chain) = pending.pop() {
-            let last = chain.last().cloned().unwrap_or_default();
-            if last == own_id {
+        self.find_parts_from(start);
+        let part = *self.part_of.get(start)?;
+        if self.part_of.get(own_id) != Some(&part) {
+            return None;
+        }
+        let mut led_by: HashMap<String, Option<String>> = HashMap::new();
+        led_by.insert(start.to_string(), None);
+        let mut pending = std::collections::VecDeque::from([start.to_string()]);
+        while let Some(id) = pending.pop_front() {
+            if id == own_id {
+                let mut chain = vec![id.clone()];
+                let mut at = id;
+                while let Some(Some(previous)) = led_by.get(&at) {
+                    chain.push(previous.clone());
+                    at = previous.clone();
+                }
+                chain.reverse();
                 return Some(chain);
             }
-            if !seen.insert(last.clone()) {
-                continue;
-            }
-            let Some(Some(runbook)) = self.runbook(&last) else {
-                continue;
-            };
-            for step in &runbook.steps {
-                if let Some(uses) = &step.uses {
-                    let mut next = chain.clone();
-                    next.push(uses.value.clone());
-                    pending.push(next);
+            for next in self.uses_of(&id) {
+                if self.part_of.get(&next) == Some(&part) && !led_by.contains_key(&next) {
+                    led_by.insert(next.clone(), Some(id.clone()));
+                    pending.push_back(next);
                 }
             }
         }
         None
+    }
+
+    /// The ids a runbook of the catalog calls with `uses`.
+    fn uses_of(&mut self, id: &str) -> Vec<String> {
+        match self.runbook(id) {
+            Some(Some(runbook)) => runbook
+                .steps
+                .iter()
+                .filter_map(|s| s.uses.as_ref().map(|u| u.value.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Tarjan's strongly connected components of the `uses` graph reachable from `start`,
+    /// without recursion (chains can be thousands deep); parts found before are kept.
+    fn find_parts_from(&mut self, start: &str) {
+        if self.part_of.contains_key(start) {
+            return;
+        }
+        let mut index: HashMap<String, (usize, usize)> = HashMap::new(); // id → (index, lowlink)
+        let mut on_stack: Vec<String> = Vec::new();
+        let mut in_stack: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // (id, its callees, next callee to visit)
+        let mut work: Vec<(String, Vec<String>, usize)> = Vec::new();
+        let mut counter = 0;
+        let mut enter = |id: String,
+                         this: &mut Self,
+                         index: &mut HashMap<String, (usize, usize)>,
+                         on_stack: &mut Vec<String>,
+                         in_stack: &mut std::collections::HashSet<String>,
+                         work: &mut Vec<(String, Vec<String>, usize)>| {
+            index.insert(id.clone(), (counter, counter));
+            counter += 1;
+            on_stack.push(id.clone());
+            in_stack.insert(id.clone());
+            let callees = this.uses_of(&id);
+            work.push((id, callees, 0));
+        };
+        enter(
+            start.to_string(),
+            self,
+            &mut index,
+            &mut on_stack,
+            &mut in_stack,
+            &mut work,
+        );
+        while let Some((id, callees, next)) = work.last_mut() {
+            if let Some(callee) = callees.get(*next).cloned() {
+                *next += 1;
+                let id = id.clone();
+                if self.part_of.contains_key(&callee) {
+                    continue;
+                }
+                match index.get(&callee) {
+                    None => enter(
+                        callee,
+                        self,
+                        &mut index,
+                        &mut on_stack,
+                        &mut in_stack,
+                        &mut work,
+                    ),
+                    Some(&(callee_index, _)) if in_stack.contains(&callee) => {
+                        if let Some(entry) = index.get_mut(&id) {
+                            entry.1 = entry.1.min(callee_index);
+                        }
+                    }
+                    Some(_) => {}
+                }
+                continue;
+            }
+            let id = id.clone();
+            work.pop();
+            let (own_index, low) = index[&id];
+            if let Some((parent, _, _)) = work.last()
+                && let Some(entry) = index.get_mut(parent)
+            {
+                entry.1 = entry.1.min(low);
+            }
+            if own_index == low {
+                let part = self.parts;
+                self.parts += 1;
+                while let Some(member) = on_stack.pop() {
+                    in_stack.remove(&member);
+                    let done = member == id;
+                    self.part_of.insert(member, part);
+                    if done {
+                        break;
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Lint: every mistake in a runbook, each with `file:line:col`, a rule and one sentence.
 //!
-//! A file that does not load gets one finding (the first structural mistake); a file that
-//! loads goes through every rule family below, and all findings are kept.
+//! A file that does not load gets a finding per structural mistake (every one, not just the
+//! first); a file that loads goes through every rule family below, and all findings are kept.
 
 mod catalog;
 mod flow;
@@ -17,7 +17,6 @@ use serde::Serialize;
 
 pub use self::catalog::Catalog;
 pub use self::rule::{Rule, Severity};
-pub(crate) use self::structure::CommandContext;
 use crate::load::{LoadErrorKind, SourceFile};
 use crate::model::{Pos, Runbook};
 
@@ -167,22 +166,38 @@ pub fn lint_source(
     options: &LintOptions,
 ) -> Vec<Diagnostic> {
     let mut lint = match &source.parsed {
-        Err(error) => {
-            let rule = match error.kind {
-                LoadErrorKind::Syntax => Rule::YamlSyntax,
-                LoadErrorKind::UnknownKey => Rule::UnknownKey,
-                LoadErrorKind::MissingKey => Rule::MissingKey,
-                LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
-                LoadErrorKind::WrongType => Rule::WrongType,
+        Err(first) => {
+            let mistakes = if source.mistakes.is_empty() {
+                std::slice::from_ref(first)
+            } else {
+                source.mistakes.as_slice()
             };
-            return vec![Diagnostic {
-                line: error.pos.line,
-                col: error.pos.col,
-                severity: rule.severity(),
-                rule,
-                message: error.message.clone(),
-                help: error.help.clone(),
-            }];
+            return mistakes
+                .iter()
+                .map(|error| {
+                    let rule = match error.kind {
+                        LoadErrorKind::Syntax => Rule::YamlSyntax,
+                        LoadErrorKind::UnknownKey => Rule::UnknownKey,
+                        LoadErrorKind::MissingKey => Rule::MissingKey,
+                        LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
+                        LoadErrorKind::WrongType => Rule::WrongType,
+                        LoadErrorKind::Tag => Rule::YamlTag,
+                    };
+                    let pos = if error.pos.line == 0 {
+                        Pos::START
+                    } else {
+                        error.pos
+                    };
+                    Diagnostic {
+                        line: pos.line,
+                        col: pos.col.max(1),
+                        severity: rule.severity(),
+                        rule,
+                        message: error.message.clone(),
+                        help: error.help.clone(),
+                    }
+                })
+                .collect();
         }
         Ok(runbook) => FileLint {
             path: &source.path,

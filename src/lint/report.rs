@@ -61,29 +61,34 @@ fn render_one(renderer: &Renderer, file: &FileReport, diagnostic: &Diagnostic) -
     renderer.render(&groups)
 }
 
-/// The line a finding points at and the byte span of the word under its column.
+/// The line a finding points at and the byte span of the word under its column. The column
+/// counts characters; the span is in bytes and always falls on character boundaries (a
+/// non-breaking space or U+3000 is two or three bytes).
 fn line_span<'a>(
     text: &'a str,
     diagnostic: &Diagnostic,
 ) -> Option<(&'a str, std::ops::Range<usize>)> {
     let line = text
-        .lines()
-        .nth((diagnostic.line as usize).checked_sub(1)?)?;
+        .split('\n')
+        .nth((diagnostic.line as usize).checked_sub(1)?)?
+        .trim_end_matches('\r');
     let start = line
         .char_indices()
         .nth((diagnostic.col as usize).saturating_sub(1))
         .map_or(line.len(), |(i, _)| i);
     let rest = &line[start..];
     // Underline up to the end of the key or value: stop at `:` followed by a space, or at
-    // the end of the line.
+    // the end of the line; at least one character.
     let len = rest
         .find(": ")
         .or_else(|| rest.strip_suffix(':').map(str::len))
-        .unwrap_or(rest.trim_end().len())
-        .max(1)
-        .min(rest.len().max(1));
-    let end = (start + len).min(line.len());
-    Some((line, start..end.max(start)))
+        .unwrap_or(rest.trim_end().len());
+    let first_char = rest.chars().next().map_or(0, char::len_utf8);
+    let mut end = start + len.max(first_char);
+    while !line.is_char_boundary(end) {
+        end += 1;
+    }
+    Some((line, start..end))
 }
 
 /// One line: how many errors and warnings in how many files.
@@ -177,4 +182,42 @@ pub fn json(report: &LintReport) -> String {
     let mut text = serde_json::to_string_pretty(&output).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::Rule;
+
+    /// `lint` panicked inside annotate-snippets on a non-breaking space, U+2028 or U+3000: a
+    /// column counted in characters was used as a byte offset.
+    #[test]
+    fn wide_spaces_do_not_break_the_caret() {
+        for space in ['\u{a0}', '\u{2028}', '\u{3000}'] {
+            for text in [
+                format!("  services: [svc]{space}\n"),
+                format!("{space}{space}x: y\n"),
+                format!("a{space}: {space}\n"),
+            ] {
+                for col in 1..=20 {
+                    let diagnostic = Diagnostic {
+                        line: 1,
+                        col,
+                        severity: Severity::Error,
+                        rule: Rule::WrongType,
+                        message: "m".into(),
+                        help: None,
+                    };
+                    let report = LintReport {
+                        files: vec![FileReport {
+                            path: "a.yaml".into(),
+                            text: text.clone(),
+                            diagnostics: vec![diagnostic],
+                        }],
+                    };
+                    assert!(human(&report, false).contains("a.yaml:1:"));
+                }
+            }
+        }
+    }
 }

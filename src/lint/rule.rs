@@ -50,6 +50,7 @@ macro_rules! rules {
 
 rules! {
     YamlSyntax => "yaml-syntax", Error, "The file is not valid YAML.";
+    YamlTag => "yaml-tag", Error, "An explicit YAML tag (`!!binary`, `!!str`, `!custom`): a runbook is read as it is written.";
     UnknownKey => "unknown-key", Error, "A key that the format does not have, or that belongs elsewhere.";
     MissingKey => "missing-key", Error, "A required key is absent.";
     DuplicateKey => "duplicate-key", Error, "The same key twice in one mapping.";
@@ -67,6 +68,9 @@ rules! {
     UnreachableStep => "unreachable-step", Warning, "No path from the first step leads to this step.";
     TemplateSyntax => "template-syntax", Error, "A template or `if` expression does not compile.";
     UndefinedName => "undefined-name", Error, "A template uses a name that is not defined where it stands.";
+    UnknownFilter => "unknown-filter", Error, "A template uses a filter, test or function the executor does not have (`| lenght`).";
+    UnsupportedTag => "unsupported-tag", Error, "A template uses `{% include %}`, `{% import %}`, `{% from %}` or `{% extends %}`: runbook templates cannot load other files.";
+    CaptureShape => "capture-shape", Error, "A capture used as the other shape: one destination gives one value, a group a host → text map.";
     InvalidRegex => "invalid-regex", Error, "A regex (`alerts`, `pattern`, `stdout_matches`, `body_matches`) does not compile.";
     InvalidDuration => "invalid-duration", Error, "A duration is not written like `500ms`, `30s`, `5m` or `1h`.";
     InvalidValue => "invalid-value", Error, "A value outside what the key accepts (a default not among the choices, a status of 42).";
@@ -75,6 +79,7 @@ rules! {
     MissingInput => "missing-input", Error, "`uses` does not give a required input of the runbook it calls, or gives one it does not have.";
     UsesCycle => "uses-cycle", Error, "Runbooks that call each other through `uses` in a loop.";
     UnsafeTemplate => "unsafe-template", Warning, "`| safe` turns off shell quoting inside `run`.";
+    ShellContext => "shell-context", Warning, "A value inside `\"…\"`, `'…'`, a heredoc, a nested `sh -c` string or `{% autoescape false %}` in `run`, where its quoting does not protect it.";
     StaleReview => "stale-review", Warning, "`reviewed` is more than 180 days old.";
     NoContacts => "no-contacts", Warning, "The runbook lists nobody to call.";
     NoLinks => "no-links", Warning, "The runbook lists no dashboard, log or document.";

@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::{FileLint, LintOptions, Rule};
 use crate::model::{Command, FORMAT_VERSION, Pos, Sp, Step, StepKind};
+use crate::schema::CommandContext;
 
 /// How old a review may get before lint warns.
 const STALE_AFTER_DAYS: i32 = 180;
@@ -187,9 +188,10 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
     let kinds = step.kinds();
     if kinds.len() > 1 {
         let names: Vec<&str> = kinds.iter().map(|(kind, _)| kind_key(*kind)).collect();
+        let second = key_pos(lint.text, kinds[1].1, kind_key(kinds[1].0));
         lint.report(
             Rule::TwoKinds,
-            kinds[1].1,
+            second,
             format!(
                 "step `{}` has {}; a step does one thing: split it into one step per kind",
                 step.id.value,
@@ -259,6 +261,35 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
     }
 }
 
+/// Where `key:` is written for a value at `value`: the model keeps the value's position, and
+/// a finding about the key points at the key. The nearest `key:` at or before the value.
+fn key_pos(text: &str, value: Pos, key: &str) -> Pos {
+    let lines: Vec<&str> = text.lines().collect();
+    let last = (value.line as usize).min(lines.len());
+    for number in (1..=last).rev() {
+        let line = lines[number - 1];
+        let line: String = if number == value.line as usize {
+            line.chars()
+                .take(value.col.saturating_sub(1) as usize)
+                .collect()
+        } else {
+            line.to_string()
+        };
+        let pattern = format!("{key}:");
+        let found = line.rmatch_indices(&pattern).find(|(at, _)| {
+            line[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-'))
+        });
+        if let Some((at, _)) = found {
+            let col = line[..at].chars().count() + 1;
+            return Pos::new(number as u32, u32::try_from(col).unwrap_or(1));
+        }
+    }
+    value
+}
+
 fn kind_key(kind: StepKind) -> &'static str {
     match kind {
         StepKind::Manual => "instructions",
@@ -275,69 +306,6 @@ fn join_keys(keys: &[&str]) -> String {
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => quoted.concat(),
-    }
-}
-
-/// Where a command stands; some keys belong to one place only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CommandContext {
-    Check,
-    Action,
-    Rollback,
-    Health,
-}
-
-impl CommandContext {
-    fn describe(self) -> &'static str {
-        match self {
-            CommandContext::Check => "a check",
-            CommandContext::Action => "an action",
-            CommandContext::Rollback => "a rollback",
-            CommandContext::Health => "a health check",
-        }
-    }
-
-    /// The keys that may not appear here, with where they belong.
-    pub(crate) fn forbidden(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            CommandContext::Check => &[
-                ("name", "`name` of a check is the step's `name`"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `check`"),
-                (
-                    "confirm",
-                    "checks run without a question; make it an `action` to confirm it",
-                ),
-                (
-                    "rollback",
-                    "checks change nothing, so there is nothing to roll back; make it an `action`",
-                ),
-                ("canary", "`canary` belongs to an `action`"),
-            ],
-            CommandContext::Action => &[
-                ("name", "`name` of an action is the step's `name`"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `action`"),
-            ],
-            CommandContext::Rollback => &[
-                ("name", "a rollback has no `name` of its own"),
-                ("warn", "`warn` belongs to a health check"),
-                ("timeout", "put `timeout` on the step, beside `action`"),
-                (
-                    "confirm",
-                    "a rollback is confirmed when the engineer picks it",
-                ),
-                ("rollback", "a rollback has no rollback of its own"),
-                ("canary", "a rollback runs on the hosts the action ran on"),
-                ("capture", "a rollback's output is not kept in `vars`"),
-            ],
-            CommandContext::Health => &[
-                ("confirm", "health checks are safe checks: no `confirm`"),
-                ("rollback", "health checks change nothing: no `rollback`"),
-                ("canary", "`canary` belongs to an `action`"),
-                ("capture", "`runbook status` keeps no `vars`"),
-            ],
-        }
     }
 }
 

@@ -1,5 +1,8 @@
-//! Rules about templates: they compile, and every name they use is defined where they stand
-//! (inputs, vars captured by an earlier step, step ids, links, `host` inside a fan-out).
+//! Rules about templates: they compile; every name they use is defined where they stand
+//! (inputs, vars captured by an earlier step, step ids, links, `host` inside a fan-out); every
+//! filter, test and function exists in the executor's own environment; no tag loads another
+//! template; captures are used as the shape they have; and values in a shell command are not
+//! put where the shell's quoting does not protect them.
 
 use std::collections::HashMap;
 
@@ -7,8 +10,51 @@ use minijinja::Environment;
 
 use super::{FileLint, Rule};
 use crate::load::did_you_mean;
-use crate::model::{Command, Pos, Sp};
-use crate::template::{self, KNOWN_ROOTS};
+use crate::model::{Command, Confirm, Pos, Runbook, Sp};
+use crate::template::{self, Callable, KNOWN_ROOTS, Lexeme, Piece, ShellSpot};
+
+/// Filters that take text: a host → text map piped into one is a mistake.
+const TEXT_FILTERS: [&str; 11] = [
+    "lower",
+    "upper",
+    "trim",
+    "int",
+    "float",
+    "split",
+    "lines",
+    "replace",
+    "capitalize",
+    "title",
+    "indent",
+];
+
+/// The shape of what `capture` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Captured on this machine: one text.
+    Value,
+    /// Captured on a group of hosts: a host → text map.
+    Map,
+    /// `on` is one destination or a template: not known before the run.
+    Unknown,
+}
+
+/// A captured var: the step that first captures it, and its shape.
+#[derive(Debug, Clone, Copy)]
+struct Captured {
+    step: usize,
+    shape: Shape,
+}
+
+/// How a template is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    /// A `run:` command: its values are shell-quoted, and where they stand matters.
+    Shell,
+    /// An `if:` expression, without braces.
+    Expression,
+}
 
 /// The fields of `steps.ID` a template may read.
 const STEP_FIELDS: [&str; 11] = [
@@ -42,16 +88,24 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
         host: false,
     };
     let vars = captured_vars(lint);
+    let mut known = KnownCallables::default();
 
     if let Some(summary) = &runbook.summary {
-        check_template(lint, &env, &vars, summary, top);
+        check_template(lint, &env, &mut known, &vars, summary, top);
     }
     for link in &runbook.links {
-        check_template(lint, &env, &vars, &link.url, top);
+        check_template(lint, &env, &mut known, &vars, &link.url, top);
     }
     for health in &runbook.health {
         let host = health.on.as_ref().is_some_and(|on| on.as_str() != "local");
-        check_command(lint, &env, &vars, health, Scope { step: None, host });
+        check_command(
+            lint,
+            &env,
+            &mut known,
+            &vars,
+            health,
+            Scope { step: None, host },
+        );
     }
     for (i, step) in runbook.steps.iter().enumerate() {
         let scope = Scope {
@@ -65,13 +119,21 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
         .into_iter()
         .flatten()
         {
-            check_template(lint, &env, &vars, text, scope);
+            check_template(lint, &env, &mut known, &vars, text, scope);
         }
         if let Some(condition) = &step.condition {
-            check_names(lint, &env, &vars, condition, scope, true);
+            check_names(
+                lint,
+                &env,
+                &mut known,
+                &vars,
+                condition,
+                scope,
+                Kind::Expression,
+            );
         }
         for value in step.with.iter().flat_map(|w| w.values()) {
-            check_template(lint, &env, &vars, value, scope);
+            check_template(lint, &env, &mut known, &vars, value, scope);
         }
         let parent_on = step.action.as_ref().and_then(|a| a.on.as_ref());
         for (place, command) in step.commands() {
@@ -80,39 +142,78 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 .as_ref()
                 .or(if place == "rollback" { parent_on } else { None });
             let host = on.is_some_and(|on| on.as_str() != "local");
-            check_command(lint, &env, &vars, command, Scope { host, ..scope });
+            check_command(
+                lint,
+                &env,
+                &mut known,
+                &vars,
+                command,
+                Scope { host, ..scope },
+            );
         }
     }
 }
 
-/// `vars.NAME` → the index of the first step that captures it (`capture` or `ask.input`).
-fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, usize> {
+/// `vars.NAME` → the first step that captures it (`capture` or `ask.input`) and its shape.
+fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
+    let runbook = lint.runbook;
     let mut vars = HashMap::new();
-    for (i, step) in lint.runbook.steps.iter().enumerate() {
-        let mut names: Vec<&String> = step
+    for (i, step) in runbook.steps.iter().enumerate() {
+        let mut names: Vec<(&String, Shape)> = step
             .commands()
             .iter()
-            .filter_map(|(_, c)| c.capture.as_ref().map(|c| &c.value))
+            .filter_map(|(_, c)| {
+                c.capture.as_ref().map(|name| {
+                    (
+                        &name.value,
+                        shape_on(runbook, c.on.as_deref().map(String::as_str)),
+                    )
+                })
+            })
             .collect();
         if let Some(input) = step.ask.as_ref().and_then(|a| a.input.as_ref()) {
-            names.push(&input.value);
+            names.push((&input.value, Shape::Value));
         }
-        for name in names {
-            vars.entry(name.clone()).or_insert(i);
+        for (name, shape) in names {
+            vars.entry(name.clone())
+                .or_insert(Captured { step: i, shape });
         }
     }
     vars
 }
 
+/// What a capture on `on` holds: one text locally, a host → text map on a group.
+fn shape_on(runbook: &Runbook, on: Option<&str>) -> Shape {
+    match on {
+        None | Some("local" | "localhost") => Shape::Value,
+        Some(on) if runbook.hosts.keys().any(|group| group.value == on) => Shape::Map,
+        Some(_) => Shape::Unknown,
+    }
+}
+
+/// Filters, tests and functions already asked of the environment.
+#[derive(Debug, Default)]
+struct KnownCallables(HashMap<(Callable, String), bool>);
+
+impl KnownCallables {
+    fn has(&mut self, env: &Environment<'_>, kind: Callable, name: &str) -> bool {
+        *self
+            .0
+            .entry((kind, name.to_string()))
+            .or_insert_with(|| template::env_has(env, kind, name))
+    }
+}
+
 fn check_command(
     lint: &mut FileLint<'_>,
     env: &Environment<'_>,
-    vars: &HashMap<String, usize>,
+    known: &mut KnownCallables,
+    vars: &HashMap<String, Captured>,
     command: &Command,
     scope: Scope,
 ) {
     if let Some(run) = &command.run {
-        check_template(lint, env, vars, run, scope);
+        check_names(lint, env, known, vars, run, scope, Kind::Shell);
         if template::uses_safe_filter(run) {
             lint.report_with_help(
                 Rule::UnsafeTemplate,
@@ -126,6 +227,7 @@ fn check_command(
         check_template(
             lint,
             env,
+            known,
             vars,
             on,
             Scope {
@@ -135,14 +237,14 @@ fn check_command(
         );
     }
     if let Some(http) = &command.http {
-        check_template(lint, env, vars, &http.url, scope);
+        check_template(lint, env, known, vars, &http.url, scope);
         for text in http
             .headers
             .values()
             .chain(&http.body)
             .chain(&http.body_contains)
         {
-            check_template(lint, env, vars, text, scope);
+            check_template(lint, env, known, vars, text, scope);
         }
     }
     if let Some(expect) = &command.expect {
@@ -151,29 +253,49 @@ fn check_command(
             .iter()
             .chain(&expect.stdout_not_contains)
         {
-            check_template(lint, env, vars, text, scope);
+            check_template(lint, env, known, vars, text, scope);
         }
+    }
+    // `confirm: {type: TEXT}` is rendered before the engineer types it: it is a template.
+    if let Some(confirm) = &command.confirm
+        && let Confirm::Text { text } = &confirm.value
+    {
+        let text = Sp::new(text.clone(), confirm.pos);
+        check_template(
+            lint,
+            env,
+            known,
+            vars,
+            &text,
+            Scope {
+                host: false,
+                ..scope
+            },
+        );
     }
 }
 
 fn check_template(
     lint: &mut FileLint<'_>,
     env: &Environment<'_>,
-    vars: &HashMap<String, usize>,
+    known: &mut KnownCallables,
+    vars: &HashMap<String, Captured>,
     text: &Sp<String>,
     scope: Scope,
 ) {
-    check_names(lint, env, vars, text, scope, false);
+    check_names(lint, env, known, vars, text, scope, Kind::Text);
 }
 
 fn check_names(
     lint: &mut FileLint<'_>,
     env: &Environment<'_>,
-    vars: &HashMap<String, usize>,
+    known: &mut KnownCallables,
+    vars: &HashMap<String, Captured>,
     text: &Sp<String>,
     scope: Scope,
-    expression: bool,
+    kind: Kind,
 ) {
+    let expression = kind == Kind::Expression;
     // Most strings are plain text: skip the compiler for them.
     if !expression && !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return;
@@ -205,12 +327,127 @@ fn check_names(
             lint.report(Rule::UndefinedName, text.pos, problem);
         }
     }
+    // It compiled, so it lexes.
+    let Ok(lexemes) = template::lex(text, expression) else {
+        return;
+    };
+    let at = |lint: &FileLint<'_>, line: u32, col: u32| {
+        if expression {
+            Pos::new(text.pos.line, text.pos.col + col.saturating_sub(1))
+        } else {
+            pos_in_template(lint.text, text.pos, line, col)
+        }
+    };
+    for used in template::callables(&lexemes) {
+        if !known.has(env, used.kind, &used.name) {
+            let names = template::env_names(env, used.kind);
+            let hint = did_you_mean(&used.name, &names)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            let pos = at(lint, used.line, used.col);
+            lint.report(
+                Rule::UnknownFilter,
+                pos,
+                format!(
+                    "unknown {} `{}`: the executor has no {} of that name{hint}",
+                    used.kind.as_str(),
+                    used.name,
+                    used.kind.as_str()
+                ),
+            );
+        }
+    }
+    for (tag, line, col) in template::block_tags(&lexemes) {
+        if template::LOADING_TAGS.contains(&tag.as_str()) {
+            let pos = at(lint, line, col);
+            lint.report_with_help(
+                Rule::UnsupportedTag,
+                pos,
+                format!("`{{% {tag} %}}` cannot work: runbook templates have no other templates to load"),
+                Some("write the text in place, or move shared steps into a runbook called with `uses`"),
+            );
+        }
+    }
+    check_capture_shapes(lint, vars, &lexemes, &at);
+    if kind == Kind::Shell {
+        for finding in template::read_shell(&lexemes).findings {
+            let (message, help) = shell_advice(finding.spot);
+            let pos = at(lint, finding.line, finding.col);
+            lint.report_with_help(Rule::ShellContext, pos, message, Some(help));
+        }
+    }
+}
+
+/// What is wrong with a value at a place in a shell command, and the fix.
+fn shell_advice(spot: ShellSpot) -> (&'static str, &'static str) {
+    match spot {
+        ShellSpot::DoubleQuotes => (
+            "a value inside `\"…\"`: its quoting is undone there, and `$(…)` or a backquote in it runs",
+            "remove the quotes around `{{ … }}`: every value is already quoted as one word",
+        ),
+        ShellSpot::SingleQuotes => (
+            "a value inside `'…'`: its own quotes end yours, and what follows runs as shell code",
+            "remove the quotes around `{{ … }}`: every value is already quoted as one word",
+        ),
+        ShellSpot::Heredoc => (
+            "a value inside a heredoc: it is not a shell word there, so its quoting does not protect it",
+            "pass it outside the heredoc, e.g. `VALUE={{ … }} cmd <<'EOF'` and use \"$VALUE\" inside",
+        ),
+        ShellSpot::NestedShell => (
+            "a value inside the script of a nested `sh -c`: it is parsed as shell code a second time",
+            "pass it as an argument: `sh -c 'echo \"$1\"' sh {{ … }}`",
+        ),
+        ShellSpot::QuotingOff => (
+            "`{% autoescape false %}` turns off shell quoting: a value with a quote or `;` in it will run as shell code",
+            "remove the `autoescape` block; use `| safe` on the one trusted value if you must",
+        ),
+    }
+}
+
+/// `vars.NAME` used as the other shape: an attribute of one value, or a host → text map
+/// piped into a filter that takes text.
+fn check_capture_shapes(
+    lint: &mut FileLint<'_>,
+    vars: &HashMap<String, Captured>,
+    lexemes: &[Lexeme],
+    at: &dyn Fn(&FileLint<'_>, u32, u32) -> Pos,
+) {
+    let piece = |i: usize| lexemes.get(i).map(|l| &l.piece);
+    for (i, lexeme) in lexemes.iter().enumerate() {
+        if lexeme.piece != Piece::Ident("vars".into()) || piece(i + 1) != Some(&Piece::Dot) {
+            continue;
+        }
+        let Some(Piece::Ident(name)) = piece(i + 2) else {
+            continue;
+        };
+        let Some(captured) = vars.get(name) else {
+            continue;
+        };
+        let by = &lint.runbook.steps[captured.step].id.value;
+        let problem = match (captured.shape, piece(i + 3), piece(i + 4)) {
+            (Shape::Value, Some(Piece::Dot | Piece::BracketOpen), _) => Some(format!(
+                "`vars.{name}` is one value (step `{by}` captures it on this machine), not a host → text map: it has no fields"
+            )),
+            (Shape::Map, Some(Piece::Pipe), Some(Piece::Ident(filter)))
+                if TEXT_FILTERS.contains(&filter.as_str()) =>
+            {
+                Some(format!(
+                    "`vars.{name}` is a host → text map (step `{by}` captures it on a group), but `{filter}` takes text; use `vars.{name}[HOST]` or `vars.{name}.values()`"
+                ))
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            let pos = at(lint, lexeme.line, lexeme.col);
+            lint.report(Rule::CaptureShape, pos, problem);
+        }
+    }
 }
 
 /// Why a dotted name is not defined here, or `None` when it is.
 fn undefined(
     lint: &FileLint<'_>,
-    vars: &HashMap<String, usize>,
+    vars: &HashMap<String, Captured>,
     path: &str,
     scope: Scope,
 ) -> Option<String> {
@@ -235,9 +472,9 @@ fn undefined(
                 return Some(format!("`{path}` is not available here: `vars` exist only inside steps"));
             };
             let second = second?;
-            match vars.get(second) {
-                Some(&at) if at < step => None,
-                Some(&at) => Some(format!("`vars.{second}` is captured by step `{}`, which does not run before this one", runbook.steps[at].id.value)),
+            match vars.get(second).map(|c| c.step) {
+                Some(at) if at < step => None,
+                Some(at) => Some(format!("`vars.{second}` is captured by step `{}`, which does not run before this one", runbook.steps[at].id.value)),
                 None => Some(format!("`vars.{second}` is not defined: no step captures `{second}` (with `capture:` or `ask.input`){}", suggest(second, vars.keys().cloned().collect()))),
             }
         }
@@ -307,4 +544,30 @@ fn pos_of_line(text: &str, start: Pos, line: usize) -> Pos {
         u32::try_from(target_line).unwrap_or(start.line),
         u32::try_from(col).unwrap_or(1),
     )
+}
+
+/// Where line `line`, column `col` of a template (both from 1) sits in the file. A quoted
+/// scalar starts one column after its quote; a block scalar (`|`, `>`) on the line below
+/// its indicator, after the indentation.
+fn pos_in_template(text: &str, start: Pos, line: u32, col: u32) -> Pos {
+    let first = text
+        .lines()
+        .nth(start.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    let value: String = first
+        .chars()
+        .skip(start.col.saturating_sub(1) as usize)
+        .collect();
+    let block = value.starts_with('|') || value.starts_with('>');
+    if !block && line <= 1 {
+        let quote = u32::from(value.starts_with(['"', '\'']));
+        return Pos::new(start.line, start.col + quote + col.saturating_sub(1));
+    }
+    let target = start.line + if block { line } else { line - 1 };
+    let indent = text
+        .lines()
+        .nth(target.saturating_sub(1) as usize)
+        .map_or(0, |l| l.chars().take_while(|c| c.is_whitespace()).count());
+    let indent = u32::try_from(indent).unwrap_or(0);
+    Pos::new(target, indent + col.max(1))
 }

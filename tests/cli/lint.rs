@@ -69,7 +69,7 @@ fn every_mistake_is_found_where_it_is() {
     case("yaml-syntax", 8, 9, "yaml-syntax", "error");
     case("unknown-key", 26, 7, "unknown-key", "error");
     case("unknown-key-misplaced", 27, 7, "unknown-key", "error");
-    case("missing-key", 21, 5, "missing-key", "error");
+    case("missing-key", 20, 5, "missing-key", "error");
     case("duplicate-key", 5, 1, "duplicate-key", "error");
     case("wrong-type", 7, 13, "wrong-type", "error");
     case("unsupported-version", 2, 10, "unsupported-version", "error");
@@ -77,7 +77,7 @@ fn every_mistake_is_found_where_it_is() {
     case("invalid-name", 20, 9, "invalid-name", "error");
     case("empty-list", 7, 3, "empty-list", "error");
     case("duplicate-name", 23, 9, "duplicate-name", "error");
-    case("two-kinds", 28, 7, "two-kinds", "error");
+    case("two-kinds", 27, 5, "two-kinds", "error");
     case(
         "missing-instructions",
         20,
@@ -110,6 +110,92 @@ fn every_mistake_is_found_where_it_is() {
     case("no-contacts", 1, 1, "no-contacts", "warning");
     case("no-links", 1, 1, "no-links", "warning");
     case("no-rollback", 26, 7, "no-rollback", "warning");
+    case("yaml-tag", 23, 12, "yaml-tag", "error");
+    case("unknown-filter", 22, 45, "unknown-filter", "error");
+    case("unsupported-tag", 22, 23, "unsupported-tag", "error");
+    case("capture-shape", 28, 32, "capture-shape", "error");
+    case("capture-shape-value", 27, 32, "capture-shape", "error");
+    case("shell-context", 23, 25, "shell-context", "warning");
+    case("confirm-template", 24, 16, "undefined-name", "error");
+    case("invalid-regex-too-big", 18, 14, "invalid-regex", "error");
+}
+
+/// Lint used to stop at the first structural mistake: five mistakes took six runs.
+#[test]
+fn every_structural_mistake_is_reported_in_one_run() {
+    let (code, findings) = lint_fixture("five-mistakes");
+    assert_eq!(code, 1);
+    let lines: Vec<String> = findings
+        .iter()
+        .map(|(line, col, severity, rule, message)| {
+            format!("{line}:{col} {severity}[{rule}] {message}")
+        })
+        .collect();
+    insta::assert_snapshot!("five_structural_mistakes", lines.join("\n"));
+}
+
+/// A non-breaking space, U+2028 or U+3000 made `lint` and `run --dry-run` panic (exit 101)
+/// inside annotate-snippets: a column counted in characters was used as a byte offset.
+#[test]
+fn wide_spaces_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid = std::fs::read_to_string(fixture("lint/valid.yaml")).unwrap();
+    for (n, space) in ["\u{a0}", "\u{2028}", "\u{3000}"].into_iter().enumerate() {
+        let text = valid.replace("  services: [svc]", &format!("  services: [svc]{space}"));
+        let path = dir.path().join(format!("space-{n}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        for args in [vec!["lint"], vec!["run", "--dry-run"]] {
+            let (code, stdout, stderr) = output(runbook().args(&args).arg(&path));
+            assert!(
+                code == 0 || code == 1 || code == 2,
+                "{args:?} with U+{:04X}: exit {code}\n{stdout}{stderr}",
+                space.chars().next().unwrap() as u32
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}
+
+/// One unreadable folder used to take the whole catalog down. Root reads every folder, so
+/// as root the binary runs as `nobody` (setpriv), as another user on the machine would.
+#[test]
+fn an_unreadable_folder_is_a_warning_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::copy(fixture("lint/valid.yaml"), dir.path().join("ok.yaml")).unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::copy(fixture("lint/valid.yaml"), locked.join("hidden.yaml")).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let as_root = nix::unistd::Uid::effective().is_root();
+    let mut command = if as_root {
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        command.arg(env!("CARGO_BIN_EXE_runbook"));
+        command
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+    };
+    let out = command
+        .env("RUNBOOK_TODAY", "2026-11-21")
+        .env("NO_COLOR", "1")
+        .args(["lint", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("warning: cannot read") && stderr.contains("locked"),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["files"], 1);
 }
 
 #[test]

@@ -3,9 +3,13 @@
 //!
 //! All YAML parsing lives here, so that the YAML crate's API is met in one place only.
 
+mod shape;
+mod tree;
+
 use std::path::{Path, PathBuf};
 
 use crate::model::{Pos, Runbook};
+use crate::schema::CommandContext;
 
 /// The name of the folder a catalog is found by, walking up from a runbook.
 pub const CATALOG_DIR_NAME: &str = "runbooks";
@@ -17,9 +21,11 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     pub parsed: Result<Runbook, LoadError>,
+    /// Every structural mistake when it does not load (the first is `parsed`'s error).
+    pub mistakes: Vec<LoadError>,
 }
 
-/// Why a file is not a runbook: the first structural mistake serde found.
+/// Why a file is not a runbook: one structural mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     pub pos: Pos,
@@ -36,6 +42,8 @@ pub enum LoadErrorKind {
     MissingKey,
     DuplicateKey,
     WrongType,
+    /// An explicit YAML tag (`!!binary`, `!!str`, `!custom`).
+    Tag,
 }
 
 impl SourceFile {
@@ -46,24 +54,117 @@ impl SourceFile {
     }
 
     pub fn from_text(path: PathBuf, text: String) -> SourceFile {
-        let parsed = parse(&text);
-        SourceFile { path, text, parsed }
+        let (parsed, mistakes) = match parse_all(&text) {
+            Ok(runbook) => (Ok(runbook), Vec::new()),
+            Err(mistakes) => (
+                Err(mistakes.first().cloned().unwrap_or_else(|| LoadError {
+                    pos: Pos::START,
+                    kind: LoadErrorKind::Syntax,
+                    message: "the file is not a runbook".into(),
+                    help: None,
+                })),
+                mistakes,
+            ),
+        };
+        SourceFile {
+            path,
+            text,
+            parsed,
+            mistakes,
+        }
     }
 }
 
-/// Parses a runbook from YAML text.
+/// Parses a runbook from YAML text; the error is its first structural mistake.
 pub fn parse(text: &str) -> Result<Runbook, LoadError> {
+    parse_all(text).map_err(|mut mistakes| mistakes.swap_remove(0))
+}
+
+/// Parses a runbook from YAML text; the error lists every structural mistake found, in
+/// document order, never empty.
+pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
     if text.trim().is_empty() {
-        return Err(LoadError {
+        return Err(vec![LoadError {
             pos: Pos::START,
             kind: LoadErrorKind::MissingKey,
             message: "the file is empty; a runbook needs at least `runbook: 1`, `title`, `owner`, `reviewed`, `scope` and `steps`".into(),
             help: Some("`runbook new ID` writes a commented starter".into()),
-        });
+        }]);
+    }
+    let reading = tree::read(text);
+    if !reading.tags.is_empty() {
+        // A tag changes what a value means (`!!binary` turns base64 into the command that
+        // runs): what a reviewer reads must be what runs, so no tag is accepted.
+        return Err(reading
+            .tags
+            .into_iter()
+            .map(|tag| LoadError {
+                pos: tag_pos(text, &tag),
+                kind: LoadErrorKind::Tag,
+                message: format!(
+                    "the YAML tag `{}` is not allowed: a runbook is read as it is written",
+                    tag.tag
+                ),
+                help: Some(
+                    "remove the tag and write the value itself (quote it to keep it text)".into(),
+                ),
+            })
+            .collect());
     }
     // The parser is pure Rust, forbids unsafe and limits hostile input (alias bombs, depth)
     // with its default budget.
-    serde_saphyr::from_str::<Runbook>(text).map_err(|error| explain(&error, text))
+    let error = match serde_saphyr::from_str::<Runbook>(text) {
+        Ok(runbook) => return Ok(runbook),
+        Err(error) => explain(&error, text),
+    };
+    let Some(root) = &reading.tree else {
+        return Err(vec![error]);
+    };
+    let shape = shape::check(root);
+    // serde notices a missing key at the end of its mapping; the walk points at the
+    // mapping's start. Same mistake: keep the walk's.
+    let same_missing_key = shape.iter().any(|m| {
+        error.kind == LoadErrorKind::MissingKey
+            && m.kind == error.kind
+            && m.message == error.message
+            && m.pos <= error.pos
+    });
+    let mut mistakes = Vec::new();
+    if same_missing_key {
+        mistakes.extend(shape);
+    } else {
+        // serde's own words for the mistake it found; the walk adds the others.
+        mistakes.extend(
+            shape
+                .into_iter()
+                .filter(|m| !(m.kind == error.kind && m.pos.line == error.pos.line)),
+        );
+        mistakes.push(error);
+    }
+    mistakes.sort_by_key(|m| m.pos);
+    Err(mistakes)
+}
+
+/// Where a tag is written: the parser places the node after it, on the same line or the
+/// next.
+fn tag_pos(text: &str, tag: &tree::TagUse) -> Pos {
+    for line_number in [tag.pos.line, tag.pos.line.saturating_sub(1)] {
+        let Some(line) = text.lines().nth(line_number.saturating_sub(1) as usize) else {
+            continue;
+        };
+        let before: String = if line_number == tag.pos.line {
+            line.chars()
+                .take(tag.pos.col.saturating_sub(1) as usize)
+                .collect()
+        } else {
+            line.to_string()
+        };
+        if let Some(at) = before.rfind(&tag.tag) {
+            let col = before[..at].chars().count() + 1;
+            return Pos::new(line_number, u32::try_from(col).unwrap_or(1));
+        }
+    }
+    tag.pos
 }
 
 /// Turns serde's error into one plain sentence with a rule and, where it helps, a suggestion.
@@ -332,10 +433,10 @@ fn unknown_key(pos: Pos, key: &str, expected: &[String], parent: Option<String>)
     };
     // Keys valid elsewhere but not here are not worth suggesting.
     let place = match context {
-        "a check" | "`wait.until`" => Some(crate::lint::CommandContext::Check),
-        "an action" => Some(crate::lint::CommandContext::Action),
-        "a rollback" => Some(crate::lint::CommandContext::Rollback),
-        "a health check" => Some(crate::lint::CommandContext::Health),
+        "a check" | "`wait.until`" => Some(CommandContext::Check),
+        "an action" => Some(CommandContext::Action),
+        "a rollback" => Some(CommandContext::Rollback),
+        "a health check" => Some(CommandContext::Health),
         _ => None,
     };
     let expected: Vec<String> = expected
@@ -509,15 +610,53 @@ pub fn is_runbook_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
-/// Every runbook file under `dir`, sorted, following no symlinked folders.
+/// Every runbook file under `dir`, sorted, following no symlinked folders. Only `dir` itself
+/// must be readable: a sub-folder that cannot be read is skipped with a warning naming it on
+/// stderr, so one folder with the wrong permissions does not hide the whole catalog.
 pub fn find_runbooks(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let (found, skipped) = find_runbooks_skipping(dir)?;
+    for (folder, error) in skipped {
+        let _ = std::io::Write::write_all(
+            &mut anstream::stderr(),
+            format!(
+                "warning: cannot read `{}`: {error}; its runbooks are skipped\n",
+                folder.display()
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(found)
+}
+
+/// A folder that could not be read, and why.
+pub type Skipped = (PathBuf, std::io::Error);
+
+/// Like [`find_runbooks`], returning the sub-folders it could not read instead of saying so.
+pub fn find_runbooks_skipping(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let mut found = Vec::new();
+    let mut skipped = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
+    while let Some(folder) = pending.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(error) if folder == dir => return Err(error),
+            Err(error) => {
+                skipped.push((folder, error));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    skipped.push((folder.clone(), error));
+                    continue;
+                }
+            };
             let path = entry.path();
-            let file_type = entry.file_type()?;
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
             if file_type.is_dir() && !hidden {
                 pending.push(path);
@@ -527,7 +666,8 @@ pub fn find_runbooks(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     found.sort();
-    Ok(found)
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((found, skipped))
 }
 
 /// A runbook file found from the command line, with the folder argument it was found in.
