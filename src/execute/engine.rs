@@ -86,6 +86,8 @@ pub struct Engine {
     pub interrupt: Interrupt,
     /// When resuming inside a sub-procedure: the inner step path to start at.
     pub resume_inner: Vec<String>,
+    /// When resuming inside sub-procedures: their recorded states, by step path.
+    pub resumed_inside: std::collections::BTreeMap<String, super::resume::Restored>,
     /// The next run of this action step goes only to these hosts: those that failed or did
     /// not start, after "retry on those hosts" was picked.
     retry_hosts: Option<(String, Vec<String>)>,
@@ -109,6 +111,7 @@ impl Engine {
             screen,
             interrupt,
             resume_inner: Vec::new(),
+            resumed_inside: std::collections::BTreeMap::new(),
             retry_hosts: None,
             runner,
         }
@@ -121,6 +124,30 @@ impl Engine {
 
     fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), Error> {
         self.timeline.record(step, event).map_err(Error::from)
+    }
+
+    /// Records `step_finished` with what later steps can read (`--resume` rebuilds from it):
+    /// `result`, the step's entry in `state.steps` (`None` when it leaves none), and the vars
+    /// changed since the last record.
+    fn finished(
+        &mut self,
+        state: &mut RunState,
+        step: &Step,
+        id: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+        result: Option<&StepResult>,
+    ) -> Result<(), Error> {
+        let recorded =
+            super::resume::step_state(state, &step.id.value, result, self.timeline.masker());
+        self.record(
+            Some(id),
+            Event::StepFinished {
+                outcome,
+                reason,
+                state: Some(recorded),
+            },
+        )
     }
 
     /// Asks until answered, writing each note to the timeline.
@@ -179,12 +206,13 @@ impl Engine {
                             "cannot evaluate `if: {}`: {error}",
                             condition.value
                         ));
-                        self.record(
-                            Some(&id),
-                            Event::StepFinished {
-                                outcome: Outcome::Failed,
-                                reason: Some(format!("if: {error}")),
-                            },
+                        self.finished(
+                            state,
+                            step,
+                            &id,
+                            Outcome::Failed,
+                            Some(format!("if: {error}")),
+                            None,
                         )?;
                         return Ok(Ending::Failed { step: id });
                     }
@@ -218,13 +246,7 @@ impl Engine {
                         next,
                         outcome,
                     } => {
-                        self.record(
-                            Some(&id),
-                            Event::StepFinished {
-                                outcome,
-                                reason: None,
-                            },
-                        )?;
+                        self.finished(state, step, &id, outcome, None, Some(&result))?;
                         state.steps.insert(step.id.value.clone(), result);
                         break next;
                     }
@@ -238,12 +260,13 @@ impl Engine {
                         expected,
                         happened,
                     } => {
-                        self.record(
-                            Some(&id),
-                            Event::StepFinished {
-                                outcome: Outcome::Failed,
-                                reason: Some(happened.clone()),
-                            },
+                        self.finished(
+                            state,
+                            step,
+                            &id,
+                            Outcome::Failed,
+                            Some(happened.clone()),
+                            Some(&result),
                         )?;
                         state.steps.insert(step.id.value.clone(), result);
                         self.screen.failure(&expected, &happened, &runbook.contacts);
@@ -290,18 +313,19 @@ impl Engine {
         ok: bool,
     ) -> Result<(), Error> {
         self.screen.info(&format!("skipped: {reason}"));
-        self.record(
-            Some(id),
-            Event::StepFinished {
-                outcome: Outcome::Skipped,
-                reason: Some(reason),
-            },
-        )?;
         let result = StepResult {
             ok,
             outcome: "skipped".into(),
             ..StepResult::default()
         };
+        self.finished(
+            state,
+            step,
+            id,
+            Outcome::Skipped,
+            Some(reason),
+            Some(&result),
+        )?;
         state.steps.insert(step.id.value.clone(), result);
         Ok(())
     }
@@ -876,15 +900,23 @@ impl Engine {
             uses.value, sub.title.value
         ));
         let mut sub_state = RunState::new(uses, &state.incident, inputs);
-        // Resuming inside this sub-procedure: start at the step it stopped at.
+        // Resuming inside this sub-procedure: its recorded state, and the step it stopped at
+        // (`end` when it had run its last step).
+        if let Some(restored) = self.resumed_inside.remove(id) {
+            restored.restore_into(&mut sub_state);
+        }
         let inner = std::mem::take(&mut self.resume_inner);
         let start = match inner.split_first() {
             Some((first, rest)) => {
                 self.resume_inner = rest.to_vec();
-                sub.steps
-                    .iter()
-                    .position(|s| s.id.value == *first)
-                    .unwrap_or(0)
+                if first == END {
+                    sub.steps.len()
+                } else {
+                    sub.steps
+                        .iter()
+                        .position(|s| s.id.value == *first)
+                        .unwrap_or(0)
+                }
             }
             None => 0,
         };
@@ -978,12 +1010,15 @@ impl Engine {
                     return Ok(AfterFailure::Retry);
                 }
                 FailureChoice::Skip => {
-                    self.record(
-                        Some(id),
-                        Event::StepFinished {
-                            outcome: Outcome::Skipped,
-                            reason: Some("skipped after failure".into()),
-                        },
+                    // The failed result stays what `steps.ID` shows.
+                    let result = state.steps.get(&step.id.value).cloned();
+                    self.finished(
+                        state,
+                        step,
+                        id,
+                        Outcome::Skipped,
+                        Some("skipped after failure".into()),
+                        result.as_ref(),
                     )?;
                     return Ok(AfterFailure::Go(Next::Below));
                 }
