@@ -263,11 +263,17 @@ pub fn rebuild(
     // The deepest step that started and has not finished.
     let mut open: Option<String> = None;
     let mut paused_at: Option<String> = None;
+    // Where an earlier resume went on: the sub-procedure steps on the way there are started
+    // again without starting afresh.
+    let mut reentry: Option<String> = None;
     for record in records {
         let Some(step) = record.step.as_deref() else {
             match &record.event {
                 Event::RunPaused { at_step } => paused_at = Some(at_step.clone()),
-                Event::RunResumed { .. } => paused_at = None,
+                Event::RunResumed { at_step, .. } => {
+                    paused_at = None;
+                    reentry = Some(at_step.clone());
+                }
                 _ => {}
             }
             continue;
@@ -277,7 +283,13 @@ pub fn rebuild(
             Event::StepStarted { kind, .. } => {
                 open = Some(step.to_string());
                 seen.insert(step.to_string(), Seen::default());
-                if kind == StepKind::Uses.as_str() {
+                let reentered = reentry
+                    .as_deref()
+                    .is_some_and(|at| at.starts_with(&format!("{step}/")));
+                if !reentered {
+                    reentry = None;
+                }
+                if kind == StepKind::Uses.as_str() && !reentered {
                     // A sub-procedure starts afresh, with a state of its own.
                     states.insert(step.to_string(), Restored::default());
                     done.remove(step);

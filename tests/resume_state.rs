@@ -1,0 +1,319 @@
+//! `--resume` gives back the state the run had (SPEC 7.7): a run of
+//! `tests/fixtures/kill/runbooks/lb/saturated-backends.yaml` — an HTTP fan-out whose capture
+//! is a host map, failed hosts read later, a capture over 4 KiB, a decision, a sub-procedure
+//! with captures of its own, a skipped step — is cut after every line of its timeline (and in
+//! the middle of the next), and each cut is resumed. What the resumed run does from there must
+//! be what the uninterrupted run did: the same step to continue at, the same rendered
+//! commands, the same step results and vars in every `step_finished`. Also: secrets are never
+//! restored as `***`, the first run's flags come back, `--set` works with `--resume`, and a
+//! resume that cannot start leaves the timeline as it was.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+use support::http::{Route, Server};
+
+const ANSWER: &str = "how-bad=Some of them";
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kill")
+        .join(path)
+}
+
+/// `runbook ARGS…` in `dir`, stdin closed, colour off.
+fn runbook(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUNBOOK_CATALOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runbook starts")
+}
+
+fn shown(output: &Output) -> String {
+    format!(
+        "exit {:?}\n── stdout ──\n{}\n── stderr ──\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The backends (`/web-N/health`, web-2 sick) and the API of the fixture.
+fn backends() -> Server {
+    let server = Server::start();
+    server
+        .route("/web-1/health", Route::new(200, "ok web-1"))
+        .route("/web-2/health", Route::new(500, "sick"))
+        .route("/web-3/health", Route::new(200, "ok web-3"))
+        .route("/api/drain", Route::new(200, "agreed"));
+    server
+}
+
+fn events(bytes: &[u8]) -> Vec<Value> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect()
+}
+
+/// An event without what differs from one run to another: the line's place and time, the
+/// chain, durations.
+fn normalized(event: &Value) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.remove("duration_ms");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut event = event.clone();
+    if let Value::Object(map) = &mut event {
+        for key in ["seq", "at", "prev"] {
+            map.remove(key);
+        }
+    }
+    strip(&mut event);
+    event
+}
+
+/// The events with each fan-out's per-host events (which come as the hosts answer) in the
+/// order of their host names.
+fn hosts_in_order(mut events: Vec<Value>) -> Vec<Value> {
+    let per_host = |e: &Value| e["event"] == "http" || e["event"] == "command";
+    let mut start = 0;
+    while start < events.len() {
+        let mut end = start;
+        while end < events.len()
+            && per_host(&events[end])
+            && events[end]["step"] == events[start]["step"]
+        {
+            end += 1;
+        }
+        events[start..end].sort_by(|a, b| a["host"].to_string().cmp(&b["host"].to_string()));
+        start = end.max(start + 1);
+    }
+    events
+}
+
+/// Where the uninterrupted run `full` went on after its first `kept` events: the index of the
+/// first event a resumed run must repeat. A step that had started and not finished, with
+/// nothing of its own steps since (a sub-procedure that had finished some of its steps goes
+/// on after them), runs again from its `step_started`; else the run goes on with the next
+/// event.
+fn continues_at(full: &[Value], kept: usize) -> usize {
+    let prefix = &full[..kept];
+    for (index, event) in prefix.iter().enumerate().rev() {
+        if event["event"] != "step_started" {
+            continue;
+        }
+        let step = event["step"].as_str().unwrap_or_default();
+        let inner = format!("{step}/");
+        let finished = prefix[index + 1..].iter().any(|e| {
+            e["step"] == step && e["event"] == "step_finished"
+                || e["step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&inner) && e["event"] == "step_finished")
+        });
+        if !finished {
+            return index;
+        }
+    }
+    kept
+}
+
+/// The `at_step` a resumed run must announce when it repeats `full[from..]`.
+fn expected_at_step(full: &[Value], kept: usize, from: usize) -> String {
+    let event = &full[from];
+    let step = event["step"].as_str().unwrap_or_default();
+    match event["event"].as_str() {
+        Some("run_finished") => "end".into(),
+        // The sub-procedure had run its last step: it ends at once.
+        Some("step_finished")
+            if full[..kept]
+                .iter()
+                .any(|e| e["event"] == "step_started" && e["step"] == step) =>
+        {
+            format!("{step}/end")
+        }
+        _ => step.to_string(),
+    }
+}
+
+/// Resumes the first `kept` lines (and half of the next when `torn`) of `lines` in `dir`,
+/// then checks that what follows `run_resumed` is what the uninterrupted run did.
+fn resume_a_cut(
+    dir: &Path,
+    lines: &[&[u8]],
+    full: &[Value],
+    kept: usize,
+    torn: bool,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let timeline = dir.join("t.jsonl");
+    let mut cut = lines[..kept].concat();
+    if torn {
+        cut.extend_from_slice(&lines[kept][..lines[kept].len() / 2]);
+    }
+    std::fs::write(&timeline, &cut).map_err(|e| e.to_string())?;
+    let timeline_arg = timeline.display().to_string();
+    // From another folder, with nothing but the timeline and the answers.
+    let resumed = runbook(
+        Path::new("/"),
+        &["run", "--resume", &timeline_arg, "--yes", "--answer", ANSWER],
+    );
+    if resumed.status.code() != Some(0) {
+        return Err(format!("`run --resume` failed:\n{}", shown(&resumed)));
+    }
+    let after = events(&std::fs::read(&timeline).map_err(|e| e.to_string())?);
+    let resumed_at = after
+        .iter()
+        .position(|e| e["event"] == "run_resumed")
+        .ok_or("no `run_resumed`")?;
+    if resumed_at != kept {
+        return Err(format!("`run_resumed` is event {}", resumed_at + 1));
+    }
+    let from = continues_at(full, kept);
+    let at_step = &after[resumed_at]["at_step"];
+    let expected = expected_at_step(full, kept, from);
+    if *at_step != expected {
+        return Err(format!(
+            "resumed at {at_step}, where the run went on with `{expected}`"
+        ));
+    }
+    let did: Vec<Value> = after[resumed_at + 1..].iter().map(normalized).collect();
+    // Going on inside a sub-procedure enters its step again first.
+    let enclosing: Vec<&str> = {
+        let parts: Vec<&str> = expected.split('/').collect();
+        (1..parts.len())
+            .map(|n| &expected[..parts[..n].iter().map(|p| p.len() + 1).sum::<usize>() - 1])
+            .collect()
+    };
+    let should: Vec<Value> = enclosing
+        .iter()
+        .map(|step| {
+            full.iter()
+                .rfind(|e| e["event"] == "step_started" && e["step"] == *step)
+                .expect("the enclosing step started")
+        })
+        .chain(&full[from..])
+        .map(normalized)
+        .collect();
+    let (did, should) = (hosts_in_order(did), hosts_in_order(should));
+    if did != should {
+        let first = did
+            .iter()
+            .zip(&should)
+            .position(|(a, b)| a != b)
+            .unwrap_or(did.len().min(should.len()));
+        return Err(format!(
+            "the resumed run differs from the uninterrupted one at its event {}:\n  resumed: {}\n  whole:   {}",
+            first + 1,
+            did.get(first).map(Value::to_string).unwrap_or_default(),
+            should.get(first).map(Value::to_string).unwrap_or_default(),
+        ));
+    }
+    Ok(())
+}
+
+/// The property: for every cut point of a realistic run's timeline — every line boundary,
+/// and every line torn in half — the resumed run continues where the run was and with the
+/// state it had: same step, same rendered commands, same results and vars.
+#[test]
+fn a_resumed_run_continues_with_the_state_the_run_had_at_every_cut() {
+    let server = backends();
+    let root = tempfile::tempdir().unwrap();
+    let full_path = root.path().join("full.jsonl");
+    let runbook_file = fixture("runbooks/lb/saturated-backends.yaml");
+    let port = format!("port={}", server.port());
+    let whole = runbook(
+        root.path(),
+        &[
+            "run",
+            runbook_file.to_str().unwrap(),
+            "--yes",
+            "--answer",
+            ANSWER,
+            "--timeline",
+            full_path.to_str().unwrap(),
+            "--set",
+            &port,
+            "--set",
+            "log=/dev/null",
+        ],
+    );
+    assert_eq!(whole.status.code(), Some(0), "{}", shown(&whole));
+    let bytes = std::fs::read(&full_path).unwrap();
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let full = events(&bytes);
+    assert_eq!(full.len(), lines.len());
+    // The run holds what the property is about.
+    let text = String::from_utf8_lossy(&bytes);
+    for needle in [
+        r#""health":{"web-1":"ok web-1","web-2":"sick","web-3":"ok web-3"}"#,
+        r#""failed_hosts":["web-2"]"#,
+        "line 1500",
+        r#""step":"drain/mark""#,
+        r#""step":"staging-only","outcome":"skipped""#,
+    ] {
+        assert!(text.contains(needle), "the run lacks {needle}");
+    }
+    assert!(
+        full.iter().any(|e| e["state"]["vars"]["load"]
+            .as_str()
+            .is_some_and(|load| load.len() > 4096)),
+        "a capture over 4 KiB is recorded whole"
+    );
+
+    let cuts: Vec<(usize, bool)> = (1..lines.len() - 1)
+        .flat_map(|k| [(k, false), (k, true)])
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&(kept, torn)) = cuts.get(i) else {
+                        break;
+                    };
+                    let dir = root.path().join(format!("cut-{i:02}"));
+                    if let Err(error) = resume_a_cut(&dir, &lines, &full, kept, torn) {
+                        failures.lock().unwrap().push((
+                            i,
+                            format!(
+                                "cut after line {kept}{}: {error}",
+                                if torn { " and half of the next" } else { "" }
+                            ),
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cuts resumed otherwise:\n{}",
+        failures.len(),
+        cuts.len(),
+        failures
+            .iter()
+            .map(|(_, f)| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
