@@ -317,3 +317,214 @@ fn a_resumed_run_continues_with_the_state_the_run_had_at_every_cut() {
             .join("\n")
     );
 }
+
+/// The text of a run's screen.
+fn screen(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Regression: a capture holding a secret came back as the literal `***` and was used.
+/// Now it is flagged masked, left out on resume, and the step that reads it fails naming
+/// the step to run again; `***` never reaches a command.
+#[test]
+fn a_value_that_held_a_secret_is_not_restored_and_its_step_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let timeline = dir.join("t.jsonl");
+    let timeline_arg = timeline.to_str().unwrap();
+    let file = fixture("secret.yaml");
+    let secret = "s3cr3t-Tok3n";
+    let first = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .current_dir(dir)
+        .args(["run", file.to_str().unwrap(), "--timeline", timeline_arg])
+        .env("NO_COLOR", "1")
+        .env("KILL_TOKEN", secret)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(3), "{}", shown(&first));
+    let text = std::fs::read_to_string(&timeline).unwrap();
+    assert!(!text.contains(secret), "{text}");
+    let login = events(text.as_bytes())
+        .into_iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == "login")
+        .unwrap();
+    let masked = &login["state"]["masked"];
+    assert!(
+        masked
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(["vars", "auth"])),
+        "{login}"
+    );
+
+    let resumed = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .current_dir(dir)
+        .args(["run", "--resume", timeline_arg, "--yes"])
+        .env("NO_COLOR", "1")
+        .env("KILL_TOKEN", secret)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown_text = screen(&resumed);
+    assert_eq!(resumed.status.code(), Some(1), "{shown_text}");
+    assert!(
+        shown_text.contains("`vars.auth` held a secret") && shown_text.contains("step `login`"),
+        "{shown_text}"
+    );
+    let after = events(&std::fs::read(&timeline).unwrap());
+    assert!(
+        !after
+            .iter()
+            .any(|e| e["event"] == "command" && e["step"] == "use"),
+        "nothing ran with a masked value"
+    );
+}
+
+/// `--ssh-config` of the first run is recorded (absolute) and restored; when it cannot be
+/// read any more the resume is refused and the timeline is left exactly as it was, still
+/// resumable; the command printed on pause then works pasted as is, from another folder.
+#[test]
+fn resume_needs_nothing_but_the_timeline_and_a_refused_resume_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let (first_dir, other_dir) = (root.path().join("first"), root.path().join("other"));
+    std::fs::create_dir_all(&first_dir).unwrap();
+    std::fs::create_dir_all(&other_dir).unwrap();
+    std::fs::write(first_dir.join("ssh.conf"), "# no hosts\n").unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/resume.yaml");
+    let first = runbook(
+        &first_dir,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--set",
+            "who=grace",
+            "--ssh-config",
+            "ssh.conf",
+            "--timeline",
+            "t.jsonl",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(3), "{}", shown(&first));
+    let timeline = first_dir.join("t.jsonl");
+    let started = events(&std::fs::read(&timeline).unwrap())[0].clone();
+    assert_eq!(
+        started["flags"]["ssh_config"],
+        first_dir.join("ssh.conf").to_str().unwrap()
+    );
+    let printed = screen(&first);
+    let command = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("runbook run --resume "))
+        .unwrap_or_else(|| panic!("no resume command in:\n{printed}"))
+        .to_string();
+    assert_eq!(command, timeline.to_str().unwrap());
+
+    std::fs::remove_file(first_dir.join("ssh.conf")).unwrap();
+    let before = std::fs::read(&timeline).unwrap();
+    let refused = runbook(&other_dir, &["run", "--resume", &command, "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", shown(&refused));
+    assert!(screen(&refused).contains("ssh.conf"), "{}", shown(&refused));
+    assert_eq!(std::fs::read(&timeline).unwrap(), before, "nothing written");
+
+    std::fs::write(first_dir.join("ssh.conf"), "# no hosts\n").unwrap();
+    let resumed = runbook(&other_dir, &["run", "--resume", &command, "--yes"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", shown(&resumed));
+    assert_eq!(
+        std::fs::read_to_string(other_dir.join("wrap-up.log")).unwrap(),
+        "grace\n"
+    );
+}
+
+/// `--set` is accepted with `--resume`: it replaces an input, and the replacement is recorded
+/// so that a later resume keeps it.
+#[test]
+fn set_with_resume_replaces_an_input_for_this_and_later_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/resume.yaml");
+    let first = runbook(
+        dir,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--set",
+            "who=grace",
+            "--timeline",
+            "t.jsonl",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(3), "{}", shown(&first));
+    // Paused again at the next manual step: no --yes.
+    let again = runbook(dir, &["run", "--resume", "t.jsonl", "--set", "who=bob"]);
+    assert_eq!(again.status.code(), Some(3), "{}", shown(&again));
+    let resumed = events(&std::fs::read(dir.join("t.jsonl")).unwrap())
+        .into_iter()
+        .find(|e| e["event"] == "run_resumed")
+        .unwrap();
+    assert_eq!(resumed["inputs"], serde_json::json!({"who": "bob"}));
+    let last = runbook(dir, &["run", "--resume", "t.jsonl", "--yes"]);
+    assert_eq!(last.status.code(), Some(0), "{}", shown(&last));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("wrap-up.log")).unwrap(),
+        "bob\n"
+    );
+}
+
+/// A runbook that moved out of its catalog is not run from wherever the timeline points:
+/// the resume is refused (nothing written) until `--resume-runbook FILE` says which file.
+#[test]
+fn a_runbook_moved_out_of_the_catalog_is_refused_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("runbooks/team")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/resume.yaml"),
+        dir.join("runbooks/team/pause.yaml"),
+    )
+    .unwrap();
+    let first = runbook(
+        dir,
+        &[
+            "run",
+            "team/pause",
+            "--set",
+            "who=grace",
+            "--timeline",
+            "t.jsonl",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(3), "{}", shown(&first));
+    std::fs::rename(
+        dir.join("runbooks/team/pause.yaml"),
+        dir.join("elsewhere/pause.yaml"),
+    )
+    .unwrap();
+    let before = std::fs::read(dir.join("t.jsonl")).unwrap();
+    let refused = runbook(dir, &["run", "--resume", "t.jsonl", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", shown(&refused));
+    assert!(
+        screen(&refused).contains("--resume-runbook"),
+        "{}",
+        shown(&refused)
+    );
+    assert_eq!(std::fs::read(dir.join("t.jsonl")).unwrap(), before);
+
+    let told = runbook(
+        dir,
+        &[
+            "run",
+            "--resume",
+            "t.jsonl",
+            "--resume-runbook",
+            "elsewhere/pause.yaml",
+            "--yes",
+        ],
+    );
+    assert_eq!(told.status.code(), Some(0), "{}", shown(&told));
+}
