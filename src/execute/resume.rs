@@ -497,13 +497,15 @@ fn legacy_record(
     record
 }
 
-/// The inputs as recorded; secrets (`***`) are left out, to be asked again.
+/// The inputs as recorded that the runbook still has; secrets (`***`) are left out, to be
+/// asked again.
 pub fn recorded_inputs(
     runbook: &Runbook,
     inputs: &BTreeMap<String, String>,
 ) -> IndexMap<String, String> {
     inputs
         .iter()
+        .filter(|(name, _)| runbook.inputs.iter().any(|(k, _)| k.value == **name))
         .filter(|(name, _)| !is_secret(runbook, name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
@@ -582,5 +584,97 @@ fn inside(file: &Path, catalog: &Path) -> bool {
     match (std::fs::canonicalize(file), std::fs::canonicalize(catalog)) {
         (Ok(file), Ok(catalog)) => file.starts_with(catalog),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ncontacts: [{ name: Ops }]\nlinks: [{ name: Dash, url: 'https://d' }]\nsteps: [{ id: login, name: L, instructions: x }, { id: use, name: U, instructions: y }]\n";
+
+    #[test]
+    fn a_record_holds_what_changed_and_flags_what_held_a_secret() {
+        let masker = Masker::new(["s3cr3t".to_string()]);
+        let mut state = RunState::new("svc/a", "INC-1", IndexMap::new());
+        state.vars.insert("load".into(), "0.5".into());
+        let first = step_state(&mut state, "load", None, &masker);
+        assert_eq!(first, serde_json::json!({"vars": {"load": "0.5"}}));
+
+        state
+            .vars
+            .insert("auth".into(), "Bearer s3cr3t".into());
+        state.vars.insert(
+            "hosts".into(),
+            serde_json::json!({"web-1": "ok", "web-2": "key s3cr3t"}),
+        );
+        let result = StepResult {
+            ok: true,
+            stdout: "Bearer s3cr3t\n".into(),
+            ..StepResult::default()
+        };
+        let second = step_state(&mut state, "login", Some(&result), &masker);
+        let record: StepRecord = serde_json::from_value(second.clone()).unwrap();
+        assert_eq!(
+            record.vars.keys().collect::<Vec<_>>(),
+            ["auth", "hosts"],
+            "only what changed: {second}"
+        );
+        assert!(!second.to_string().contains("s3cr3t"), "{second}");
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            record.masked,
+            [
+                path(&["vars", "auth"]),
+                path(&["vars", "hosts", "web-2"]),
+                path(&["steps", "login", "stdout"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn values_that_held_a_secret_are_withheld_and_templates_name_their_step() {
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let env = crate::template::environment();
+        let masker = Masker::new(["s3cr3t".to_string()]);
+        let mut recorded = RunState::new("svc/a", "INC-1", IndexMap::new());
+        recorded.vars.insert("auth".into(), "Bearer s3cr3t".into());
+        recorded.vars.insert(
+            "hosts".into(),
+            serde_json::json!({"web-1": "ok", "web-2": "key s3cr3t"}),
+        );
+        let result = StepResult {
+            ok: true,
+            stdout: "s3cr3t".into(),
+            ..StepResult::default()
+        };
+        let record = step_state(&mut recorded, "login", Some(&result), &masker);
+
+        let mut restored = Restored::default();
+        restored.apply("login", serde_json::from_value(record).unwrap());
+        let mut state = RunState::new("svc/a", "INC-1", IndexMap::new());
+        restored.clone().restore_into(&mut state);
+        let render = |source: &str| state.render(&runbook, &env, source, false, None);
+        assert_eq!(render("{{ vars.hosts['web-1'] }} {{ steps.login.ok }}").unwrap(), "ok True");
+        for source in [
+            "{{ vars.auth }}",
+            "{{ vars.hosts['web-2'] }}",
+            "{{ steps.login.stdout }}",
+        ] {
+            let error = render(source).unwrap_err();
+            assert!(
+                error.contains("held a secret") && error.contains("run step `login` again"),
+                "{source}: {error}"
+            );
+            assert!(!error.contains("***"), "{error}");
+        }
+
+        // Set again by a later run of the step: restored, no longer withheld.
+        let mut again = RunState::new("svc/a", "INC-1", IndexMap::new());
+        again.vars.insert("auth".into(), "Bearer fine".into());
+        let record = step_state(&mut again, "login", Some(&StepResult::default()), &masker);
+        restored.apply("login", serde_json::from_value(record).unwrap());
+        assert!(restored.withheld.iter().all(|w| w.path[1] != "auth"));
+        assert_eq!(restored.vars["auth"], "Bearer fine");
     }
 }
