@@ -171,7 +171,14 @@ fn resume_a_cut(
     // From another folder, with nothing but the timeline and the answers.
     let resumed = runbook(
         Path::new("/"),
-        &["run", "--resume", &timeline_arg, "--yes", "--answer", ANSWER],
+        &[
+            "run",
+            "--resume",
+            &timeline_arg,
+            "--yes",
+            "--answer",
+            ANSWER,
+        ],
     );
     if resumed.status.code() != Some(0) {
         return Err(format!("`run --resume` failed:\n{}", shown(&resumed)));

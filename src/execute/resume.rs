@@ -353,9 +353,7 @@ pub fn rebuild(
         match done.get("") {
             Some(finished) => next_after(runbook, finished)?
                 .map(|index| vec![runbook.steps[index].id.value.clone()]),
-            None => Some(vec![
-                from.unwrap_or(&runbook.steps[0].id.value).to_string(),
-            ]),
+            None => Some(vec![from.unwrap_or(&runbook.steps[0].id.value).to_string()]),
         }
     };
     let at = match path {
@@ -563,7 +561,11 @@ pub fn locate(
             catalog.display()
         )),
         // Run as a file outside any catalog: known by its file name.
-        None if run.path.file_stem().is_some_and(|s| s.to_string_lossy() == *id) => {
+        None if run
+            .path
+            .file_stem()
+            .is_some_and(|s| s.to_string_lossy() == *id) =>
+        {
             Ok((run.path.clone(), catalog))
         }
         None => Err(format!(
@@ -601,9 +603,7 @@ mod tests {
         let first = step_state(&mut state, "load", None, &masker);
         assert_eq!(first, serde_json::json!({"vars": {"load": "0.5"}}));
 
-        state
-            .vars
-            .insert("auth".into(), "Bearer s3cr3t".into());
+        state.vars.insert("auth".into(), "Bearer s3cr3t".into());
         state.vars.insert(
             "hosts".into(),
             serde_json::json!({"web-1": "ok", "web-2": "key s3cr3t"}),
@@ -655,7 +655,10 @@ mod tests {
         let mut state = RunState::new("svc/a", "INC-1", IndexMap::new());
         restored.clone().restore_into(&mut state);
         let render = |source: &str| state.render(&runbook, &env, source, false, None);
-        assert_eq!(render("{{ vars.hosts['web-1'] }} {{ steps.login.ok }}").unwrap(), "ok True");
+        assert_eq!(
+            render("{{ vars.hosts['web-1'] }} {{ steps.login.ok }}").unwrap(),
+            "ok True"
+        );
         for source in [
             "{{ vars.auth }}",
             "{{ vars.hosts['web-2'] }}",
