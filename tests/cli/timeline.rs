@@ -135,6 +135,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
                 Outcome::Done
             },
             reason: None,
+            state: None,
         },
     );
     record(
