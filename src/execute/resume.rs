@@ -632,6 +632,103 @@ mod tests {
         );
     }
 
+    fn record(step: Option<&str>, event: Event) -> Record {
+        Record {
+            seq: 0,
+            at: String::new(),
+            incident: "INC-1".into(),
+            step: step.map(String::from),
+            prev: String::new(),
+            event,
+            raw: String::new(),
+        }
+    }
+
+    fn finished(step: &str, outcome: Outcome) -> Record {
+        record(
+            Some(step),
+            Event::StepFinished {
+                outcome,
+                reason: None,
+                state: None,
+            },
+        )
+    }
+
+    /// Timelines written before `state` existed still resume: outcomes, the last output and
+    /// its capture, answers; a skipped step goes on below it, whatever its `next`.
+    #[test]
+    fn a_timeline_without_records_is_rebuilt_from_its_events() {
+        let runbook = crate::load::parse(
+            "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\n\
+             contacts: [{ name: Ops }]\nlinks: [{ name: Dash, url: 'https://d' }]\nsteps:\n\
+             - { id: look, name: L, check: { run: 'echo hi', capture: seen } }\n\
+             - { id: who, name: W, ask: { question: Who?, input: person } }\n\
+             - { id: maybe, name: M, instructions: x, next: last }\n\
+             - { id: after, name: A, instructions: y }\n\
+             - { id: last, name: Z, instructions: z }\n",
+        )
+        .unwrap();
+        let started = |step: &str| {
+            record(
+                Some(step),
+                Event::StepStarted {
+                    kind: "check".into(),
+                    name: step.into(),
+                },
+            )
+        };
+        let records = vec![
+            started("look"),
+            record(
+                Some("look"),
+                Event::Command {
+                    host: "local".into(),
+                    command: "echo hi".into(),
+                    exit: Some(0),
+                    duration_ms: 1,
+                    stdout: "hi\n".into(),
+                    stderr: String::new(),
+                    timed_out: false,
+                },
+            ),
+            finished("look", Outcome::Passed),
+            started("who"),
+            record(
+                Some("who"),
+                Event::Answer {
+                    choice: None,
+                    value: Some("ada".into()),
+                },
+            ),
+            finished("who", Outcome::Done),
+            started("maybe"),
+            finished("maybe", Outcome::Skipped),
+        ];
+        let rebuilt = rebuild(&runbook, Path::new("runbooks"), &records, None).unwrap();
+        assert_eq!(rebuilt.top.vars["seen"], "hi");
+        assert_eq!(rebuilt.top.vars["person"], "ada");
+        assert_eq!(rebuilt.top.steps["look"].stdout, "hi\n");
+        assert!(rebuilt.top.steps["look"].ok);
+        assert_eq!(rebuilt.top.steps["who"].answer.as_deref(), Some("ada"));
+        assert_eq!(
+            rebuilt.at,
+            Some(ContinueAt {
+                index: 3,
+                inner: Vec::new()
+            }),
+            "after a skipped step: the step below, not its `next`"
+        );
+        // A step the runbook no longer has: an error, never "every step had finished".
+        let mut gone = records.clone();
+        gone.push(finished("vanished", Outcome::Passed));
+        assert!(
+            rebuild(&runbook, Path::new("runbooks"), &gone, None)
+                .unwrap_err()
+                .contains("`vanished`")
+        );
+    }
+
     #[test]
     fn values_that_held_a_secret_are_withheld_and_templates_name_their_step() {
         let runbook = crate::load::parse(RUNBOOK).unwrap();
