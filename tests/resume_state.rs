@@ -231,6 +231,61 @@ fn resume_a_cut(
             should.get(first).map(Value::to_string).unwrap_or_default(),
         ));
     }
+    if expected.contains('/') {
+        resume_again(dir, &timeline, resumed_at, full)?;
+    }
+    Ok(())
+}
+
+/// A run resumed inside a sub-procedure, killed again after its next step: the second resume
+/// still has the sub-procedure's state (the step that was entered again is not a fresh start).
+fn resume_again(
+    dir: &Path,
+    timeline: &Path,
+    resumed_at: usize,
+    full: &[Value],
+) -> Result<(), String> {
+    let bytes = std::fs::read(timeline).map_err(|e| e.to_string())?;
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let after = events(&bytes);
+    let Some(cut) = (resumed_at..after.len()).find(|&i| after[i]["event"] == "step_finished")
+    else {
+        return Ok(());
+    };
+    let again = dir.join("again.jsonl");
+    std::fs::write(&again, lines[..=cut].concat()).map_err(|e| e.to_string())?;
+    let resumed = runbook(
+        Path::new("/"),
+        &[
+            "run",
+            "--resume",
+            again.to_str().unwrap(),
+            "--yes",
+            "--answer",
+            ANSWER,
+        ],
+    );
+    if resumed.status.code() != Some(0) {
+        return Err(format!(
+            "the second `run --resume` failed:\n{}",
+            shown(&resumed)
+        ));
+    }
+    let commands = |events: &[Value]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["event"] == "command" && e["step"] == "verify")
+            .map(|e| e["command"].clone())
+            .collect()
+    };
+    let twice = events(&std::fs::read(&again).map_err(|e| e.to_string())?);
+    if commands(&twice) != commands(full) {
+        return Err(format!(
+            "after a second resume, `verify` ran {:?}, not {:?}",
+            commands(&twice),
+            commands(full)
+        ));
+    }
     Ok(())
 }
 
