@@ -98,9 +98,15 @@ pub struct RunArgs {
     #[arg(long = "answer", value_name = "STEP=LABEL")]
     pub answers: Vec<String>,
 
-    /// Continue an interrupted run from its timeline
-    #[arg(long, value_name = "TIMELINE", conflicts_with_all = ["set", "incident", "timeline", "from", "dry_run"])]
+    /// Continue an interrupted run from its timeline; the first run's flags come back with it
+    /// (`--set` gives secrets, or replaces an input)
+    #[arg(long, value_name = "TIMELINE", conflicts_with_all = ["incident", "timeline", "from", "dry_run", "rehearse", "alerted_at"])]
     pub resume: Option<PathBuf>,
+
+    /// With --resume: the runbook file to continue, when the one the timeline names has moved
+    /// out of its catalog or is gone
+    #[arg(long, value_name = "FILE", requires = "resume")]
+    pub resume_runbook: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             yes: args.yes,
             answers: args.answers,
             resume: args.resume,
+            resume_runbook: args.resume_runbook,
         }),
         Command::Lint(args) => {
             commands::lint::lint(&args.paths, args.format, args.deny_warnings, catalog)

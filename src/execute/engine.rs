@@ -101,6 +101,8 @@ pub struct Engine {
     pub interrupt: Interrupt,
     /// When resuming inside a sub-procedure: the inner step path to start at.
     pub resume_inner: Vec<String>,
+    /// When resuming inside sub-procedures: their recorded states, by step path.
+    pub resumed_inside: std::collections::BTreeMap<String, super::resume::Restored>,
     /// Failed steps the run went past (`on_failure: continue`, or skipped from the failure
     /// menu) and that did not pass later: `run_finished` lists them.
     pub skipped_failures: Vec<String>,
@@ -129,6 +131,7 @@ impl Engine {
             screen,
             interrupt,
             resume_inner: Vec::new(),
+            resumed_inside: std::collections::BTreeMap::new(),
             skipped_failures: Vec::new(),
             retry_hosts: None,
             last_outcome: None,
@@ -179,7 +182,22 @@ impl Engine {
             state.steps.insert(step.id.value.clone(), result);
         }
         self.last_outcome = Some(outcome);
-        self.record(Some(id), Event::StepFinished { outcome, reason })
+        // What later steps can read, recorded whole so that `--resume` rebuilds it exactly.
+        let current = state.steps.get(&step.id.value).cloned();
+        let recorded = super::resume::step_state(
+            state,
+            &step.id.value,
+            current.as_ref(),
+            self.timeline.masker(),
+        );
+        self.record(
+            Some(id),
+            Event::StepFinished {
+                outcome,
+                reason,
+                state: Some(recorded),
+            },
+        )
     }
 
     /// Runs the steps of `runbook` from `start`; step ids get `prefix` (for sub-procedures).

@@ -27,7 +27,7 @@ use self::transport::Interrupt;
 use crate::lint;
 use crate::model::{END, Runbook};
 use crate::secrets::Masker;
-use crate::timeline::{Event, RunOutcome, Timeline};
+use crate::timeline::{Event, RunFlags, RunOutcome, Timeline};
 use crate::{Error, ExitStatus};
 
 /// `runbook run`, as plain settings.
@@ -46,6 +46,8 @@ pub struct RunSettings {
     pub yes: bool,
     pub answers: Vec<String>,
     pub resume: Option<PathBuf>,
+    /// `--resume-runbook`: the runbook file to continue when the timeline's has moved.
+    pub resume_runbook: Option<PathBuf>,
 }
 
 /// Splits `NAME=VALUE` of a repeatable flag.
@@ -151,10 +153,13 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         .incident
         .clone()
         .unwrap_or_else(|| default_incident(&id, started_at));
-    let timeline_path = settings
-        .timeline
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("timelines").join(format!("{incident}.jsonl")));
+    // Absolute, so that the resume command printed on pause works from any folder.
+    let timeline_path = absolute(
+        &settings
+            .timeline
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("timelines").join(format!("{incident}.jsonl"))),
+    );
     let mut timeline = Timeline::create(&timeline_path, &incident, masker)?;
     let state = RunState::new(&id, &incident, inputs);
     links(&screen, &runbook, &state);
@@ -164,10 +169,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         None,
         Event::RunStarted {
             runbook: id.clone(),
-            path: std::path::absolute(&path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
+            path: absolute(&path).display().to_string(),
             sha256: crate::timeline::sha256_hex(text.as_bytes()),
             git_commit: git_commit(&path),
             operator: operator(),
@@ -175,6 +177,13 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
             alerted_at: alerted_at.map(|t| t.to_string()),
             rehearsal: settings.rehearse,
             from: settings.from.clone(),
+            flags: RunFlags {
+                ssh_config: settings
+                    .ssh_config
+                    .as_deref()
+                    .map(|p| absolute(p).display().to_string()),
+                catalog: Some(absolute(&catalog).display().to_string()),
+            },
         },
     )?;
     let engine = Engine::new(
@@ -298,30 +307,78 @@ fn report_unstarted(screen: &Screen, ending: Ending) -> ExitStatus {
     }
 }
 
-/// `runbook run --resume TIMELINE`.
+/// `runbook run --resume TIMELINE`. Everything that can refuse is checked before the
+/// timeline is touched, so a resume that cannot start leaves the run resumable as it was.
 fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Error> {
     let invalid = |reason: String| Error::InvalidFlag {
         flag: "--resume",
         value: timeline_path.display().to_string(),
         reason,
     };
-    let (mut timeline, records, dropped) = Timeline::resume(timeline_path, Masker::default())?;
-    let run = resume::interrupted(&records)
+    let timeline_path = &absolute(timeline_path);
+    let reading = crate::timeline::read(timeline_path)?;
+    let run = resume::interrupted(&reading.records)
         .ok_or_else(|| invalid("the timeline has no `run_started` event".into()))?;
     if let Some(outcome) = &run.finished {
         return Err(invalid(format!(
             "this run already finished ({outcome}); there is nothing to resume"
         )));
     }
-    let path = run.path.clone();
-    if !path.is_file() {
-        return Err(invalid(format!(
-            "the runbook of this run, `{}`, is gone",
-            path.display()
-        )));
+    let (path, catalog) = resume::locate(
+        &run,
+        settings.catalog.as_deref(),
+        settings.resume_runbook.as_deref(),
+    )
+    .map_err(|reason| match &settings.resume_runbook {
+        Some(file) => Error::InvalidFlag {
+            flag: "--resume-runbook",
+            value: file.display().to_string(),
+            reason,
+        },
+        None => invalid(reason),
+    })?;
+    if let Some(file) = &settings.resume_runbook
+        && !file.is_file()
+    {
+        return Err(Error::InvalidFlag {
+            flag: "--resume-runbook",
+            value: file.display().to_string(),
+            reason: "not a runbook file".into(),
+        });
     }
-    let catalog = crate::load::catalog_root(settings.catalog.as_deref(), Some(&path));
     let (runbook, text) = lint::checked_runbook(&path, &catalog)?;
+    // The flags of the first run, unless given again.
+    let ssh_config = match (&settings.ssh_config, &run.flags.ssh_config) {
+        (Some(given), _) => Some(given.clone()),
+        (None, Some(recorded)) => {
+            let recorded = PathBuf::from(recorded);
+            check_ssh_config(&recorded).map_err(|_| {
+                invalid(format!(
+                    "the first run used `--ssh-config {}`, which cannot be read any more; give `--ssh-config FILE`",
+                    recorded.display()
+                ))
+            })?;
+            Some(recorded)
+        }
+        (None, None) => None,
+    };
+    let mut sets = resume::recorded_inputs(&runbook, &run.inputs);
+    let mut overrides = std::collections::BTreeMap::new();
+    for pair in &settings.sets {
+        let (name, value) = split_pair("--set", pair)?;
+        if !resume::is_secret(&runbook, &name) && sets.get(&name) != Some(&value) {
+            overrides.insert(name.clone(), value.clone());
+        }
+        sets.insert(name, value);
+    }
+    inputs::check_sets(&runbook, &sets)?;
+    let rebuilt = resume::rebuild(&runbook, &catalog, &reading.records, run.from.as_deref())
+        .map_err(|reason| {
+            invalid(format!(
+                "{reason}; the timeline is left as it was (`--resume-runbook FILE` runs another file)"
+            ))
+        })?;
+
     let alert_age = run
         .alerted_at
         .as_deref()
@@ -334,31 +391,41 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         .iter()
         .map(|a| split_pair("--answer", a))
         .collect::<Result<_, _>>()?;
+    check_answers(&runbook, &answers)?;
     let mut prompter = Prompter::new(settings.yes, answers, std::io::stdin().is_terminal());
     banner(&screen, &runbook, &run.runbook_id, run.rehearsal);
-    if let Some(bytes) = dropped {
-        screen.warn(&format!("the timeline ended with a torn line (the machine stopped mid-write); its {bytes} bytes were cut off"));
-    }
     if crate::timeline::sha256_hex(text.as_bytes()) != run.sha256 {
         screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
     }
-    let recorded = resume::recorded_inputs(&runbook, &run.inputs);
-    let inputs = match inputs::resolve(&runbook, &recorded, &mut prompter, &screen)? {
+    let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
         Ok(inputs) => inputs,
         Err(ending) => return Ok(report_unstarted(&screen, ending)),
     };
     let masker = Masker::new(inputs::secret_values(&runbook, &inputs));
     screen.set_masker(masker.clone());
-    timeline.set_masker(masker);
+
+    // Every check passed: from here on the timeline is written.
+    let (mut timeline, records, dropped) = Timeline::resume(timeline_path, masker)?;
+    if records.len() != reading.records.len() {
+        return Err(invalid(
+            "the timeline changed while the run was being resumed (is another run writing it?)"
+                .into(),
+        ));
+    }
+    if let Some(bytes) = dropped {
+        screen.warn(&format!("the timeline ended with a torn line (the machine stopped mid-write); its {bytes} bytes were cut off"));
+    }
     let mut state = RunState::new(&run.runbook_id, &run.incident, inputs);
+    rebuilt.top.restore_into(&mut state);
     links(&screen, &runbook, &state);
     screen.info(&format!("timeline: {}", timeline_path.display()));
-    let Some(at) = resume::rebuild(&runbook, &records, run.from.as_deref(), &mut state) else {
+    let Some(at) = rebuilt.at else {
         timeline.record(
             None,
             Event::RunResumed {
                 at_step: END.into(),
                 dropped_bytes: dropped,
+                inputs: overrides,
             },
         )?;
         let duration_ms = records.first().and_then(|r| r.timestamp()).map_or(0, |at| {
@@ -384,6 +451,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         Event::RunResumed {
             at_step: at_step.clone(),
             dropped_bytes: dropped,
+            inputs: overrides,
         },
     )?;
     screen.blank();
@@ -395,7 +463,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         EngineSettings {
             rehearse: run.rehearsal,
             catalog,
-            ssh_config: settings.ssh_config.clone(),
+            ssh_config,
         },
         timeline,
         prompter,
@@ -403,11 +471,17 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         interrupt,
     );
     engine.resume_inner = at.inner;
+    engine.resumed_inside = rebuilt.inside;
     let started_at = records
         .first()
         .and_then(|r| r.timestamp())
         .unwrap_or_else(jiff::Timestamp::now);
     finish(engine, &runbook, state, at.index, started_at)
+}
+
+/// `path` made absolute against the current folder (as given when that fails).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `--answer STEP=LABEL` names a step that asks, and one of its choices. Steps of a

@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Runbook;
 use crate::template::SHELL_TEMPLATE_NAME;
 
-/// The result of a step, as templates see it (`steps.ID.ok`, `steps.ID.failed_hosts`…).
-#[derive(Debug, Clone, Default, Serialize)]
+/// The result of a step, as templates see it (`steps.ID.ok`, `steps.ID.failed_hosts`…), and
+/// as `step_finished` records it for `--resume`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StepResult {
     pub ok: bool,
     pub outcome: String,
@@ -28,7 +30,8 @@ pub struct StepResult {
 }
 
 /// One host's part of a fan-out.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostResult {
     pub ok: bool,
     pub exit: Option<i32>,
@@ -44,6 +47,29 @@ pub struct RunState {
     /// Captures and `ask` inputs: text, or a host → text map under fan-out.
     pub vars: BTreeMap<String, serde_json::Value>,
     pub steps: BTreeMap<String, StepResult>,
+    /// Values a resumed run could not restore because they held a secret (the timeline
+    /// keeps them masked): templates that read them fail, naming the step to run again.
+    pub withheld: Vec<Withheld>,
+    /// The vars as last recorded in a `step_finished`, so the next record holds only what
+    /// changed since.
+    pub(crate) recorded_vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// A value left out of a resumed run's state because it held a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    /// Where templates find it: `["vars", "token_check"]`, `["steps", "login", "stdout"]`,
+    /// `["vars", "load", "web-1"]`.
+    pub path: Vec<String>,
+    /// The step that produced it, to be run again.
+    pub step: String,
+}
+
+impl Withheld {
+    /// `vars.token_check`, as a template names it.
+    pub fn name(&self) -> String {
+        self.path.join(".")
+    }
 }
 
 impl RunState {
@@ -54,7 +80,41 @@ impl RunState {
             inputs,
             vars: BTreeMap::new(),
             steps: BTreeMap::new(),
+            withheld: Vec::new(),
+            recorded_vars: BTreeMap::new(),
         }
+    }
+
+    /// The step results as templates see them: without the values withheld on resuming.
+    fn visible_steps(&self) -> Value {
+        if self.withheld.is_empty() {
+            return Value::from(Serde(&self.steps));
+        }
+        let mut steps = serde_json::to_value(&self.steps).unwrap_or_default();
+        for withheld in self.withheld.iter().filter(|w| w.path[0] == "steps") {
+            remove_path(&mut steps, &withheld.path[1..]);
+        }
+        Value::from(Serde(&steps))
+    }
+
+    /// An evaluation error, with what to do when it comes from a value withheld on resuming.
+    fn explain(&self, error: &minijinja::Error, source: &str) -> String {
+        let mut message = describe(error);
+        let named: Vec<&Withheld> = self
+            .withheld
+            .iter()
+            .filter(|w| source.contains(&w.path[..2].join(".")))
+            .collect();
+        if let Some(first) = named.first() {
+            let names: Vec<String> = named.iter().map(|w| format!("`{}`", w.name())).collect();
+            message.push_str(&format!(
+                " — {} held a secret, so the timeline kept it masked and `--resume` could not \
+                 restore it: run step `{}` again (retry, or go to it from the failure menu)",
+                names.join(", "),
+                first.step
+            ));
+        }
+        message
     }
 
     /// The names a template can use (SPEC section 3), with `host` inside a fan-out. Only
@@ -77,7 +137,7 @@ impl RunState {
             context.insert("vars", Value::from(Serde(&self.vars)));
         }
         if uses("steps") {
-            context.insert("steps", Value::from(Serde(&self.steps)));
+            context.insert("steps", self.visible_steps());
         }
         if uses("contacts") {
             context.insert("contacts", Value::from(Serde(contacts(runbook))));
@@ -134,7 +194,7 @@ impl RunState {
             .map_err(|e| describe(&e))?;
         template
             .render(self.context(runbook, env, source, host))
-            .map_err(|e| describe(&e))
+            .map_err(|e| self.explain(&e, source))
     }
 
     /// Renders a template with its values escaped for where the text goes (a URL, a JSON
@@ -168,7 +228,7 @@ impl RunState {
         compiled
             .eval(self.context(runbook, env, expression, None))
             .map(|v| v.is_true())
-            .map_err(|e| describe(&e))
+            .map_err(|e| self.explain(&e, expression))
     }
 }
 
@@ -176,6 +236,23 @@ fn describe(error: &minijinja::Error) -> String {
     error
         .detail()
         .map_or_else(|| error.to_string(), |d| format!("{d} ({})", error.kind()))
+}
+
+/// Removes the value at `path` (object keys) from a JSON tree, if it is there.
+pub(crate) fn remove_path(value: &mut serde_json::Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = value;
+    for key in parents {
+        match node.get_mut(key.as_str()) {
+            Some(child) => node = child,
+            None => return,
+        }
+    }
+    if let Some(map) = node.as_object_mut() {
+        map.remove(last.as_str());
+    }
 }
 
 /// Contacts with every field present (empty when not given), so `contacts[0].phone` never

@@ -32,6 +32,9 @@ pub enum Event {
         /// The step the run started at (`--from`), when not the first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
+        /// The flags `--resume` restores (absolute paths); absent in older timelines.
+        #[serde(default, skip_serializing_if = "RunFlags::is_empty")]
+        flags: RunFlags,
     },
     StepStarted {
         /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.
@@ -89,6 +92,11 @@ pub enum Event {
         outcome: Outcome,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// What later steps can read once this step finished: its result and the vars it set,
+        /// whole (no 4 KiB cut), secrets masked and flagged. `--resume` rebuilds the run from
+        /// it (`execute::resume::StepRecord`); absent in older timelines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<serde_json::Value>,
     },
     Escalated {
         contact: String,
@@ -105,6 +113,10 @@ pub enum Event {
         /// The bytes of a torn last line cut off before resuming.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dropped_bytes: Option<u64>,
+        /// Inputs given again with `--set` on resuming (secrets as `***`): they replace the
+        /// recorded ones from here on.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        inputs: BTreeMap<String, String>,
     },
     RunFinished {
         outcome: RunOutcome,
@@ -135,6 +147,24 @@ impl Event {
             Event::RunResumed { .. } => "run_resumed",
             Event::RunFinished { .. } => "run_finished",
         }
+    }
+}
+
+/// The flags of the first run that `--resume` restores, so that `runbook run --resume FILE`
+/// needs nothing else. Paths are absolute.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFlags {
+    /// `--ssh-config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<String>,
+    /// `--catalog` (or `RUNBOOK_CATALOG`), else the catalog the runbook was found in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+}
+
+impl RunFlags {
+    pub fn is_empty(&self) -> bool {
+        *self == RunFlags::default()
     }
 }
 
@@ -202,10 +232,12 @@ mod tests {
             Event::StepFinished {
                 outcome: Outcome::Rehearsed,
                 reason: None,
+                state: Some(serde_json::json!({"vars": {"x": "1"}})),
             },
             Event::RunResumed {
                 at_step: "s".into(),
                 dropped_bytes: Some(3),
+                inputs: BTreeMap::from([("env".into(), "prod".into())]),
             },
             Event::RunFinished {
                 outcome: RunOutcome::Resolved,
@@ -234,6 +266,7 @@ mod tests {
         let json = serde_json::to_string(&Event::StepFinished {
             outcome: Outcome::Passed,
             reason: None,
+            state: None,
         })
         .unwrap();
         assert_eq!(json, r#"{"event":"step_finished","outcome":"passed"}"#);

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-pub use event::{Event, Outcome, RunOutcome};
+pub use event::{Event, Outcome, RunFlags, RunOutcome};
 pub use postmortem::postmortem;
 pub use reader::{Broken, HeadState, Reading, Record, TornTail, Verification, read, verify};
 pub use text::chronology;

@@ -210,7 +210,9 @@ fn timeline_table(out: &mut String, records: &[Record]) {
             Event::Confirmed { command } | Event::Declined { command } => code(&one_line(command)),
             Event::Answer { choice, value } => answer_text(choice, value),
             Event::Note { text } => text.clone(),
-            Event::StepFinished { outcome, reason } => match reason {
+            Event::StepFinished {
+                outcome, reason, ..
+            } => match reason {
                 Some(reason) => format!("{}: {reason}", outcome.as_str()),
                 None => outcome.as_str().to_string(),
             },
@@ -220,6 +222,7 @@ fn timeline_table(out: &mut String, records: &[Record]) {
             Event::RunResumed {
                 at_step,
                 dropped_bytes,
+                ..
             } => match dropped_bytes {
                 Some(bytes) => format!(
                     "at {} (a torn line of {bytes} bytes was cut off)",
@@ -328,6 +331,7 @@ fn decisions(out: &mut String, records: &[Record]) {
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,
+                ..
             } => match reason {
                 Some(reason) => format!("skipped: {reason}"),
                 None => "skipped".into(),

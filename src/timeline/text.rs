@@ -181,7 +181,9 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                     lines.map(String::from).collect(),
                 )
             }
-            Event::StepFinished { outcome, reason } => {
+            Event::StepFinished {
+                outcome, reason, ..
+            } => {
                 let kind = kinds.get(step).copied().unwrap_or("step");
                 let why = reason
                     .as_deref()
@@ -211,6 +213,7 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
             Event::RunResumed {
                 at_step,
                 dropped_bytes,
+                ..
             } => {
                 let more = dropped_bytes
                     .map(|bytes| {

@@ -394,6 +394,7 @@ mod tests {
             alerted_at: Some("2026-11-21T03:00:00Z".into()),
             rehearsal: false,
             from: None,
+            flags: Default::default(),
         }
     }
 
@@ -430,6 +431,7 @@ mod tests {
                 Event::StepFinished {
                     outcome: Outcome::Passed,
                     reason: None,
+                    state: None,
                 },
             )
             .unwrap();
@@ -691,6 +693,7 @@ mod tests {
                 Event::RunResumed {
                     at_step: "health".into(),
                     dropped_bytes: dropped,
+                    inputs: Default::default(),
                 },
             )
             .unwrap();
@@ -720,7 +723,8 @@ mod tests {
             reading.records[4].event,
             Event::RunResumed {
                 at_step: "health".into(),
-                dropped_bytes: Some(torn.len() as u64)
+                dropped_bytes: Some(torn.len() as u64),
+                inputs: Default::default(),
             }
         );
         assert_eq!(reading.records[5].event, Event::Note { text: "***".into() });

@@ -40,6 +40,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
             alerted_at: Some(ago(750)),
             rehearsal,
             from: None,
+            flags: Default::default(),
         },
     );
     record(
@@ -68,6 +69,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
         Event::StepFinished {
             outcome: Outcome::Passed,
             reason: None,
+            state: None,
         },
     );
     record(
@@ -89,6 +91,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
         Event::StepFinished {
             outcome: Outcome::Done,
             reason: None,
+            state: None,
         },
     );
     record(
@@ -132,6 +135,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
                 Outcome::Done
             },
             reason: None,
+            state: None,
         },
     );
     record(

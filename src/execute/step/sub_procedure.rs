@@ -4,7 +4,7 @@
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried};
 use crate::execute::state::{RunState, StepResult};
-use crate::model::{Runbook, Sp, Step};
+use crate::model::{END, Runbook, Sp, Step};
 use crate::timeline::Outcome;
 
 impl Engine {
@@ -69,15 +69,23 @@ impl Engine {
             uses.value, sub.title.value
         ));
         let mut sub_state = RunState::new(uses, &state.incident, inputs);
-        // Resuming inside this sub-procedure: start at the step it stopped at.
+        // Resuming inside this sub-procedure: its recorded state, and the step it stopped at
+        // (`end` when it had run its last step).
+        if let Some(restored) = self.resumed_inside.remove(id) {
+            restored.restore_into(&mut sub_state);
+        }
         let inner = std::mem::take(&mut self.resume_inner);
         let start = match inner.split_first() {
             Some((first, rest)) => {
                 self.resume_inner = rest.to_vec();
-                sub.steps
-                    .iter()
-                    .position(|s| s.id.value == *first)
-                    .unwrap_or(0)
+                if first == END {
+                    sub.steps.len()
+                } else {
+                    sub.steps
+                        .iter()
+                        .position(|s| s.id.value == *first)
+                        .unwrap_or(0)
+                }
             }
             None => 0,
         };
