@@ -32,6 +32,7 @@ inputs:
   key:
     description: A private key
     secret: true
+    allow_dash: true             # a PEM key starts with dashes
     env: TEST_PEM_KEY
 health:
   - name: Answers
@@ -222,7 +223,8 @@ fn a_timelines_folder_of_another_user_is_refused() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("refusing to keep a timeline in `timelines`")
+        stderr.contains("refusing to keep a timeline in `")
+            && stderr.contains("public/timelines`")
             && stderr.contains("belongs to another user (uid 65534)"),
         "{stderr}"
     );

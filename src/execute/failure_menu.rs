@@ -190,7 +190,7 @@ impl Engine {
                         }
                     };
                     let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
-                    let in_full = plan.jobs.first().map(super::step::in_full);
+                    let in_full = plan.jobs.first().map(super::runner::Job::shown);
                     self.screen
                         .command(&plan.target, &in_full.unwrap_or_default());
                     match self.ask(id, |p| p.confirm(id, "Run the rollback?"))? {

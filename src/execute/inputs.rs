@@ -62,8 +62,14 @@ pub fn problem_in(runbook: &Runbook, name: &str, input: &Input, value: &str) -> 
         return Some(problem);
     }
     if value.starts_with('-') && !input.allow_dash && bare_argument_inputs(runbook).contains(name) {
+        // A secret's value is never echoed, not even in the message that refuses it.
+        let shown = if input.secret {
+            "its value".to_string()
+        } else {
+            format!("`{value}`")
+        };
         return Some(format!(
-            "must not start with `-`: it is a word of its own in a command, where `{value}` would be read as an option; set `allow_dash: true` on input `{name}` if that is meant"
+            "must not start with `-`: it is a word of its own in a command, where {shown} would be read as an option; set `allow_dash: true` on input `{name}` if that is meant"
         ));
     }
     None
@@ -246,7 +252,7 @@ pub fn for_dry_run(runbook: &Runbook, sets: &IndexMap<String, String>) -> IndexM
 mod tests {
     use super::*;
 
-    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ninputs:\n  host: {}\n  flag: {}\n  note: {}\n  ok: { allow_dash: true }\n  code: { pattern: '^(\\w{1000}){1000}$' }\nsteps:\n  - id: a\n    name: A\n    check:\n      run: ssh {{ inputs.host }} uptime --flag={{ inputs.flag }} {{ inputs.ok }}\n";
+    const RUNBOOK: &str = "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ninputs:\n  host: {}\n  flag: {}\n  note: {}\n  ok: { allow_dash: true }\n  key: { secret: true }\n  code: { pattern: '^(\\w{1000}){1000}$' }\nsteps:\n  - id: a\n    name: A\n    check:\n      run: ssh {{ inputs.host }} uptime --flag={{ inputs.flag }} {{ inputs.ok }} {{ inputs.key }}\n";
 
     #[track_caller]
     fn check(name: &str, value: &str) -> Option<String> {
@@ -271,6 +277,13 @@ mod tests {
         assert_eq!(check("flag", "-x"), None, "inside a word it is no option");
         assert_eq!(check("note", "-x"), None, "not used in a command");
         assert_eq!(check("ok", "-v"), None, "allowed by the runbook");
+    }
+
+    /// A PEM key refused for its leading dashes was printed whole in the error.
+    #[test]
+    fn a_refused_secret_is_never_echoed() {
+        let problem = check("key", "-----BEGIN KEY-----s3cr3t").expect("refused");
+        assert!(!problem.contains("s3cr3t"), "{problem}");
     }
 
     /// A pattern too big to compile used to skip validation: every value passed.

@@ -316,6 +316,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         reason,
     };
     let timeline_path = &absolute(timeline_path);
+    Timeline::check_resumable(timeline_path)?;
     let reading = crate::timeline::read(timeline_path)?;
     let run = resume::interrupted(&reading.records)
         .ok_or_else(|| invalid("the timeline has no `run_started` event".into()))?;

@@ -71,6 +71,22 @@ impl Timeline {
         })
     }
 
+    /// What [`Timeline::resume`] refuses, checked before anything is read: a timeline in a
+    /// folder others can change, or one that is a symbolic link.
+    pub fn check_resumable(path: &Path) -> Result<(), TimelineError> {
+        check_folder(&files::folder_of(path))?;
+        drop(files::open_existing(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => TimelineError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => TimelineError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?);
+        Ok(())
+    }
+
     /// Opens an existing timeline to append to it (`--resume`): cuts a torn last line off
     /// (returning how many bytes were dropped), and continues `seq` and the chain from the
     /// last whole line. Returns the records read, for the executor to restore its state.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::{Ending, Engine, Tried, step_timeout};
 use super::judge;
-use super::runner::{self, Execution, Job, Limits, Output};
+use super::runner::{self, Execution, Limits, Output};
 use super::state::RunState;
 use crate::Error;
 use crate::model::{Command, Runbook, Sp, Step, StepKind};
@@ -165,48 +165,4 @@ impl Engine {
 /// A command whose templates do not render fails its step.
 fn cannot_render(error: String) -> Tried {
     Tried::failed_before_running("the command renders", format!("template error: {error}"))
-}
-
-/// A job as the confirmation shows it: a shell script, or an HTTP request with its headers
-/// and body (the screen masks secrets).
-pub(crate) fn in_full(job: &Job) -> String {
-    match job {
-        Job::Shell { .. } => job.shown(),
-        Job::Http { request, .. } => {
-            let mut text = job.shown();
-            for (name, value) in &request.headers {
-                text.push_str(&format!("\n{name}: {value}"));
-            }
-            if let Some(body) = &request.body {
-                text.push_str(&format!("\n\n{body}"));
-            }
-            text
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::execute::transport::HttpRequest;
-
-    #[test]
-    fn an_http_action_is_confirmed_with_its_headers_and_body() {
-        let job = Job::Http {
-            host: "local".into(),
-            request: HttpRequest {
-                method: "POST".into(),
-                url: "https://iam.example.com/api/users".into(),
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: Some(r#"{"name": "ada"}"#.into()),
-                timeout: Duration::from_secs(5),
-            },
-        };
-        assert_eq!(
-            in_full(&job),
-            "POST https://iam.example.com/api/users\nContent-Type: application/json\n\n{\"name\": \"ada\"}"
-        );
-    }
 }
