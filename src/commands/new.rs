@@ -113,7 +113,7 @@ steps:
   - id: restart
     name: Restart the service
     action:
-      run: echo "TODO restart {service} in {{{{ inputs.env }}}}"
+      run: echo TODO restart {service} in {{{{ inputs.env }}}}
       rollback:
         run: echo "TODO how to undo the restart, or why it cannot be undone"
 

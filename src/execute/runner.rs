@@ -237,7 +237,7 @@ pub fn plan(
                     .method
                     .as_ref()
                     .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase()),
-                url: render(&http.url, Escape::Url)?,
+                url: render_url(&http.url, |text, escape| render(text, escape))?,
                 headers,
                 body: http
                     .body
@@ -261,6 +261,36 @@ pub fn plan(
         fan_out,
         target: on.unwrap_or_else(|| "local".to_string()),
     })
+}
+
+/// Renders an http `url`. Every value is percent-encoded, so it cannot change the scheme,
+/// host, port, path segments or query; except a value that *starts* the URL
+/// (`{{ inputs.base_url }}/api/health`): the author made it the base, so it is taken as
+/// written, and must be an absolute `http://` or `https://` URL without a query or fragment.
+fn render_url(
+    source: &str,
+    render: impl Fn(&str, Escape) -> Result<String, String>,
+) -> Result<String, String> {
+    let trimmed = source.trim_start();
+    let base_end = trimmed
+        .strip_prefix("{{")
+        .and_then(|rest| rest.find("}}"))
+        .map(|end| end + 4);
+    let Some(base_end) = base_end else {
+        return render(source, Escape::Url);
+    };
+    let (base_source, rest) = trimmed.split_at(base_end);
+    let base = render(base_source, Escape::Text)?;
+    let base = base.trim();
+    let scheme_ok = ["http://", "https://"].iter().any(|scheme| {
+        base.len() > scheme.len() && base[..scheme.len()].eq_ignore_ascii_case(scheme)
+    });
+    if !scheme_ok || base.contains(['?', '#', ' ', '\n']) {
+        return Err(format!(
+            "the URL's base `{base}` must be an absolute http:// or https:// URL without `?` or `#`"
+        ));
+    }
+    Ok(format!("{base}{}", render(rest, Escape::Url)?))
 }
 
 /// What one host's job gave.
@@ -791,6 +821,43 @@ hosts:
 steps:
   - { id: a, name: a, instructions: x }
 "#;
+
+    #[track_caller]
+    fn url(source: &str, value: &str) -> Result<String, String> {
+        let env = crate::template::environment();
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let state = state(value);
+        render_url(source, |text, escape| {
+            state.render_as(&runbook, &env, text, escape, None)
+        })
+    }
+
+    /// `{{ inputs.iam_url }}/api/health` was percent-encoded whole (`http%3A%2F%2F…`).
+    #[test]
+    fn a_value_that_starts_the_url_is_its_base_and_the_others_are_encoded() {
+        assert_eq!(
+            url(
+                "{{ inputs.target }}/api/{{ inputs.target }}",
+                "http://127.0.0.1:8080"
+            ),
+            Ok("http://127.0.0.1:8080/api/http%3A%2F%2F127.0.0.1%3A8080".into())
+        );
+        assert_eq!(
+            url(
+                "https://api.example.com/u/{{ inputs.target }}",
+                "x@evil.com/?a=b#"
+            ),
+            Ok("https://api.example.com/u/x%40evil.com%2F%3Fa%3Db%23".into())
+        );
+        for base in [
+            "evil.com",
+            "file:///etc/passwd",
+            "http://h/?x=1",
+            "http://h/#f",
+        ] {
+            assert!(url("{{ inputs.target }}/x", base).is_err(), "{base}");
+        }
+    }
 
     fn state(target: &str) -> RunState {
         let inputs = IndexMap::from([

@@ -75,15 +75,17 @@ impl Timeline {
     /// folder others can change, or one that is a symbolic link.
     pub fn check_resumable(path: &Path) -> Result<(), TimelineError> {
         check_folder(&files::folder_of(path))?;
-        drop(files::open_existing(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => TimelineError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => TimelineError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?);
+        drop(
+            files::open_existing(path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => TimelineError::NotFound {
+                    path: path.to_path_buf(),
+                },
+                _ => TimelineError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })?,
+        );
         Ok(())
     }
 

@@ -92,7 +92,11 @@ impl Engine {
         let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
         self.screen.command(
             &target,
-            &plan.jobs.first().map(crate::execute::runner::Job::shown).unwrap_or_default(),
+            &plan
+                .jobs
+                .first()
+                .map(crate::execute::runner::Job::shown)
+                .unwrap_or_default(),
         );
         if plan.jobs.iter().any(|j| j.shown() != shown) {
             self.screen.info(&format!(
