@@ -235,8 +235,8 @@ fn finish(
                     .ok(&format!("Runbook finished: resolved. {clock}"));
             } else {
                 engine.screen.warn(&format!(
-                    "Runbook finished: resolved, with {skipped} failed step{} skipped ({}). {clock}",
-                    if skipped == 1 { "" } else { "s" },
+                    "Runbook finished: resolved{} ({}). {clock}",
+                    skipped_note(skipped),
                     skipped_failures.join(", ")
                 ));
             }
@@ -292,6 +292,15 @@ fn finish(
     };
     engine.screen.info(&format!("timeline: {path}"));
     Ok(status)
+}
+
+/// `, with N failed steps skipped`, or nothing: how a resolved run is told honestly.
+fn skipped_note(skipped: usize) -> String {
+    match skipped {
+        0 => String::new(),
+        1 => ", with 1 failed step skipped".into(),
+        n => format!(", with {n} failed steps skipped"),
+    }
 }
 
 fn report_unstarted(screen: &Screen, ending: Ending) -> ExitStatus {
@@ -437,10 +446,13 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
             Event::RunFinished {
                 outcome: RunOutcome::Resolved,
                 duration_ms,
-                skipped_failures: Vec::new(),
+                skipped_failures: rebuilt.skipped_failures.clone(),
             },
         )?;
-        screen.ok("every step had finished: the run is now recorded as resolved");
+        screen.ok(&format!(
+            "every step had finished: the run is now recorded as resolved{}",
+            skipped_note(rebuilt.skipped_failures.len())
+        ));
         return Ok(ExitStatus::Success);
     };
     let at_step = std::iter::once(runbook.steps[at.index].id.value.clone())
@@ -473,6 +485,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     );
     engine.resume_inner = at.inner;
     engine.resumed_inside = rebuilt.inside;
+    engine.skipped_failures = rebuilt.skipped_failures;
     let started_at = records
         .first()
         .and_then(|r| r.timestamp())

@@ -232,6 +232,8 @@ pub struct Rebuilt {
     pub inside: BTreeMap<String, Restored>,
     /// `None` when every step had finished (the run only lacks its end).
     pub at: Option<ContinueAt>,
+    /// The failed steps the run went on past so far (`run_finished.skipped_failures`).
+    pub skipped_failures: Vec<String>,
 }
 
 /// The last step that finished in a runbook's run.
@@ -240,6 +242,8 @@ struct Finished {
     id: String,
     outcome: Outcome,
     answer: Option<String>,
+    /// Where the engineer jumped from the failure menu after this step failed.
+    jumped: Option<String>,
 }
 
 /// The step outputs seen since a step started, for timelines without records.
@@ -266,6 +270,8 @@ pub fn rebuild(
     // Where an earlier resume went on: the sub-procedure steps on the way there are started
     // again without starting afresh.
     let mut reentry: Option<String> = None;
+    let mut skipped_failures: Vec<String> = Vec::new();
+    let mut last_outcome: BTreeMap<String, Outcome> = BTreeMap::new();
     for record in records {
         let Some(step) = record.step.as_deref() else {
             match &record.event {
@@ -329,9 +335,33 @@ pub fn rebuild(
                         id: id.to_string(),
                         outcome: *outcome,
                         answer,
+                        jumped: None,
                     },
                 );
+                // The failed steps the run went on past, as the engine counts them.
+                let failed_before = last_outcome.get(step) == Some(&Outcome::Failed);
+                match outcome {
+                    Outcome::Failed => {
+                        let definition = runbook_at(runbook, catalog, &scope_path(scope))?;
+                        if continues_past_failure(&definition, id) {
+                            skip_failure(&mut skipped_failures, step);
+                        }
+                    }
+                    Outcome::Skipped if failed_before => {
+                        skip_failure(&mut skipped_failures, step);
+                    }
+                    Outcome::Skipped => {}
+                    _ => skipped_failures.retain(|s| s != step),
+                }
+                last_outcome.insert(step.to_string(), *outcome);
                 open = (!scope.is_empty()).then(|| scope.to_string());
+            }
+            Event::Jumped { to } => {
+                if let Some(finished) = done.get_mut(scope)
+                    && finished.id == id
+                {
+                    finished.jumped = Some(to.clone());
+                }
             }
             _ => {}
         }
@@ -384,7 +414,12 @@ pub fn rebuild(
         }
         _ => BTreeMap::new(),
     };
-    Ok(Rebuilt { top, inside, at })
+    Ok(Rebuilt {
+        top,
+        inside,
+        at,
+        skipped_failures,
+    })
 }
 
 fn position(runbook: &Runbook, id: &str) -> Result<usize, String> {
@@ -395,38 +430,62 @@ fn position(runbook: &Runbook, id: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("the run stopped at step `{id}`, which the runbook no longer has"))
 }
 
-/// The step a run goes to after `finished`, as the engine goes: `None` for the end.
+/// The step a run goes to after `finished`: where [`crate::flow`] leads, as for the engine
+/// (a failure that awaits the engineer: that step again); `None` for the end.
 fn next_after(runbook: &Runbook, finished: &Finished) -> Result<Option<usize>, String> {
+    use crate::flow::{self, Next, StepEnd, Target};
     let index = position(runbook, &finished.id)?;
     let step = &runbook.steps[index];
-    let target = match finished.outcome {
-        // Skipped (`if:` false, by the engineer, declined, after a failure): the step below.
-        Outcome::Skipped => None,
-        Outcome::Failed => match step.on_failure.as_ref().map(|p| p.as_str()) {
-            Some("continue") => step.next.as_ref().map(|n| n.value.clone()),
-            // Stopped, or at the failure menu: that step again.
-            None | Some("ask" | "stop") => return Ok(Some(index)),
-            Some(target) => Some(target.to_string()),
-        },
-        Outcome::Done | Outcome::Passed | Outcome::Rehearsed => {
-            let chosen = step
-                .ask
-                .as_ref()
-                .and_then(|a| a.choices.as_ref())
-                .and_then(|choices| {
-                    let answer = finished.answer.as_deref()?;
-                    choices.iter().find(|c| c.label.value == answer)
-                });
-            match chosen {
-                Some(choice) => choice.next.as_ref().map(|n| n.value.clone()),
-                None => step.next.as_ref().map(|n| n.value.clone()),
+    let next = match (&finished.jumped, finished.outcome) {
+        // The engineer picked "go to" in the failure menu.
+        (Some(to), _) => Next::Step(to.clone()),
+        (None, Outcome::Skipped) => flow::next(step, StepEnd::Skipped),
+        (None, Outcome::Failed) => flow::next(step, StepEnd::Failed),
+        (None, Outcome::Done | Outcome::Passed | Outcome::Rehearsed) => {
+            match finished.answer.as_deref() {
+                Some(answer) => flow::next(step, StepEnd::Chose(answer)),
+                None => flow::next(step, StepEnd::Ok),
             }
         }
     };
-    match target.as_deref() {
-        Some(END) => Ok(None),
-        Some(id) => position(runbook, id).map(Some),
-        None => Ok((index + 1 < runbook.steps.len()).then_some(index + 1)),
+    match flow::target(&runbook.steps, index, &next) {
+        Some(Target::Step(to)) => Ok(Some(to)),
+        Some(Target::End) => Ok(None),
+        // Stopped, or at the failure menu: that step again.
+        None if matches!(next, Next::Stop | Next::AskEngineer) => Ok(Some(index)),
+        None => position(
+            runbook,
+            match &next {
+                Next::Step(id) => id,
+                _ => &finished.id,
+            },
+        )
+        .map(Some),
+    }
+}
+
+/// Whether the run went on past this failed step (`on_failure: continue`), as the engine
+/// counts it in `skipped_failures`.
+fn continues_past_failure(runbook: &Runbook, id: &str) -> bool {
+    runbook
+        .steps
+        .iter()
+        .find(|s| s.id.value == id)
+        .is_some_and(|s| s.on_failure.as_ref().map(|p| p.as_str()) == Some("continue"))
+}
+
+/// A step path's parts (`restart/inner` → `["restart", "inner"]`); none for the top.
+fn scope_path(scope: &str) -> Vec<String> {
+    scope
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn skip_failure(skipped: &mut Vec<String>, step: &str) {
+    if !skipped.iter().any(|s| s == step) {
+        skipped.push(step.to_string());
     }
 }
 
