@@ -390,3 +390,44 @@ fn a_value_cannot_forge_the_confirmation_nor_reach_the_terminal() {
         assert!(!shown.contains("ok\r"), "{format}: {shown:?}");
     }
 }
+
+/// A question rendered from command output reached the terminal raw: inquire draws the
+/// question and the options itself, outside the Screen, so a title or clipboard sequence in a
+/// captured value went through.
+#[test]
+fn a_captured_value_in_a_question_cannot_reach_the_terminal() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("runbooks/menu.yaml"),
+        r#"runbook: 1
+title: Menu
+owner: runbook-tests
+reviewed: 2026-11-01
+scope: { services: [attacks] }
+steps:
+  - id: sick
+    name: Which backend is sick
+    check:
+      run: |
+        printf 'web-2\033]0;owned\007\033]52;c;cm0gLXJmIH4K\007'
+      capture: sick
+  - id: drain
+    name: Drain it
+    ask:
+      question: "Drain {{ vars.sick }}?"
+      choices:
+        - { label: Yes, next: end }
+        - { label: No, next: end }
+"#,
+    )
+    .unwrap();
+    let mut terminal = Terminal::spawn(
+        dir.path(),
+        &["run", "runbooks/menu.yaml", "--incident", "INC-8"],
+    );
+    terminal.pick("Drain web-2", 1);
+    terminal.expect("Runbook finished");
+    let (_, screen) = terminal.finish();
+    assert!(screen.contains(r"Drain web-2\x1b]0;owned\x07"), "{screen}");
+    assert!(!screen.contains('\x07'), "{screen:?}");
+}

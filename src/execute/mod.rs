@@ -291,6 +291,21 @@ fn finish(
         }
     };
     engine.screen.info(&format!("timeline: {path}"));
+    // The chain's anchor, kept apart from the file: whoever keeps this line can tell a
+    // timeline whose tail was dropped or rewritten (`runbook timeline verify`).
+    engine
+        .screen
+        .info(&format!("head: sha256 {}", engine.timeline.head()));
+    match engine.timeline.signature() {
+        Some(Ok(Some(signature))) => engine
+            .screen
+            .info(&format!("head signed: {}", signature.display())),
+        Some(Ok(None)) => engine
+            .screen
+            .info("head not signed: no SSH key or agent could sign it"),
+        Some(Err(error)) => engine.screen.warn(&format!("head not signed: {error}")),
+        None => {}
+    }
     Ok(status)
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use inquire::{InquireError, Password, PasswordDisplayMode, Select, Text};
 
 use super::transport::Prompting;
+use crate::sanitize::sanitize;
 
 /// Why a question got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +94,10 @@ impl Prompter {
         if !self.terminal {
             return self.needs_human(step, question);
         }
-        let mut items: Vec<String> = options.to_vec();
+        // Questions and options carry rendered values (targets, labels, contacts): shown, like
+        // everything from outside the program, through the one sanitiser.
+        let question = &sanitize(question);
+        let mut items: Vec<String> = options.iter().map(|o| sanitize(o).into_owned()).collect();
         items.push(NOTE.into());
         items.push(QUIT.into());
         let _on_screen = Prompting::start();
@@ -145,7 +149,7 @@ impl Prompter {
             return self.needs_human(step, question);
         }
         let _on_screen = Prompting::start();
-        let prompt = format!("{question} Type `{expected}` to confirm:");
+        let prompt = sanitize(&format!("{question} Type `{expected}` to confirm:")).into_owned();
         loop {
             match Text::new(&prompt)
                 .with_help_message("Enter alone to decline; Esc for note or quit")
@@ -154,8 +158,9 @@ impl Prompter {
                 Ok(typed) if typed.trim() == expected => return Ok(Reply::Answer(true)),
                 Ok(typed) if typed.trim().is_empty() => return Ok(Reply::Answer(false)),
                 Ok(typed) => eprintln!(
-                    "  ✘ `{}` is not `{expected}`; type it exactly, or Enter alone to decline",
-                    typed.trim()
+                    "  ✘ `{}` is not `{}`; type it exactly, or Enter alone to decline",
+                    sanitize(typed.trim()),
+                    sanitize(expected)
                 ),
                 Err(error) => return self.escape(error),
             }
@@ -197,6 +202,7 @@ impl Prompter {
             return self.needs_human(step, question);
         }
         let _on_screen = Prompting::start();
+        let question = &sanitize(question);
         // Asked again until valid, with the reason shown; the validator inquire offers wants
         // a 'static closure, which a borrowed check cannot be.
         loop {
@@ -220,7 +226,7 @@ impl Prompter {
             };
             match validate(&value) {
                 Ok(()) => return Ok(Reply::Answer(value)),
-                Err(message) => eprintln!("  ✘ {message}; try again"),
+                Err(message) => eprintln!("  ✘ {}; try again", sanitize(&message)),
             }
         }
     }
