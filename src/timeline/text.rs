@@ -227,10 +227,16 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
             Event::RunFinished {
                 outcome,
                 duration_ms,
-                ..
+                skipped_failures,
             } => {
                 let duration = human_duration(*duration_ms);
                 let line = match outcome {
+                    RunOutcome::Resolved if !skipped_failures.is_empty() => format!(
+                        "{yellow}■ run resolved, with {} failed step{} skipped{yellow:#} ({}) in {duration}",
+                        skipped_failures.len(),
+                        if skipped_failures.len() == 1 { "" } else { "s" },
+                        skipped_failures.join(", ")
+                    ),
                     RunOutcome::Resolved => format!("{green}■ run resolved{green:#} in {duration}"),
                     RunOutcome::Failed => format!("{red}■ run failed{red:#} after {duration}"),
                     RunOutcome::Aborted => {

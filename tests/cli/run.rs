@@ -839,6 +839,12 @@ fn a_jump_from_the_failure_menu_is_recorded_and_a_skip_is_a_skipped_failure() {
         postmortem.contains("resolved, with 1 failed step skipped (`scale`)"),
         "{postmortem}"
     );
+    let (code, chronology, stderr) = output(runbook_in(dir).arg("timeline").arg(&timeline));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        chronology.contains("run resolved, with 1 failed step skipped (scale)"),
+        "{chronology}"
+    );
 }
 
 #[test]
