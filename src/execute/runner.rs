@@ -200,7 +200,11 @@ pub fn plan(
         .unwrap_or_default();
     let secrets = secrets(runbook, state);
     let hosts = destinations(runbook, on.as_deref());
-    let fan_out = hosts.iter().any(|d| *d != Destination::Local);
+    // A group (declared, or named by a template) fans out: per-host results, a host → value
+    // map for captures. One destination is one command: a value, as on this machine.
+    let fan_out = on
+        .as_deref()
+        .is_some_and(|name| runbook.hosts.iter().any(|(group, _)| group.value == name));
     let mut jobs = Vec::new();
     for destination in hosts {
         let host = match &destination {
@@ -921,6 +925,31 @@ steps:
         // Written as such, `local` is the author's choice.
         let plan = plan_of(RUNBOOK, "{ run: 'true', on: local }", "x").unwrap();
         assert_eq!(plan.jobs[0].host(), "local");
+    }
+
+    /// SPEC 7.3: a capture on one destination is a value, on a group a host → value map.
+    /// One SSH destination used to count as a fan-out, so its capture was a one-entry map.
+    #[test]
+    fn one_destination_is_one_command_and_a_group_fans_out() {
+        for (on, fan_out) in [("web", true), ("web-2", false), ("db-9", false), ("local", false)] {
+            let command = format!("{{ run: 'true', on: {on} }}");
+            let plan = plan_of(RUNBOOK, &command, "x").unwrap();
+            assert_eq!(plan.fan_out, fan_out, "on: {on}");
+            let execution = Execution {
+                runs: vec![HostRun {
+                    host: plan.jobs[0].host().to_string(),
+                    output: Output::Shell(CommandOutput {
+                        exit: Some(0),
+                        stdout: "42\n".into(),
+                        ..CommandOutput::default()
+                    }),
+                    failure: None,
+                }],
+                not_started: Vec::new(),
+                fan_out: plan.fan_out,
+            };
+            assert_eq!(execution.capture().is_string(), !fan_out, "on: {on}");
+        }
     }
 
     #[test]
