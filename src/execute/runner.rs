@@ -931,7 +931,12 @@ steps:
     /// One SSH destination used to count as a fan-out, so its capture was a one-entry map.
     #[test]
     fn one_destination_is_one_command_and_a_group_fans_out() {
-        for (on, fan_out) in [("web", true), ("web-2", false), ("db-9", false), ("local", false)] {
+        for (on, fan_out) in [
+            ("web", true),
+            ("web-2", false),
+            ("db-9", false),
+            ("local", false),
+        ] {
             let command = format!("{{ run: 'true', on: {on} }}");
             let plan = plan_of(RUNBOOK, &command, "x").unwrap();
             assert_eq!(plan.fan_out, fan_out, "on: {on}");
