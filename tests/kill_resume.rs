@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use runbook::timeline::sha256_hex;
 use serde_json::Value;
 
 /// The steps of the fixture: `s1` … `s12`.
@@ -593,6 +594,10 @@ fn resume_a_cut(dir: &Path, lines: &[&[u8]], k: usize, torn: bool) -> Result<(),
         cut.extend_from_slice(&lines[k][..lines[k].len() / 2]);
     }
     std::fs::write(&timeline, &cut).map_err(|e| e.to_string())?;
+    // The head a run killed there leaves beside its timeline: the last whole line's.
+    let last = lines[k - 1].strip_suffix(b"\n").unwrap_or(lines[k - 1]);
+    let head = format!(r#"{{"seq":{k},"sha256":"{}"}}"#, sha256_hex(last));
+    std::fs::write(dir.join("t.jsonl.head"), head).map_err(|e| e.to_string())?;
     let before = Lines::parse(&cut)?;
     let log = dir.join("steps.log");
     let ran: String = before

@@ -184,6 +184,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
                     .map(|p| absolute(p).display().to_string()),
                 catalog: Some(absolute(&catalog).display().to_string()),
             },
+            anchored: true,
         },
     )?;
     let engine = Engine::new(

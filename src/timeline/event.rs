@@ -35,6 +35,10 @@ pub enum Event {
         /// The flags `--resume` restores (absolute paths); absent in older timelines.
         #[serde(default, skip_serializing_if = "RunFlags::is_empty")]
         flags: RunFlags,
+        /// The timeline keeps a head sidecar (`INCIDENT.jsonl.head`): `timeline verify` fails
+        /// when it is gone, so deleting it cannot hide a dropped tail. Absent in older ones.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        anchored: bool,
     },
     StepStarted {
         /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.

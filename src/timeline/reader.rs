@@ -237,6 +237,8 @@ pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
     };
     let mut previous: Option<&[u8]> = None;
     let mut whole: Vec<&[u8]> = Vec::new();
+    // Whether line 1 says a head was kept beside the file (then it must be there).
+    let mut anchored = false;
     for line in raw_lines(&bytes) {
         let record = match parse_line(line.bytes) {
             Ok(record) => record,
@@ -255,6 +257,9 @@ pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
                 break;
             }
         };
+        if line.number == 1 {
+            anchored = matches!(record.event, Event::RunStarted { anchored: true, .. });
+        }
         if let Some(reason) = chain_break(&record, line.number, previous) {
             verification.broken = Some(Broken {
                 line: line.number,
@@ -268,6 +273,17 @@ pub fn verify(path: &Path) -> Result<Verification, TimelineError> {
     }
     if verification.broken.is_none() {
         verification.head = match anchor::read_head(path)? {
+            None if anchored => {
+                verification.broken = Some(Broken {
+                    line: whole.len() + 1,
+                    reason: format!(
+                        "line 1 says this timeline keeps a head, but `{}` is gone: its end \
+                         cannot be checked (a dropped tail or an added event would not show)",
+                        anchor::head_path(path).display()
+                    ),
+                });
+                HeadState::NotChecked
+            }
             None => HeadState::Missing,
             Some(head) => match anchor::compare(&head, &whole) {
                 Anchoring::Anchored => HeadState::Anchored,

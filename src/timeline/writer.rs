@@ -413,6 +413,7 @@ mod tests {
             rehearsal: false,
             from: None,
             flags: Default::default(),
+            anchored: false,
         }
     }
 

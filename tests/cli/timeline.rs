@@ -41,6 +41,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
             rehearsal,
             from: None,
             flags: Default::default(),
+            anchored: false,
         },
     );
     record(
@@ -587,18 +588,21 @@ fn tampering_with_the_end_of_a_timeline_is_caught() {
     assert_eq!(signed, 1, "{signed_out}");
     assert!(signed_out.contains("✘ signature"), "{signed_out}");
 
-    // The head removed: the end is no longer checked, which `verify` says, and the signature
-    // check fails.
+    // The head removed: line 1 says the run kept one, so `verify` fails even without the
+    // signature (deleting the head and dropping the tail used to pass).
     write_lines(&path, &original);
     std::fs::remove_file(path.with_extension("jsonl.head")).unwrap();
     let [(code, stdout), (signed, signed_out)] = verify_both(dir.path(), &allowed);
-    assert_eq!(code, 0, "{stdout}");
-    assert!(
-        stdout.contains("no head") && stdout.contains("not checked"),
-        "{stdout}"
-    );
+    assert_eq!(code, 1, "{stdout}");
+    write_lines(&path, &original[..original.len() - 2]);
+    let [(code, dropped), _] = verify_both(dir.path(), &allowed);
+    assert_eq!(code, 1, "a dropped tail with the head deleted: {dropped}");
+    write_lines(&path, &original);
     assert_eq!(signed, 1, "{signed_out}");
-    assert!(signed_out.contains("✘ signature"), "{signed_out}");
+    assert!(
+        stdout.contains("keeps a head") && signed_out.contains("is gone"),
+        "{stdout}\n{signed_out}"
+    );
     // And restored, all is well again.
     std::fs::write(path.with_extension("jsonl.head"), &head).unwrap();
     for (code, stdout) in verify_both(dir.path(), &allowed) {
