@@ -131,6 +131,10 @@ impl CommandContext {
                     "checks change nothing, so there is nothing to roll back; make it an `action`",
                 ),
                 ("canary", "`canary` belongs to an `action`"),
+                (
+                    "irreversible",
+                    "checks change nothing; `irreversible` belongs to an `action`",
+                ),
             ],
             CommandContext::Action => &[
                 ("name", "`name` of an action is the step's `name`"),
@@ -148,12 +152,17 @@ impl CommandContext {
                 ("rollback", "a rollback has no rollback of its own"),
                 ("canary", "a rollback runs on the hosts the action ran on"),
                 ("capture", "a rollback's output is not kept in `vars`"),
+                ("irreversible", "`irreversible` belongs to the action"),
             ],
             CommandContext::Health => &[
                 ("confirm", "health checks are safe checks: no `confirm`"),
                 ("rollback", "health checks change nothing: no `rollback`"),
                 ("canary", "`canary` belongs to an `action`"),
                 ("capture", "`runbook status` keeps no `vars`"),
+                (
+                    "irreversible",
+                    "health checks change nothing: no `irreversible`",
+                ),
             ],
         }
     }

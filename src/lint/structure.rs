@@ -224,7 +224,16 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
     if let Some(action) = &step.action {
         check_command(lint, action, CommandContext::Action);
         match &action.rollback {
-            Some(rollback) => check_command(lint, rollback, CommandContext::Rollback),
+            Some(rollback) => {
+                check_command(lint, rollback, CommandContext::Rollback);
+                if let Some(irreversible) = &action.irreversible {
+                    lint.report(
+                        Rule::CommandShape,
+                        irreversible.pos,
+                        "an action with a `rollback` can be undone: drop `irreversible`, or the `rollback`",
+                    );
+                }
+            }
             // `irreversible: "why"` says there is no way back, and why.
             None if action.irreversible.is_some() => {}
             None => lint.report_with_help(
@@ -324,6 +333,7 @@ fn present_keys(command: &Command) -> Vec<(&'static str, Pos)> {
     add("rollback", command.rollback.as_ref().map(|v| v.pos));
     add("canary", command.canary.as_ref().map(|v| v.pos));
     add("capture", command.capture.as_ref().map(|v| v.pos));
+    add("irreversible", command.irreversible.as_ref().map(|v| v.pos));
     keys
 }
 

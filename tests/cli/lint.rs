@@ -86,6 +86,14 @@ fn every_mistake_is_found_where_it_is() {
         "error",
     );
     case("misplaced-key", 27, 16, "misplaced-key", "error");
+    case("misplaced-irreversible", 27, 21, "misplaced-key", "error");
+    case(
+        "irreversible-with-rollback",
+        28,
+        21,
+        "command-shape",
+        "error",
+    );
     case("command-shape", 26, 7, "command-shape", "error");
     case("unknown-step", 23, 11, "unknown-step", "error");
     case("unreachable-step", 24, 9, "unreachable-step", "warning");
