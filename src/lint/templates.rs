@@ -31,7 +31,7 @@ const TEXT_FILTERS: [&str; 11] = [
 /// The shape of what `capture` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
-    /// Captured on this machine: one text.
+    /// Captured on this machine or on one destination: one text.
     Value,
     /// Captured on a group of hosts: a host → text map.
     Map,
@@ -182,12 +182,15 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
     vars
 }
 
-/// What a capture on `on` holds: one text locally, a host → text map on a group.
+/// What a capture on `on` holds, as the executor makes it (`runner::plan`): a host → text
+/// map on a group; one text locally or on one destination; unknown when `on` is a template
+/// (it may render to a group).
 fn shape_on(runbook: &Runbook, on: Option<&str>) -> Shape {
     match on {
-        None | Some("local" | "localhost") => Shape::Value,
+        None => Shape::Value,
         Some(on) if runbook.hosts.keys().any(|group| group.value == on) => Shape::Map,
-        Some(_) => Shape::Unknown,
+        Some(on) if on.contains("{{") => Shape::Unknown,
+        Some(_) => Shape::Value,
     }
 }
 
@@ -426,7 +429,7 @@ fn check_capture_shapes(
         let by = &lint.runbook.steps[captured.step].id.value;
         let problem = match (captured.shape, piece(i + 3), piece(i + 4)) {
             (Shape::Value, Some(Piece::Dot | Piece::BracketOpen), _) => Some(format!(
-                "`vars.{name}` is one value (step `{by}` captures it on this machine), not a host → text map: it has no fields"
+                "`vars.{name}` is one value (step `{by}` captures it on this machine or one destination), not a host → text map: it has no fields"
             )),
             (Shape::Map, Some(Piece::Pipe), Some(Piece::Ident(filter)))
                 if TEXT_FILTERS.contains(&filter.as_str()) =>

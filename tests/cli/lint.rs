@@ -123,6 +123,13 @@ fn every_mistake_is_found_where_it_is() {
     case("unsupported-tag", 22, 23, "unsupported-tag", "error");
     case("capture-shape", 28, 32, "capture-shape", "error");
     case("capture-shape-value", 27, 32, "capture-shape", "error");
+    case(
+        "capture-shape-one-destination",
+        28,
+        32,
+        "capture-shape",
+        "error",
+    );
     case("shell-context", 23, 25, "shell-context", "warning");
     case("confirm-template", 24, 16, "undefined-name", "error");
     case("invalid-regex-too-big", 18, 14, "invalid-regex", "error");
