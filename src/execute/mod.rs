@@ -445,36 +445,18 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     rebuilt.top.restore_into(&mut state);
     links(&screen, &runbook, &state);
     screen.info(&format!("timeline: {}", timeline_path.display()));
-    let Some(at) = rebuilt.at else {
-        timeline.record(
-            None,
-            Event::RunResumed {
-                at_step: END.into(),
-                dropped_bytes: dropped,
-                inputs: overrides,
-            },
-        )?;
-        let duration_ms = records.first().and_then(|r| r.timestamp()).map_or(0, |at| {
-            u64::try_from(jiff::Timestamp::now().duration_since(at).as_millis()).unwrap_or(0)
-        });
-        timeline.record(
-            None,
-            Event::RunFinished {
-                outcome: RunOutcome::Resolved,
-                duration_ms,
-                skipped_failures: rebuilt.skipped_failures.clone(),
-            },
-        )?;
-        screen.ok(&format!(
-            "every step had finished: the run is now recorded as resolved{}",
-            skipped_note(rebuilt.skipped_failures.len())
-        ));
-        return Ok(ExitStatus::Success);
+    // Every step had finished (the run only lacks its end): the walk below starts past the
+    // last step, and `finish` records the end as any run's.
+    let (index, inner, at_step) = match rebuilt.at {
+        Some(at) => {
+            let at_step = std::iter::once(runbook.steps[at.index].id.value.clone())
+                .chain(at.inner.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("/");
+            (at.index, at.inner, at_step)
+        }
+        None => (runbook.steps.len(), Vec::new(), END.to_string()),
     };
-    let at_step = std::iter::once(runbook.steps[at.index].id.value.clone())
-        .chain(at.inner.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("/");
     timeline.record(
         None,
         Event::RunResumed {
@@ -484,7 +466,11 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         },
     )?;
     screen.blank();
-    screen.ok(&format!("resuming at step `{at_step}`"));
+    if index < runbook.steps.len() {
+        screen.ok(&format!("resuming at step `{at_step}`"));
+    } else {
+        screen.ok("every step had finished: only the run's end is recorded now");
+    }
     if let Some(at) = records.first().and_then(|r| r.timestamp()) {
         screen.start_clock_at(at);
     }
@@ -499,14 +485,14 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         screen,
         interrupt,
     );
-    engine.resume_inner = at.inner;
+    engine.resume_inner = inner;
     engine.resumed_inside = rebuilt.inside;
     engine.skipped_failures = rebuilt.skipped_failures;
     let started_at = records
         .first()
         .and_then(|r| r.timestamp())
         .unwrap_or_else(jiff::Timestamp::now);
-    finish(engine, &runbook, state, at.index, started_at)
+    finish(engine, &runbook, state, index, started_at)
 }
 
 /// `path` made absolute against the current folder (as given when that fails).
