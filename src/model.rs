@@ -142,6 +142,10 @@ pub struct Runbook {
     /// Settings every command of this runbook takes unless it says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Sp<Defaults>>,
+    /// Static values (per-environment tables…), read as `data.*` in templates:
+    /// `data.projects[inputs.env]`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub data: IndexMap<Sp<String>, serde_json::Value>,
 }
 
 /// Settings every command of a runbook takes unless it says otherwise.
@@ -240,8 +244,13 @@ pub struct Input {
     /// What to type, shown at the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Value used when the engineer just presses Enter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Value used when the engineer just presses Enter; a list for a `type: list` input.
+    #[serde(
+        default,
+        deserialize_with = "input_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<InputDefault>")]
     pub default: Option<Sp<String>>,
     /// The only values allowed; asked as a menu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +268,95 @@ pub struct Input {
     /// command (`ssh {{ inputs.host }}`), where such a value would be read as an option.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_dash: bool,
+    /// `text` (the default), `number` (checked when given; a number in templates) or `list`
+    /// (`--set ids=a,b,c`, typed the same way; a list in templates).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Sp<InputType>>,
+}
+
+/// The type of an input's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    /// Any text.
+    #[default]
+    Text,
+    /// A number (`3`, `-1`, `2.5`); a number in templates.
+    Number,
+    /// Items separated by `,` (`a,b,c`); a list in templates. Its default may be a YAML list.
+    List,
+}
+
+impl Input {
+    /// The input's type: `text` unless it says otherwise.
+    pub fn input_type(&self) -> InputType {
+        self.kind.as_ref().map(|k| k.value).unwrap_or_default()
+    }
+}
+
+/// The written forms of an input's `default` (for the schema).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum InputDefault {
+    /// A text or a number.
+    Text(String),
+    /// A list, for a `type: list` input: its items (without `,`).
+    List(Vec<String>),
+}
+
+/// An input's `default` as text: a YAML list (of a `type: list` input) is kept as its items
+/// joined with `,`, the way `--set` gives them; an item with a `,` in it is an error.
+fn input_default<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Sp<String>>, D::Error> {
+    struct DefaultText(String);
+
+    impl<'de> Deserialize<'de> for DefaultText {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct TextVisitor;
+            impl<'de> serde::de::Visitor<'de> for TextVisitor {
+                type Value = DefaultText;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a text, a number or a list of texts")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DefaultText, E> {
+                    Ok(DefaultText(v.to_string()))
+                }
+                fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<DefaultText, E> {
+                    Ok(DefaultText(v.to_string()))
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DefaultText, E> {
+                    Ok(DefaultText(v.to_string()))
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DefaultText, E> {
+                    Ok(DefaultText(v.to_string()))
+                }
+                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DefaultText, E> {
+                    Ok(DefaultText(v.to_string()))
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<DefaultText, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element::<String>()? {
+                        if item.contains(',') {
+                            return Err(serde::de::Error::custom(format!(
+                                "the list item `{item}` has a `,` in it: list inputs are given as items separated by `,`, so it would read as several"
+                            )));
+                        }
+                        items.push(item);
+                    }
+                    Ok(DefaultText(items.join(",")))
+                }
+            }
+            deserializer.deserialize_any(TextVisitor)
+        }
+    }
+
+    let text = Option::<Sp<DefaultText>>::deserialize(deserializer)?;
+    Ok(text.map(|t| Sp::new(t.value.0, t.pos)))
 }
 
 impl Input {
@@ -427,9 +525,11 @@ pub struct Command {
     /// What a `run` command must show to pass (default: exit code 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Sp<Expect>>,
-    /// Keep stdout (or the response body), trimmed, as `vars.NAME`.
+    /// `NAME`: keep stdout (or the response body), trimmed, as `vars.NAME`. Or a mapping of
+    /// names to what each keeps: `{ json: "$.path" }`, `{ regex: '...' }` (either with a
+    /// `default`), or `stdout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capture: Option<Sp<String>>,
+    pub capture: Option<Sp<Capture>>,
     /// Actions only: how to confirm: `yes` (y/N, the default), `type` (type the target), or
     /// `{type: TEXT}` (type TEXT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,6 +565,158 @@ pub struct Expect {
     /// Text stdout must not contain; a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout_not_contains: Option<Template>,
+    /// An expression that must be true, over `exit`, `stdout`, `stderr`, `status`, `body`,
+    /// `json` (stdout or the body parsed as JSON, when it parses), `vars`, `inputs`, `steps`
+    /// and `data`: `json.status.availableReplicas | default(0) >= json.spec.replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub that: Option<Sp<String>>,
+}
+
+/// What `capture` keeps: one var with the whole output, or several, each found in it.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
+pub enum Capture {
+    /// `capture: NAME`: stdout (or the response body), trimmed, as `vars.NAME`.
+    Whole(String),
+    /// `capture: {NAME: …}`: each name gets what its rule finds.
+    Each(IndexMap<Sp<String>, Sp<CaptureRule>>),
+}
+
+impl Capture {
+    /// The vars this capture sets, with where each is named.
+    pub fn names(&self, pos: Pos) -> Vec<Sp<String>> {
+        match self {
+            Capture::Whole(name) => vec![Sp::new(name.clone(), pos)],
+            Capture::Each(rules) => rules.keys().cloned().collect(),
+        }
+    }
+}
+
+/// How one named capture finds its value.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
+pub enum CaptureRule {
+    /// `stdout`: the whole output, trimmed.
+    Whole(CaptureWord),
+    /// `{ json: … }` or `{ regex: … }`, with an optional `default`.
+    Find(CaptureFind),
+}
+
+/// The word form of a capture rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureWord {
+    /// The whole stdout (or response body), trimmed.
+    Stdout,
+}
+
+// By hand: derived, a one-word enum is a `const`, which editors and the loader's shape check
+// read less well than an `enum` of one.
+impl JsonSchema for CaptureWord {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CaptureWord".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["stdout"],
+            "description": "`stdout`: the whole stdout (or response body), trimmed."
+        })
+    }
+}
+
+/// A value found in the output: by JSONPath or by regex (exactly one of them).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureFind {
+    /// A JSONPath (RFC 9535) over stdout (or the body) parsed as JSON: `$.spec.replicas`.
+    /// The value keeps its JSON type; a query that can select several nodes (`*`, `..`,
+    /// filters, slices, unions) gives a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Sp<String>>,
+    /// A regex over stdout (or the body): the group named `value`, else group 1, else the
+    /// whole match, of the first match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<Sp<String>>,
+    /// The value when nothing is found; without it, finding nothing fails the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Sp<serde_json::Value>>,
+}
+
+impl Serialize for Capture {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Capture::Whole(name) => name.serialize(serializer),
+            Capture::Each(rules) => rules.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for CaptureRule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CaptureRule::Whole(word) => word.serialize(serializer),
+            CaptureRule::Find(find) => find.serialize(serializer),
+        }
+    }
+}
+
+// Written by hand: serde's untagged enums lose the positions of what is inside them.
+impl<'de> Deserialize<'de> for Capture {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CaptureVisitor;
+        impl<'de> serde::de::Visitor<'de> for CaptureVisitor {
+            type Value = Capture;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a name, or a mapping of names to `{json: …}`, `{regex: …}` or `stdout`",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Capture, E> {
+                Ok(Capture::Whole(value.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Capture, A::Error> {
+                let mut rules = IndexMap::new();
+                while let Some(name) = map.next_key::<Sp<String>>()? {
+                    let rule = map.next_value::<Sp<CaptureRule>>()?;
+                    rules.insert(name, rule);
+                }
+                Ok(Capture::Each(rules))
+            }
+        }
+        deserializer.deserialize_any(CaptureVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaptureRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RuleVisitor;
+        impl<'de> serde::de::Visitor<'de> for RuleVisitor {
+            type Value = CaptureRule;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`{json: …}`, `{regex: …}` or `stdout`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CaptureRule, E> {
+                match value {
+                    "stdout" => Ok(CaptureRule::Whole(CaptureWord::Stdout)),
+                    other => Err(E::custom(format!(
+                        "`{other}` is not a capture; write `{{json: \"$.path\"}}`, `{{regex: '…'}}` or `stdout`"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<CaptureRule, A::Error> {
+                CaptureFind::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(CaptureRule::Find)
+            }
+        }
+        deserializer.deserialize_any(RuleVisitor)
+    }
 }
 
 /// An HTTP request and what its response must show.

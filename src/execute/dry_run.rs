@@ -76,6 +76,23 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
                     render(&http.url, false)
                 );
             }
+            if let Some(that) = command.expect.as_ref().and_then(|e| e.that.as_ref()) {
+                let _ = writeln!(out, "    passes only if: {}", that.value.trim());
+            }
+            if let Some(capture) = &command.capture {
+                // `capture: NAME` is shown as it always was (not at all); named captures
+                // say what each keeps.
+                if let crate::model::Capture::Each(rules) = &capture.value {
+                    for (name, rule) in rules {
+                        let _ = writeln!(
+                            out,
+                            "    keeps vars.{} ← {}",
+                            name.value,
+                            super::capture::describe(rule)
+                        );
+                    }
+                }
+            }
         };
         match kind {
             StepKind::Check => describe(&mut out, "check", step.check.as_ref().expect("check")),

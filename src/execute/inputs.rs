@@ -9,11 +9,78 @@ use super::engine::Ending;
 use super::prompt::{NoAnswer, Prompter, Reply};
 use super::screen::Screen;
 use crate::Error;
-use crate::model::{Input, Runbook};
+use crate::model::{Input, InputType, Runbook};
 
-/// What is wrong with a value for an input, if anything. A `pattern` that does not compile
-/// refuses every value: validation fails closed (lint reports the pattern).
+/// The items of a `list` input's text: separated by `,`, trimmed, empty ones left out.
+pub fn list_items(text: &str) -> Vec<&str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// A number as an input's text gives it, when it is one: an integer stays an integer.
+pub fn number_value(text: &str) -> Option<serde_json::Value> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n.into());
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .and_then(serde_json::Number::from_f64)
+        .map(serde_json::Value::Number)
+}
+
+/// An input's value as templates see it: by its type.
+pub fn typed_value(kind: InputType, text: &str) -> serde_json::Value {
+    match kind {
+        InputType::Text => text.into(),
+        InputType::Number => number_value(text).unwrap_or_else(|| text.into()),
+        InputType::List => serde_json::Value::Array(
+            list_items(text)
+                .into_iter()
+                .map(|item| serde_json::Value::String(item.to_string()))
+                .collect(),
+        ),
+    }
+}
+
+/// What is wrong with a value for an input, if anything: its type, then `choices` and
+/// `pattern` (for each item of a list). A `pattern` that does not compile refuses every
+/// value: validation fails closed (lint reports the pattern).
 pub fn problem(input: &Input, value: &str) -> Option<String> {
+    match input.input_type() {
+        InputType::Text => {}
+        InputType::Number => {
+            if number_value(value).is_none() {
+                return Some(if input.secret {
+                    "must be a number".to_string()
+                } else {
+                    format!("must be a number (like `3` or `2.5`), not `{value}`")
+                });
+            }
+        }
+        InputType::List => {
+            let items = list_items(value);
+            if items.is_empty() {
+                return Some("must be a list of items separated by `,` (like `a,b,c`)".into());
+            }
+            return items.into_iter().find_map(|item| {
+                let shown = if input.secret {
+                    "an item".to_string()
+                } else {
+                    format!("item `{item}`")
+                };
+                problem_of_text(input, item).map(|p| format!("{shown} {p}"))
+            });
+        }
+    }
+    problem_of_text(input, value)
+}
+
+/// What is wrong with one text for `choices` and `pattern`.
+fn problem_of_text(input: &Input, value: &str) -> Option<String> {
     if let Some(choices) = &input.choices
         && !choices.iter().any(|c| c.value == value)
     {

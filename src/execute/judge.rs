@@ -2,9 +2,10 @@
 //! stdout must (not) contain or match), or an HTTP request's expectations. Shared by the
 //! engine's steps and `runbook status`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use minijinja::Environment;
+use minijinja::{Environment, Value};
 
 use super::runner::{self, Output};
 use super::state::RunState;
@@ -37,8 +38,43 @@ pub(crate) fn judge_output(
                 http.status.as_ref().map(|s| s.value),
                 contains.as_deref(),
                 http.body_matches.as_ref().map(|m| m.value.as_str()),
-            )
+            )?;
+            let mut facts = BTreeMap::from([
+                ("status", Value::from(response.status)),
+                ("body", Value::from(response.body.as_str())),
+            ]);
+            add_json(&mut facts, &response.body);
+            judge_that(runbook, state, env, command, facts)?;
+            super::capture::check(command, &response.body)
         }
+    }
+}
+
+/// `json`: the output parsed as JSON, when it parses; else left undefined.
+fn add_json(facts: &mut BTreeMap<&'static str, Value>, text: &str) {
+    if let Ok(json) = super::capture::parse_json(text) {
+        facts.insert("json", Value::from(minijinja::value::Serde(&json)));
+    }
+}
+
+/// `expect.that`: true passes; false fails with the values it read; an expression that cannot
+/// be evaluated fails with the error (the step fails, never the run).
+fn judge_that(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    facts: BTreeMap<&'static str, Value>,
+) -> Result<(), (String, String)> {
+    let Some(that) = command.expect.as_ref().and_then(|e| e.that.as_ref()) else {
+        return Ok(());
+    };
+    let expected = format!("that `{}`", that.value.trim());
+    match state.that(runbook, env, that, facts) {
+        Ok(None) => Ok(()),
+        Ok(Some(seen)) if seen.is_empty() => Err((expected, "it is false".into())),
+        Ok(Some(seen)) => Err((expected, format!("it is false: {seen}"))),
+        Err(error) => Err((expected, format!("it cannot be evaluated: {error}"))),
     }
 }
 
@@ -68,7 +104,9 @@ pub(crate) fn judge(
             runner::describe_exit(output) + &last_line(&output.stderr, &output.stdout),
         ));
     }
-    let Some(expect) = expect else { return Ok(()) };
+    let Some(expect) = expect else {
+        return super::capture::check(command, &output.stdout);
+    };
     let render = |text: &Sp<String>| {
         state
             .render(runbook, env, text, false, None)
@@ -105,7 +143,16 @@ pub(crate) fn judge(
             format!("stdout does not match{}", last_line("", &output.stdout)),
         ));
     }
-    Ok(())
+    if expect.that.is_some() {
+        let mut facts = BTreeMap::from([
+            ("exit", Value::from(output.exit)),
+            ("stdout", Value::from(output.stdout.as_str())),
+            ("stderr", Value::from(output.stderr.as_str())),
+        ]);
+        add_json(&mut facts, &output.stdout);
+        judge_that(runbook, state, env, command, facts)?;
+    }
+    super::capture::check(command, &output.stdout)
 }
 
 /// `: <last line>` of stderr, else of stdout, for a one-line reason.

@@ -1,11 +1,12 @@
 //! `runbook run`: the interactive executor. [`run`] prepares a run (the runbook, checked;
 //! the inputs; the timeline) and hands it to the [`engine::Engine`], which walks the steps.
 
+pub(crate) mod capture;
 mod dry_run;
 pub mod engine;
 mod failure_menu;
 pub(crate) mod fanout;
-mod inputs;
+pub(crate) mod inputs;
 pub(crate) mod judge;
 pub mod prompt;
 mod resume;

@@ -534,7 +534,10 @@ fn legacy_record(
         let capture = definition.and_then(|d| {
             d.commands()
                 .into_iter()
-                .find_map(|(_, c)| c.capture.as_ref().map(|c| c.value.clone()))
+                .find_map(|(_, c)| match c.capture.as_ref().map(|c| &c.value) {
+                    Some(crate::model::Capture::Whole(name)) => Some(name.clone()),
+                    _ => None,
+                })
         });
         if let Some(name) = capture {
             record.vars.insert(name, stdout.trim().into());

@@ -127,11 +127,30 @@ impl RunState {
         source: &str,
         host: Option<&str>,
     ) -> Value {
+        Value::from(Serde(&self.context_map(runbook, env, source, host)))
+    }
+
+    /// The names of [`RunState::context`], to add to.
+    fn context_map(
+        &self,
+        runbook: &Runbook,
+        env: &Environment<'_>,
+        source: &str,
+        host: Option<&str>,
+    ) -> BTreeMap<&'static str, Value> {
         let uses = |name: &str| source.contains(name);
         let mut context: BTreeMap<&str, Value> = BTreeMap::new();
         // Links may use inputs, so inputs are there whenever links are.
         if uses("inputs") || uses("links") {
-            context.insert("inputs", Value::from(Serde(&self.inputs)));
+            context.insert("inputs", typed_inputs(runbook, &self.inputs));
+        }
+        if uses("data") {
+            let data: BTreeMap<&str, &serde_json::Value> = runbook
+                .data
+                .iter()
+                .map(|(k, v)| (k.value.as_str(), v))
+                .collect();
+            context.insert("data", Value::from(Serde(&data)));
         }
         if uses("vars") {
             context.insert("vars", Value::from(Serde(&self.vars)));
@@ -176,7 +195,44 @@ impl RunState {
         if let Some(host) = host {
             context.insert("host", Value::from(host));
         }
-        Value::from(Serde(&context))
+        context
+    }
+
+    /// Evaluates an `expect.that` expression with the facts of one host's output (`exit`,
+    /// `stdout`, `json`…) beside the run's names: `Ok(None)` when it is true, `Ok(Some(what
+    /// it saw))` when it is false — the value of each name it reads —, `Err` when it cannot
+    /// be evaluated.
+    pub fn that(
+        &self,
+        runbook: &Runbook,
+        env: &Environment<'_>,
+        expression: &str,
+        facts: BTreeMap<&'static str, Value>,
+    ) -> Result<Option<String>, String> {
+        let compiled = env
+            .compile_expression(expression)
+            .map_err(|e| describe(&e))?;
+        let mut context = self.context_map(runbook, env, expression, None);
+        context.extend(facts);
+        let context = Value::from(Serde(&context));
+        let value = compiled
+            .eval(context.clone())
+            .map_err(|e| self.explain(&e, expression))?;
+        if value.is_true() {
+            return Ok(None);
+        }
+        let mut seen = Vec::new();
+        if let Ok(names) = crate::template::names_in_expression(env, expression) {
+            for path in names.paths.iter().take(6) {
+                let shown = env
+                    .compile_expression(path)
+                    .ok()
+                    .and_then(|e| e.eval(context.clone()).ok())
+                    .map_or_else(|| "undefined".to_string(), |v| shown_value(&v));
+                seen.push(format!("{path} = {shown}"));
+            }
+        }
+        Ok(Some(seen.join(", ")))
     }
 
     /// Renders a template; `shell` quotes every substituted value.
@@ -230,6 +286,38 @@ impl RunState {
             .map(|v| v.is_true())
             .map_err(|e| self.explain(&e, expression))
     }
+}
+
+/// A value as `that` shows it: JSON-like, cut to one short line.
+fn shown_value(value: &Value) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| value.to_string());
+    let text = text.replace('\n', " ");
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The inputs as templates see them: a `number` input as a number, a `list` input as the
+/// list of its items (given separated by `,`), others as text.
+fn typed_inputs(runbook: &Runbook, inputs: &IndexMap<String, String>) -> Value {
+    let typed: BTreeMap<&str, serde_json::Value> = inputs
+        .iter()
+        .map(|(name, text)| {
+            let kind = runbook
+                .inputs
+                .iter()
+                .find(|(k, _)| k.value == *name)
+                .map(|(_, input)| input.input_type())
+                .unwrap_or_default();
+            (
+                name.as_str(),
+                crate::execute::inputs::typed_value(kind, text),
+            )
+        })
+        .collect();
+    Value::from(Serde(&typed))
 }
 
 fn describe(error: &minijinja::Error) -> String {

@@ -4,6 +4,7 @@
 //! first); a file that loads goes through every rule family below, and all findings are kept.
 
 mod catalog;
+mod data;
 mod flow;
 pub mod report;
 mod rule;
@@ -210,6 +211,7 @@ pub fn lint_source(
     flow::check(&mut lint);
     values::check(&mut lint);
     templates::check(&mut lint);
+    data::check(&mut lint);
     catalog.check(&mut lint);
     let mut diagnostics = lint.diagnostics;
     diagnostics.sort_by_key(|d| (d.line, d.col));

@@ -84,4 +84,5 @@ rules! {
     NoContacts => "no-contacts", Warning, "The runbook lists nobody to call.";
     NoLinks => "no-links", Warning, "The runbook lists no dashboard, log or document.";
     NoRollback => "no-rollback", Warning, "An action has no `rollback`.";
+    InvalidJsonPath => "invalid-jsonpath", Error, "A capture's `json:` is not a JSONPath (RFC 9535).";
 }

@@ -398,7 +398,9 @@ fn check_command(lint: &mut FileLint<'_>, command: &Sp<Command>, context: Comman
         }
     }
     if let Some(capture) = &command.capture {
-        check_name(lint, capture, "capture");
+        for name in capture.names(capture.pos) {
+            check_name(lint, &name, "capture");
+        }
     }
     for (key, value) in [
         ("parallel", &command.parallel),

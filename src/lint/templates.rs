@@ -54,7 +54,12 @@ enum Kind {
     Shell,
     /// An `if:` expression, without braces.
     Expression,
+    /// An `expect.that` expression: also sees the output (`exit`, `stdout`, `json`…).
+    That,
 }
+
+/// The names `expect.that` sees beside the template names: one host's output.
+const THAT_ROOTS: [&str; 6] = ["exit", "stdout", "stderr", "status", "body", "json"];
 
 /// The fields of `steps.ID` a template may read.
 const STEP_FIELDS: [&str; 11] = [
@@ -159,24 +164,24 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
     let runbook = lint.runbook;
     let mut vars = HashMap::new();
     for (i, step) in runbook.steps.iter().enumerate() {
-        let mut names: Vec<(&String, Shape)> = step
+        let mut names: Vec<(String, Shape)> = step
             .commands()
             .iter()
-            .filter_map(|(_, c)| {
-                c.capture.as_ref().map(|name| {
-                    (
-                        &name.value,
-                        shape_on(runbook, c.on.as_deref().map(String::as_str)),
-                    )
-                })
+            .flat_map(|(_, c)| {
+                let shape = shape_on(runbook, c.on.as_deref().map(String::as_str));
+                c.capture
+                    .as_ref()
+                    .map(|capture| capture.names(capture.pos))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |name| (name.value, shape))
             })
             .collect();
         if let Some(input) = step.ask.as_ref().and_then(|a| a.input.as_ref()) {
-            names.push((&input.value, Shape::Value));
+            names.push((input.value.clone(), Shape::Value));
         }
         for (name, shape) in names {
-            vars.entry(name.clone())
-                .or_insert(Captured { step: i, shape });
+            vars.entry(name).or_insert(Captured { step: i, shape });
         }
     }
     vars
@@ -258,6 +263,20 @@ fn check_command(
         {
             check_template(lint, env, known, vars, text, scope);
         }
+        if let Some(that) = &expect.that {
+            check_names(
+                lint,
+                env,
+                known,
+                vars,
+                that,
+                Scope {
+                    host: false,
+                    ..scope
+                },
+                Kind::That,
+            );
+        }
     }
     // `confirm: {type: TEXT}` is rendered before the engineer types it: it is a template.
     if let Some(confirm) = &command.confirm
@@ -298,7 +317,7 @@ fn check_names(
     scope: Scope,
     kind: Kind,
 ) {
-    let expression = kind == Kind::Expression;
+    let expression = matches!(kind, Kind::Expression | Kind::That);
     // Most strings are plain text: skip the compiler for them.
     if !expression && !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return;
@@ -312,7 +331,9 @@ fn check_names(
         Ok(names) => names,
         Err(error) => {
             let pos = pos_of_line(lint.text, text.pos, error.line);
-            let what = if expression {
+            let what = if kind == Kind::That {
+                "`expect.that` expression"
+            } else if expression {
                 "`if` expression"
             } else {
                 "template"
@@ -326,7 +347,19 @@ fn check_names(
         }
     };
     for path in &names.paths {
-        if let Some(problem) = undefined(lint, vars, path, scope) {
+        let root = path.split('.').next().unwrap_or_default();
+        if kind == Kind::That && THAT_ROOTS.contains(&root) {
+            continue;
+        }
+        if let Some(mut problem) = undefined(lint, vars, path, scope) {
+            if kind == Kind::That && !KNOWN_ROOTS.contains(&root) && root != "data" {
+                let close = did_you_mean(root, &THAT_ROOTS.map(String::from))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                problem.push_str(&format!(
+                    "; `expect.that` also sees `exit`, `stdout`, `stderr`, `status`, `body` and `json`{close}"
+                ));
+            }
             lint.report(Rule::UndefinedName, text.pos, problem);
         }
     }
@@ -511,6 +544,7 @@ fn undefined(
             .map(|s| format!("`runbook.{s}` is not defined; use `runbook.id`, `runbook.title` or `runbook.owner`")),
         "incident" => second.filter(|s| *s != "id").map(|s| format!("`incident.{s}` is not defined; use `incident.id`")),
         "contacts" => None,
+        "data" => undefined_data(runbook, path),
         other => {
             let known: Vec<String> = KNOWN_ROOTS.iter().map(|s| s.to_string()).collect();
             Some(format!(
@@ -520,6 +554,45 @@ fn undefined(
             ))
         }
     }
+}
+
+/// Why `data.A.B…` is not in the runbook's `data`, or `None` when it is (or cannot be known:
+/// below a list or a value, or past a dynamic index).
+fn undefined_data(runbook: &Runbook, path: &str) -> Option<String> {
+    let mut parts = path.split('.').skip(1);
+    let first = parts.next()?;
+    let keys: Vec<String> = runbook.data.keys().map(|k| k.value.clone()).collect();
+    let Some((_, mut node)) = runbook.data.iter().find(|(k, _)| k.value == first) else {
+        let hint = did_you_mean(first, &keys)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        let what = if keys.is_empty() {
+            "the runbook has no `data`".to_string()
+        } else {
+            format!("`data` has no key `{first}`")
+        };
+        return Some(format!("`data.{first}` is not defined: {what}{hint}"));
+    };
+    let mut walked = format!("data.{first}");
+    for part in parts {
+        let serde_json::Value::Object(map) = node else {
+            return None;
+        };
+        match map.get(part) {
+            Some(child) => node = child,
+            None => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                let hint = did_you_mean(part, &keys)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Some(format!(
+                    "`{walked}.{part}` is not defined: `{walked}` has no key `{part}`{hint}"
+                ));
+            }
+        }
+        walked = format!("{walked}.{part}");
+    }
+    None
 }
 
 /// Where line `line` of a template sits in the file. A block scalar (`|`, `>`) starts on the

@@ -387,10 +387,25 @@ fn command(doc: &mut Blocks, command: &Command, role: Role) {
         facts.push(format!("**Expect:** {}", expected.join("; ")));
     }
     if let Some(capture) = &command.capture {
-        facts.push(format!(
-            "**Capture:** output kept as {}",
-            code(&format!("vars.{}", capture.value))
-        ));
+        match &capture.value {
+            crate::model::Capture::Whole(name) => facts.push(format!(
+                "**Capture:** output kept as {}",
+                code(&format!("vars.{name}"))
+            )),
+            crate::model::Capture::Each(rules) => {
+                let kept: Vec<String> = rules
+                    .iter()
+                    .map(|(name, rule)| {
+                        format!(
+                            "{} ← {}",
+                            code(&format!("vars.{}", name.value)),
+                            crate::execute::capture::describe(rule)
+                        )
+                    })
+                    .collect();
+                facts.push(format!("**Capture:** {}", kept.join("; ")));
+            }
+        }
     }
     match (&command.confirm, role) {
         (Some(confirm), _) => {
@@ -445,6 +460,9 @@ fn expectations(command: &Command) -> Vec<String> {
         }
         if let Some(text) = &expect.stdout_not_contains {
             out.push(format!("stdout does not contain {}", code(text)));
+        }
+        if let Some(that) = &expect.that {
+            out.push(format!("that {}", code(that.trim())));
         }
     }
     if let Some(http) = &command.http {

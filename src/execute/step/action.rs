@@ -71,10 +71,14 @@ impl Engine {
             plan.jobs.retain(|j| retry.iter().any(|r| r == j.host()));
         }
         let before = retry.and_then(|_| {
-            let captured = action
+            let captured: Vec<(String, serde_json::Value)> = action
                 .capture
                 .as_ref()
-                .and_then(|c| state.vars.get(&c.value).cloned());
+                .map(|c| c.names(c.pos))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|name| Some((name.value.clone(), state.vars.get(&name.value)?.clone())))
+                .collect();
             Some((state.steps.get(key).cloned()?, captured))
         });
         let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
@@ -211,14 +215,15 @@ impl Engine {
         let mut tried = self.conclude(state, step, id, action, &execution);
         if let Some((result, captured)) = before {
             keep_done_hosts(&mut tried, &result);
-            if let (Some(capture), Some(serde_json::Value::Object(before))) =
-                (&action.capture, captured)
-                && let Some(serde_json::Value::Object(now)) = state.vars.get_mut(&capture.value)
-            {
-                for (host, text) in before {
-                    let done = result.hosts.get(&host).is_some_and(|h| h.ok);
-                    if done {
-                        now.entry(host).or_insert(text);
+            for (name, before) in captured {
+                if let serde_json::Value::Object(before) = before
+                    && let Some(serde_json::Value::Object(now)) = state.vars.get_mut(&name)
+                {
+                    for (host, text) in before {
+                        let done = result.hosts.get(&host).is_some_and(|h| h.ok);
+                        if done {
+                            now.entry(host).or_insert(text);
+                        }
                     }
                 }
             }

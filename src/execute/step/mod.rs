@@ -129,11 +129,7 @@ impl Engine {
                 step: id.to_string(),
             });
         }
-        if let Some(capture) = &command.capture {
-            state
-                .vars
-                .insert(capture.value.clone(), execution.capture());
-        }
+        super::capture::keep(state, command, execution);
         let result = execution.step_result();
         let ran = !execution.runs.is_empty();
         match execution.failure() {
