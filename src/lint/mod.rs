@@ -5,6 +5,7 @@
 
 mod catalog;
 mod flow;
+mod loops;
 pub mod report;
 mod rule;
 mod structure;
@@ -210,6 +211,7 @@ pub fn lint_source(
     flow::check(&mut lint);
     values::check(&mut lint);
     templates::check(&mut lint);
+    loops::check(&mut lint);
     catalog.check(&mut lint);
     let mut diagnostics = lint.diagnostics;
     diagnostics.sort_by_key(|d| (d.line, d.col));

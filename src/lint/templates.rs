@@ -78,6 +78,8 @@ struct Scope {
     step: Option<usize>,
     /// Inside a command that runs `on` hosts.
     host: bool,
+    /// Inside a command with `for_each`: `item` is defined.
+    item: bool,
 }
 
 pub(super) fn check(lint: &mut FileLint<'_>) {
@@ -86,6 +88,7 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
     let top = Scope {
         step: None,
         host: false,
+        item: false,
     };
     let vars = captured_vars(lint);
     let mut known = KnownCallables::default();
@@ -104,13 +107,18 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
             &mut known,
             &vars,
             health,
-            Scope { step: None, host },
+            Scope {
+                step: None,
+                host,
+                item: false,
+            },
         );
     }
     for (i, step) in runbook.steps.iter().enumerate() {
         let scope = Scope {
             step: Some(i),
             host: false,
+            item: false,
         };
         for text in [
             &step.instructions,
@@ -120,6 +128,9 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
         .flatten()
         {
             check_template(lint, &env, &mut known, &vars, text, scope);
+        }
+        for item in step.checklist.iter().flat_map(|c| c.iter()) {
+            check_template(lint, &env, &mut known, &vars, item, scope);
         }
         if let Some(condition) = &step.condition {
             check_names(
@@ -142,13 +153,14 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 .as_ref()
                 .or(if place == "rollback" { parent_on } else { None });
             let host = on.is_some_and(|on| on.as_str() != "local");
+            let item = command.for_each.is_some();
             check_command(
                 lint,
                 &env,
                 &mut known,
                 &vars,
                 command,
-                Scope { host, ..scope },
+                Scope { host, item, ..scope },
             );
         }
     }
@@ -164,10 +176,13 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
             .iter()
             .filter_map(|(_, c)| {
                 c.capture.as_ref().map(|name| {
-                    (
-                        &name.value,
-                        shape_on(runbook, c.on.as_deref().map(String::as_str)),
-                    )
+                    let shape = if c.for_each.is_some() {
+                        // One value per item: an item → text map.
+                        Shape::Map
+                    } else {
+                        shape_on(runbook, c.on.as_deref().map(String::as_str))
+                    };
+                    (&name.value, shape)
                 })
             })
             .collect();
@@ -235,8 +250,25 @@ fn check_command(
             on,
             Scope {
                 host: false,
+                item: false,
                 ..scope
             },
+        );
+    }
+    // `for_each` is evaluated once, before any item exists.
+    if let Some(each) = &command.for_each {
+        check_names(
+            lint,
+            env,
+            known,
+            vars,
+            each,
+            Scope {
+                host: false,
+                item: false,
+                ..scope
+            },
+            Kind::Expression,
         );
     }
     if let Some(http) = &command.http {
@@ -272,6 +304,7 @@ fn check_command(
             &text,
             Scope {
                 host: false,
+                item: false,
                 ..scope
             },
         );
@@ -501,6 +534,7 @@ fn undefined(
             })
         }
         "host" => (!scope.host).then(|| "`host` is defined only inside a command that runs `on` hosts".to_string()),
+        "item" => (!scope.item).then(|| "`item` is defined only inside a command with `for_each`".to_string()),
         "links" => {
             let second = second?;
             let names: Vec<String> = runbook.links.iter().map(|l| l.name.value.clone()).collect();
