@@ -409,6 +409,10 @@ pub struct Step {
     /// or a step id to go to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<Sp<String>>,
+    /// Manual steps only: items the engineer ticks or leaves; the timeline records which.
+    /// Each item is a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<Sp<Vec<Template>>>,
 }
 
 /// The kind of a step, from the key that is present.
@@ -482,8 +486,8 @@ impl Step {
                 commands.push(("rollback", rollback.as_ref()));
             }
         }
-        if let Some(wait) = &self.wait {
-            commands.push(("wait.until", &wait.until));
+        if let Some(until) = self.wait.as_ref().and_then(|w| w.until.as_ref()) {
+            commands.push(("wait.until", until));
         }
         commands
     }
@@ -547,6 +551,21 @@ pub struct Command {
     /// Health checks only: a failure shows orange, not red.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warn: Option<Sp<bool>>,
+    /// Checks and actions: an expression giving a list; the command runs once per item, with
+    /// `{{ item }}` set, with the limits and per-item results of a fan-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<Sp<String>>,
+    /// Actions only: the terminal is handed to the command (`ssh -t` on a destination); its
+    /// start, end and exit are recorded, not its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<Sp<bool>>,
+}
+
+impl Command {
+    /// `interactive: true`.
+    pub fn is_interactive(&self) -> bool {
+        self.interactive.as_ref().is_some_and(|i| i.value)
+    }
 }
 
 /// What the output of a `run` command must show.
@@ -867,12 +886,16 @@ pub struct Choice {
     pub next: Option<Sp<String>>,
 }
 
-/// Repeats a check until it passes.
+/// Repeats a check until it passes, or pauses for a while (`for`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wait {
-    /// The check to repeat.
-    pub until: Sp<Command>,
+    /// The check to repeat; a wait has either `until` or `for`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Sp<Command>>,
+    /// A pause of this long, with a countdown and no check (`30s`, `5m`).
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Sp<String>>,
     /// Time between two tries (default `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<Sp<String>>,

@@ -135,6 +135,10 @@ impl CommandContext {
                     "irreversible",
                     "checks change nothing; `irreversible` belongs to an `action`",
                 ),
+                (
+                    "interactive",
+                    "a check runs by itself; `interactive` belongs to an `action`",
+                ),
             ],
             CommandContext::Action => &[
                 ("name", "`name` of an action is the step's `name`"),
@@ -153,6 +157,8 @@ impl CommandContext {
                 ("canary", "a rollback runs on the hosts the action ran on"),
                 ("capture", "a rollback's output is not kept in `vars`"),
                 ("irreversible", "`irreversible` belongs to the action"),
+                ("for_each", "a rollback runs for the items the action ran for"),
+                ("interactive", "a rollback is not interactive"),
             ],
             CommandContext::Health => &[
                 ("confirm", "health checks are safe checks: no `confirm`"),
@@ -162,6 +168,11 @@ impl CommandContext {
                 (
                     "irreversible",
                     "health checks change nothing: no `irreversible`",
+                ),
+                ("for_each", "health checks run on `hosts` with `on`, not `for_each`"),
+                (
+                    "interactive",
+                    "health checks run without a terminal: no `interactive`",
                 ),
             ],
         }

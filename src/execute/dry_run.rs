@@ -50,6 +50,25 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
         }
         let describe = |out: &mut String, label: &str, command: &Command| {
             let on = command.on.as_ref().map_or("local", |o| o.as_str());
+            if let Some(each) = &command.for_each {
+                let _ = writeln!(
+                    out,
+                    "  for each item of `{}` (one command per item, `{{{{ item }}}}` set):",
+                    each.value
+                );
+            }
+            if on.contains("{{") {
+                let _ = writeln!(
+                    out,
+                    "  on the hosts `{on}` gives at run time (a list fans out)"
+                );
+            }
+            if command.is_interactive() {
+                let _ = writeln!(
+                    out,
+                    "  interactive: the terminal is handed to the command"
+                );
+            }
             if let Some(run) = &command.run {
                 let script = render(run, true);
                 let mut lines = script.trim_end().lines();
@@ -105,10 +124,15 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
             }
             StepKind::Wait => {
                 let wait = step.wait.as_ref().expect("wait");
-                describe(&mut out, "until", &wait.until);
-                let every = wait.every.as_ref().map_or("10s", |e| e.as_str());
-                let timeout = wait.timeout.as_ref().map_or("10m", |t| t.as_str());
-                let _ = writeln!(out, "  every {every}, gives up after {timeout}");
+                if let Some(pause) = &wait.pause {
+                    let _ = writeln!(out, "  pauses for {} (a countdown, no check)", pause.value);
+                }
+                if let Some(until) = &wait.until {
+                    describe(&mut out, "until", until);
+                    let every = wait.every.as_ref().map_or("10s", |e| e.as_str());
+                    let timeout = wait.timeout.as_ref().map_or("10m", |t| t.as_str());
+                    let _ = writeln!(out, "  every {every}, gives up after {timeout}");
+                }
             }
             StepKind::Ask => {
                 let ask = step.ask.as_ref().expect("ask");
@@ -137,6 +161,9 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
                 }
             }
             StepKind::Manual => {
+                for item in step.checklist.iter().flat_map(|c| c.iter()) {
+                    let _ = writeln!(out, "  ☐ {}", render(item, false));
+                }
                 let _ = writeln!(out, "  the engineer does this and says done");
             }
         }

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use minijinja::Environment;
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Value};
 
 use super::fanout;
 use super::screen::{Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
+use super::transport::interactive;
 use super::transport::secret_env::{self, Secret};
 use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
@@ -29,13 +31,25 @@ pub const DEFAULT_PARALLEL: u32 = 32;
 pub enum Destination {
     Local,
     Ssh(String),
+    /// One item of a `for_each`, run where `on` says: named by the item.
+    Item { item: String, on: Box<Destination> },
 }
 
 impl Destination {
+    /// The name results, screen lines and timeline events go by: the host, or the item.
     pub fn name(&self) -> &str {
         match self {
             Destination::Local => "local",
             Destination::Ssh(host) => host,
+            Destination::Item { item, .. } => item,
+        }
+    }
+
+    /// Where the job really runs (an item's `on`).
+    pub fn place(&self) -> &Destination {
+        match self {
+            Destination::Item { on, .. } => on.place(),
+            other => other,
         }
     }
 }
@@ -108,6 +122,15 @@ pub struct Plan {
     pub fan_out: bool,
     /// How the target is named on screen: `local`, the group or the destination.
     pub target: String,
+    /// A `for_each`: one job per item, results by item.
+    pub each: bool,
+}
+
+impl Plan {
+    /// What one job is called on screen: `host` or `item`.
+    pub fn unit(&self) -> &'static str {
+        if self.each { "item" } else { "host" }
+    }
 }
 
 /// Where a templated `on:` may lead: the name of a group of the runbook, a destination of one,
@@ -174,18 +197,41 @@ pub fn plan(
     inherited_on: Option<&str>,
     timeout: Duration,
 ) -> Result<Plan, String> {
-    let on = match command
+    let written_on = command
         .on
         .as_ref()
         .map(|o| o.value.as_str())
-        .or(inherited_on)
-    {
-        Some(on) if on.contains("{{") || on.contains("{%") => {
-            let rendered = state.render(runbook, env, on, false, None)?;
-            check_rendered_on(runbook, state, &rendered)?;
-            Some(rendered.trim().to_string())
+        .or(inherited_on);
+    let (on, hosts, mut fan_out) = match written_on {
+        Some(on) if is_template(on) => match rendered_on(runbook, state, env, on)? {
+            // A list fans out over its destinations, groups expanded, as over a group.
+            RenderedOn::List(names) => {
+                let mut hosts: Vec<Destination> = Vec::new();
+                for name in &names {
+                    for host in destinations(runbook, Some(name)) {
+                        if !hosts.contains(&host) {
+                            hosts.push(host);
+                        }
+                    }
+                }
+                (Some(names.join(", ")), hosts, true)
+            }
+            RenderedOn::One(name) => {
+                let hosts = destinations(runbook, Some(&name));
+                let group = is_group(runbook, &name);
+                (Some(name), hosts, group)
+            }
+        },
+        other => {
+            let hosts = destinations(runbook, other);
+            // A group fans out: per-host results, a host → value map for captures. One
+            // destination is one command: a value, as on this machine.
+            (
+                other.map(str::to_string),
+                hosts,
+                other.is_some_and(|name| is_group(runbook, name)),
+            )
         }
-        other => other.map(str::to_string),
     };
     let shell = command
         .shell
@@ -199,20 +245,45 @@ pub fn plan(
         })
         .unwrap_or_default();
     let secrets = secrets(runbook, state);
-    let hosts = destinations(runbook, on.as_deref());
-    // A group (declared, or named by a template) fans out: per-host results, a host → value
-    // map for captures. One destination is one command: a value, as on this machine.
-    let fan_out = on
-        .as_deref()
-        .is_some_and(|name| runbook.hosts.iter().any(|(group, _)| group.value == name));
-    let mut jobs = Vec::new();
-    for destination in hosts {
-        let host = match &destination {
-            Destination::Local => None,
-            Destination::Ssh(host) => Some(host.as_str()),
+    // `for_each`: one job per item, on the one destination of `on`.
+    let mut items: Vec<Option<(String, Value)>> = vec![None];
+    let mut hosts = hosts;
+    if let Some(expression) = &command.for_each {
+        let each = loop_items(runbook, state, env, expression)?;
+        let [place] = hosts.as_slice() else {
+            return Err(format!(
+                "`for_each` runs its items on one destination, but `on:` gave {} hosts; \
+                 loop over the hosts with `on:` alone",
+                hosts.len()
+            ));
         };
+        let place = place.clone();
+        hosts = each
+            .iter()
+            .map(|(label, _)| Destination::Item {
+                item: label.clone(),
+                on: Box::new(place.clone()),
+            })
+            .collect();
+        items = each.into_iter().map(Some).collect();
+        fan_out = true;
+    }
+    let mut jobs = Vec::new();
+    for (index, destination) in hosts.into_iter().enumerate() {
+        let host = match destination.place() {
+            Destination::Ssh(host) => Some(host.clone()),
+            _ => None,
+        };
+        let host = host.as_deref();
+        let item = items
+            .get(index)
+            .and_then(|i| i.as_ref())
+            .map(|(_, value)| value);
         if let Some(run) = &command.run {
-            let rendered = state.render(runbook, env, run, true, host)?;
+            let rendered = match item {
+                None => state.render(runbook, env, run, true, host)?,
+                Some(item) => render_item(runbook, state, env, run, Escape::Shell, host, item)?,
+            };
             let extracted = secret_env::extract(&rendered, &secrets);
             jobs.push(Job::Shell {
                 destination,
@@ -221,7 +292,10 @@ pub fn plan(
                 env: extracted.env,
             });
         } else if let Some(http) = &command.http {
-            let render = |text: &str, escape| state.render_as(runbook, env, text, escape, host);
+            let render = |text: &str, escape| match item {
+                None => state.render_as(runbook, env, text, escape, host),
+                Some(item) => render_item(runbook, state, env, text, escape, host, item),
+            };
             let mut headers = Vec::new();
             for (name, value) in &http.headers {
                 headers.push((name.value.clone(), render(value, Escape::Text)?));
@@ -261,10 +335,189 @@ pub fn plan(
         }
     }
     Ok(Plan {
+        each: command.for_each.is_some(),
         jobs,
         fan_out,
         target: on.unwrap_or_else(|| "local".to_string()),
     })
+}
+
+/// Whether `on` is a template, rendered at run time.
+fn is_template(on: &str) -> bool {
+    on.contains("{{") || on.contains("{%")
+}
+
+fn is_group(runbook: &Runbook, name: &str) -> bool {
+    runbook.hosts.iter().any(|(group, _)| group.value == name)
+}
+
+/// What a templated `on:` gave: one name (a group, a destination), or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RenderedOn {
+    One(String),
+    List(Vec<String>),
+}
+
+/// Renders a templated `on:`. A template that is one `{{ EXPRESSION }}` keeps the value's
+/// kind: a list is a list of destinations. Any other value must be one name: text with a
+/// space or a line break in it is refused, never taken as a host named `a b`. Every name must
+/// be declared or captured ([`check_rendered_on`]); an empty list has no hosts.
+fn rendered_on(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    on: &str,
+) -> Result<RenderedOn, String> {
+    let value = match whole_expression(on) {
+        Some(expression) => evaluate(runbook, state, env, expression)?,
+        None => Value::from(state.render(runbook, env, on, false, None)?),
+    };
+    let rendered = if value.kind() == ValueKind::String || value.is_number() {
+        let text = value.to_string();
+        let name = text.trim();
+        if name.contains(char::is_whitespace) {
+            return Err(format!(
+                "`on:` rendered to `{}`, which is neither one name nor a list; a capture with \
+                 one host per line is split with `{{{{ vars.NAME | lines }}}}`",
+                name.replace('\n', "\\n")
+            ));
+        }
+        RenderedOn::One(name.to_string())
+    } else if matches!(value.kind(), ValueKind::Seq | ValueKind::Iterable) {
+        let mut names = Vec::new();
+        for item in value.try_iter().map_err(|e| e.to_string())? {
+            if item.kind() != ValueKind::String && !item.is_number() {
+                return Err(format!(
+                    "`on:` gave a list with `{item}` in it; its items must be host names"
+                ));
+            }
+            let text = item.to_string();
+            let name = text.trim();
+            if name.is_empty() {
+                continue;
+            }
+            if name.contains(char::is_whitespace) {
+                return Err(format!(
+                    "`on:` gave a list with `{name}` in it, which is not one host name"
+                ));
+            }
+            names.push(name.to_string());
+        }
+        if names.is_empty() {
+            return Err("`on:` rendered to an empty list: no hosts to run on".into());
+        }
+        RenderedOn::List(names)
+    } else {
+        return Err(format!(
+            "`on:` rendered to `{value}` ({}), which is neither one name nor a list of names",
+            value.kind()
+        ));
+    };
+    let names = match &rendered {
+        RenderedOn::One(name) => std::slice::from_ref(name),
+        RenderedOn::List(names) => names.as_slice(),
+    };
+    for name in names {
+        check_rendered_on(runbook, state, name)?;
+    }
+    Ok(rendered)
+}
+
+/// `EXPRESSION` when `template` is `{{ EXPRESSION }}` and nothing else.
+fn whole_expression(template: &str) -> Option<&str> {
+    let inner = template.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner)
+}
+
+/// Evaluates an expression over the run's names.
+fn evaluate(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    expression: &str,
+) -> Result<Value, String> {
+    env.compile_expression(expression)
+        .and_then(|compiled| compiled.eval(state.context(runbook, env, expression, None)))
+        .map_err(|e| describe_error(&e))
+}
+
+fn describe_error(error: &minijinja::Error) -> String {
+    error
+        .detail()
+        .map_or_else(|| error.to_string(), |d| format!("{d} ({})", error.kind()))
+}
+
+/// The items of a `for_each`, each with its label: its text (a number or a string), else its
+/// JSON; a label seen before gets `#2`, `#3`… so that each item keeps its own result.
+fn loop_items(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    expression: &str,
+) -> Result<Vec<(String, Value)>, String> {
+    let value = evaluate(runbook, state, env, expression)?;
+    match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable => {}
+        ValueKind::String => {
+            return Err(format!(
+                "`for_each: {expression}` gave text, not a list; split it with `| lines` or \
+                 `| split(\",\")`"
+            ));
+        }
+        ValueKind::Map => {
+            return Err(format!(
+                "`for_each: {expression}` gave a map, not a list; loop over `.keys()`, \
+                 `.values()` or `.items()`"
+            ));
+        }
+        kind => {
+            return Err(format!(
+                "`for_each: {expression}` gave {kind} `{value}`, not a list"
+            ));
+        }
+    }
+    let mut items: Vec<(String, Value)> = Vec::new();
+    for item in value.try_iter().map_err(|e| e.to_string())? {
+        let base = if item.kind() == ValueKind::String || item.is_number() {
+            item.to_string()
+        } else {
+            serde_json::to_string(&item).unwrap_or_else(|_| item.to_string())
+        };
+        let mut label = base.clone();
+        let mut n = 1;
+        while items.iter().any(|(seen, _)| *seen == label) {
+            n += 1;
+            label = format!("{base}#{n}");
+        }
+        items.push((label, item));
+    }
+    if items.is_empty() {
+        return Err(format!(
+            "`for_each: {expression}` gave an empty list: nothing to run"
+        ));
+    }
+    Ok(items)
+}
+
+/// Renders a template for one item of a `for_each`: the run's names and `item`.
+fn render_item(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    source: &str,
+    escape: Escape,
+    host: Option<&str>,
+    item: &Value,
+) -> Result<String, String> {
+    let template = env
+        .template_from_named_str(escape.template_name(), source)
+        .map_err(|e| describe_error(&e))?;
+    let base = state.context(runbook, env, source, host);
+    template
+        .render(minijinja::context! { item => item.clone(), ..base })
+        .map_err(|e| describe_error(&e))
 }
 
 /// Renders an http `url`. Every value is percent-encoded, so it cannot change the scheme,
@@ -344,6 +597,8 @@ pub struct Execution {
     /// Hosts never started because too many had failed.
     pub not_started: Vec<String>,
     pub fan_out: bool,
+    /// What one job is: `host`, or `item` in a `for_each`.
+    pub unit: &'static str,
 }
 
 impl Execution {
@@ -375,8 +630,9 @@ impl Execution {
             })
             .collect();
         let total = self.runs.len() + self.not_started.len();
+        let unit = self.unit;
         let mut happened = format!(
-            "{} of {total} host{} failed — {}",
+            "{} of {total} {unit}{} failed — {}",
             failed.len(),
             if total == 1 { "" } else { "s" },
             hosts.join("; ")
@@ -387,7 +643,7 @@ impl Execution {
                 self.not_started.join(", ")
             ));
         }
-        Some((format!("{expected} on every host"), happened))
+        Some((format!("{expected} on every {unit}"), happened))
     }
 
     /// The step's result as templates see it.
@@ -500,12 +756,10 @@ impl Targets {
         let (mut needs_ssh, mut needs_http) = (false, false);
         for job in jobs {
             match job {
-                Job::Shell {
-                    destination: Destination::Ssh(_),
-                    ..
-                } => needs_ssh = true,
+                Job::Shell { destination, .. } => {
+                    needs_ssh |= matches!(destination.place(), Destination::Ssh(_));
+                }
                 Job::Http { .. } => needs_http = true,
-                Job::Shell { .. } => {}
             }
         }
         if needs_ssh && !matches!(self.ssh, Some(Ok(_))) {
@@ -534,8 +788,10 @@ impl Targets {
                     shell: *shell,
                     env: env.clone(),
                 };
-                Output::Shell(match (destination, &self.ssh) {
-                    (Destination::Local, _) => self.local.run(&command, interrupt),
+                Output::Shell(match (destination.place(), &self.ssh) {
+                    (Destination::Local | Destination::Item { .. }, _) => {
+                        self.local.run(&command, interrupt)
+                    }
                     (Destination::Ssh(host), Some(Ok(ssh))) => {
                         ssh.target(host).run(&command, interrupt)
                     }
@@ -582,6 +838,45 @@ impl Runner {
     /// Closes the SSH master connections.
     pub fn close(&mut self) {
         self.targets.close();
+    }
+
+    /// Runs a shell job with the terminal handed to it (`interactive: true`).
+    pub fn session(&mut self, job: &Job) -> interactive::SessionEnd {
+        let Job::Shell {
+            destination,
+            script,
+            shell,
+            env,
+        } = job
+        else {
+            return interactive::SessionEnd {
+                error: Some("an interactive command is a `run` command".into()),
+                ..Default::default()
+            };
+        };
+        self.targets.prepare([job]);
+        let command = ShellCommand {
+            script: script.clone(),
+            timeout: Duration::MAX,
+            shell: *shell,
+            env: env.clone(),
+        };
+        let config = self.targets.ssh_config.clone();
+        let place = match (destination.place(), &self.targets.ssh) {
+            (Destination::Ssh(host), Some(Ok(ssh))) => interactive::Place::Ssh {
+                destination: host,
+                control_dir: ssh.control_dir(),
+                config: config.as_deref(),
+            },
+            (Destination::Ssh(_), Some(Err(reason))) => {
+                return interactive::SessionEnd {
+                    error: Some(reason.clone()),
+                    ..Default::default()
+                };
+            }
+            _ => interactive::Place::Local,
+        };
+        interactive::run(&place, &command, &self.interrupt)
     }
 
     /// Runs `jobs`, recording each result and showing a line per host as it comes in;
@@ -663,12 +958,14 @@ impl Runner {
             runs: runs.into_iter().flatten().collect(),
             not_started,
             fan_out: plan.fan_out,
+            unit: plan.unit(),
         };
         if plan.fan_out {
             let passed = execution.runs.len() - execution.failed().count();
             let total = jobs.len();
             let summary = format!(
-                "{passed} of {total} host{} passed",
+                "{passed} of {total} {}{} passed",
+                plan.unit(),
                 if total == 1 { "" } else { "s" }
             );
             if execution.interrupted() {
@@ -952,6 +1249,7 @@ steps:
                 }],
                 not_started: Vec::new(),
                 fan_out: plan.fan_out,
+                unit: plan.unit(),
             };
             assert_eq!(execution.capture().is_string(), !fan_out, "on: {on}");
         }

@@ -6,6 +6,7 @@
 mod catalog;
 mod data;
 mod flow;
+mod loops;
 pub mod report;
 mod rule;
 mod structure;
@@ -212,6 +213,7 @@ pub fn lint_source(
     values::check(&mut lint);
     templates::check(&mut lint);
     data::check(&mut lint);
+    loops::check(&mut lint);
     catalog.check(&mut lint);
     let mut diagnostics = lint.diagnostics;
     diagnostics.sort_by_key(|d| (d.line, d.col));

@@ -218,8 +218,8 @@ fn check_step(lint: &mut FileLint<'_>, step: &Sp<Step>) {
     if let Some(check) = &step.check {
         check_command(lint, check, CommandContext::Check);
     }
-    if let Some(wait) = &step.wait {
-        check_command(lint, &wait.until, CommandContext::Check);
+    if let Some(until) = step.wait.as_ref().and_then(|w| w.until.as_ref()) {
+        check_command(lint, until, CommandContext::Check);
     }
     if let Some(action) = &step.action {
         check_command(lint, action, CommandContext::Action);
@@ -334,6 +334,8 @@ fn present_keys(command: &Command) -> Vec<(&'static str, Pos)> {
     add("canary", command.canary.as_ref().map(|v| v.pos));
     add("capture", command.capture.as_ref().map(|v| v.pos));
     add("irreversible", command.irreversible.as_ref().map(|v| v.pos));
+    add("for_each", command.for_each.as_ref().map(|v| v.pos));
+    add("interactive", command.interactive.as_ref().map(|v| v.pos));
     keys
 }
 

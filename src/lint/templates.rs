@@ -83,6 +83,8 @@ struct Scope {
     step: Option<usize>,
     /// Inside a command that runs `on` hosts.
     host: bool,
+    /// Inside a command with `for_each`: `item` is defined.
+    item: bool,
 }
 
 pub(super) fn check(lint: &mut FileLint<'_>) {
@@ -91,6 +93,7 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
     let top = Scope {
         step: None,
         host: false,
+        item: false,
     };
     let vars = captured_vars(lint);
     let mut known = KnownCallables::default();
@@ -109,13 +112,18 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
             &mut known,
             &vars,
             health,
-            Scope { step: None, host },
+            Scope {
+                step: None,
+                host,
+                item: false,
+            },
         );
     }
     for (i, step) in runbook.steps.iter().enumerate() {
         let scope = Scope {
             step: Some(i),
             host: false,
+            item: false,
         };
         for text in [
             &step.instructions,
@@ -125,6 +133,9 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
         .flatten()
         {
             check_template(lint, &env, &mut known, &vars, text, scope);
+        }
+        for item in step.checklist.iter().flat_map(|c| c.iter()) {
+            check_template(lint, &env, &mut known, &vars, item, scope);
         }
         if let Some(condition) = &step.condition {
             check_names(
@@ -147,13 +158,14 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 .as_ref()
                 .or(if place == "rollback" { parent_on } else { None });
             let host = on.is_some_and(|on| on.as_str() != "local");
+            let item = command.for_each.is_some();
             check_command(
                 lint,
                 &env,
                 &mut known,
                 &vars,
                 command,
-                Scope { host, ..scope },
+                Scope { host, item, ..scope },
             );
         }
     }
@@ -168,7 +180,12 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
             .commands()
             .iter()
             .flat_map(|(_, c)| {
-                let shape = shape_on(runbook, c.on.as_deref().map(String::as_str));
+                let shape = if c.for_each.is_some() {
+                    // One value per item: an item → value map.
+                    Shape::Map
+                } else {
+                    shape_on(runbook, c.on.as_deref().map(String::as_str))
+                };
                 c.capture
                     .as_ref()
                     .map(|capture| capture.names(capture.pos))
@@ -240,8 +257,25 @@ fn check_command(
             on,
             Scope {
                 host: false,
+                item: false,
                 ..scope
             },
+        );
+    }
+    // `for_each` is evaluated once, before any item exists.
+    if let Some(each) = &command.for_each {
+        check_names(
+            lint,
+            env,
+            known,
+            vars,
+            each,
+            Scope {
+                host: false,
+                item: false,
+                ..scope
+            },
+            Kind::Expression,
         );
     }
     if let Some(http) = &command.http {
@@ -291,6 +325,7 @@ fn check_command(
             &text,
             Scope {
                 host: false,
+                item: false,
                 ..scope
             },
         );
@@ -534,6 +569,7 @@ fn undefined(
             })
         }
         "host" => (!scope.host).then(|| "`host` is defined only inside a command that runs `on` hosts".to_string()),
+        "item" => (!scope.item).then(|| "`item` is defined only inside a command with `for_each`".to_string()),
         "links" => {
             let second = second?;
             let names: Vec<String> = runbook.links.iter().map(|l| l.name.value.clone()).collect();

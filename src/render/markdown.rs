@@ -284,12 +284,17 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
                     .timeout
                     .as_deref()
                     .map_or("10m (default)", String::as_str);
-                doc.push(format!(
-                    "**Wait** until this check passes, every {}, giving up after {}:",
-                    text(every),
-                    text(timeout)
-                ));
-                command(doc, &wait.until, Role::Check);
+                if let Some(pause) = &wait.pause {
+                    doc.push(format!("**Pause** for {}.", text(pause)));
+                }
+                if let Some(until) = &wait.until {
+                    doc.push(format!(
+                        "**Wait** until this check passes, every {}, giving up after {}:",
+                        text(every),
+                        text(timeout)
+                    ));
+                    command(doc, until, Role::Check);
+                }
             }
         }
         StepKind::Uses => {

@@ -130,6 +130,29 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         skipped_failures: Vec<String>,
     },
+    /// The items of a manual step's `checklist`: those the engineer ticked, and those left.
+    Checklist {
+        #[serde(default)]
+        ticked: Vec<String>,
+        #[serde(default)]
+        left: Vec<String>,
+    },
+    /// An `interactive` action was handed the terminal (written before it starts).
+    SessionStarted {
+        host: String,
+        /// The rendered command.
+        command: String,
+    },
+    /// An `interactive` action gave the terminal back; its output is not recorded.
+    SessionEnded {
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<i32>,
+        duration_ms: u64,
+        /// Why it could not start or was cut short, when it did not end by itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 impl Event {
@@ -150,6 +173,9 @@ impl Event {
             Event::RunPaused { .. } => "run_paused",
             Event::RunResumed { .. } => "run_resumed",
             Event::RunFinished { .. } => "run_finished",
+            Event::Checklist { .. } => "checklist",
+            Event::SessionStarted { .. } => "session_started",
+            Event::SessionEnded { .. } => "session_ended",
         }
     }
 }

@@ -242,6 +242,22 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                     human_duration(*duration_ms)
                 )
             }
+            Event::Checklist { ticked, left } => checklist_text(ticked, left),
+            Event::SessionStarted { host, command } => {
+                format!("{} on {host}", code(&one_line(command)))
+            }
+            Event::SessionEnded {
+                host,
+                exit,
+                duration_ms,
+                error,
+            } => format!(
+                "on {host}: {} after {}",
+                error
+                    .clone()
+                    .unwrap_or_else(|| exit_text(*exit, false)),
+                human_duration(*duration_ms)
+            ),
         };
         let _ = writeln!(
             out,
@@ -328,6 +344,10 @@ fn decisions(out: &mut String, records: &[Record]) {
             Event::Confirmed { command } => format!("confirmed {}", code(&one_line(command))),
             Event::Declined { command } => format!("declined {}", code(&one_line(command))),
             Event::Jumped { to } => format!("went to step {} after a failure", code(to)),
+            Event::Checklist { ticked, left } => checklist_text(ticked, left),
+            Event::SessionEnded { exit, .. } => {
+                format!("interactive session ended: {}", exit_text(*exit, false))
+            }
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,
@@ -562,4 +582,21 @@ mod tests {
         quote_output(&mut out, "stderr", " \n\n");
         assert_eq!(out, "");
     }
+}
+
+/// `checklist: 2 of 3 ticked (✔ a, ✔ b; left: c)`.
+fn checklist_text(ticked: &[String], left: &[String]) -> String {
+    let mut text = format!(
+        "checklist: {} of {} ticked",
+        ticked.len(),
+        ticked.len() + left.len()
+    );
+    let ticked: Vec<String> = ticked.iter().map(|t| format!("✔ {t}")).collect();
+    if !ticked.is_empty() {
+        text.push_str(&format!(" ({})", ticked.join(", ")));
+    }
+    if !left.is_empty() {
+        text.push_str(&format!("; left: {}", left.join(", ")));
+    }
+    text
 }

@@ -245,6 +245,40 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                 };
                 (line, Vec::new())
             }
+            Event::Checklist { ticked, left } => (
+                format!(
+                    "☑ checklist: {} of {} ticked",
+                    ticked.len(),
+                    ticked.len() + left.len()
+                ),
+                ticked
+                    .iter()
+                    .map(|item| format!("{green}☑{green:#} {item}"))
+                    .chain(left.iter().map(|item| format!("{yellow}☐{yellow:#} {item}")))
+                    .collect(),
+            ),
+            Event::SessionStarted { host, command } => {
+                (format!("⌨ interactive session on {host}: {command}"), Vec::new())
+            }
+            Event::SessionEnded {
+                host,
+                exit,
+                duration_ms,
+                error,
+            } => {
+                let how = match (error, exit) {
+                    (Some(error), _) => error.clone(),
+                    (None, Some(code)) => format!("exit {code}"),
+                    (None, None) => "killed by a signal".into(),
+                };
+                (
+                    format!(
+                        "⌨ interactive session on {host} ended: {how} after {}",
+                        human_duration(*duration_ms)
+                    ),
+                    Vec::new(),
+                )
+            }
         };
         let _ = writeln!(out, "{dim}{clock}{dim:#}  {step:<width$}  {what}");
         for line in more {

@@ -93,21 +93,27 @@ impl Engine {
             self.screen
                 .info(&format!("This action changes {target}. It will run:"));
         }
-        let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
-        self.screen.command(
-            &target,
-            &plan
-                .jobs
-                .first()
-                .map(crate::execute::runner::Job::shown)
-                .unwrap_or_default(),
-        );
-        if plan.jobs.iter().any(|j| j.shown() != shown) {
-            self.screen.info(&format!(
-                "(as rendered for {}; each host gets its own)",
-                hosts.first().copied().unwrap_or_default()
-            ));
-        }
+        let first = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
+        let differ = plan.jobs.iter().any(|j| j.shown() != first);
+        // A loop shows what runs for each item (the first few, and how many in all); what is
+        // confirmed, and recorded as confirmed, is every command that will run.
+        let shown = if plan.each && differ {
+            self.show_each(&plan);
+            plan.jobs
+                .iter()
+                .map(|j| format!("[{}] {}", j.host(), j.shown()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            self.screen.command(&target, &first);
+            if differ {
+                self.screen.info(&format!(
+                    "(as rendered for {}; each host gets its own)",
+                    hosts.first().copied().unwrap_or_default()
+                ));
+            }
+            first
+        };
         if let Some(rollback) = &action.rollback
             && let Some(run) = &rollback.run
         {
@@ -134,7 +140,24 @@ impl Engine {
                 chose: None,
             });
         }
-        let question = format!("Run it on {target}?");
+        let interactive = action.is_interactive();
+        if interactive && !self.prompter.is_interactive() {
+            self.screen
+                .fail("this action is interactive: it needs a person at a terminal");
+            return Ok(Tried::Stop(Ending::NeedsHuman {
+                step: id.to_string(),
+                question: "an interactive command needs a terminal".into(),
+            }));
+        }
+        let question = if plan.each {
+            format!(
+                "Run it for {} item{} on {target}?",
+                plan.jobs.len(),
+                if plan.jobs.len() == 1 { "" } else { "s" }
+            )
+        } else {
+            format!("Run it on {target}?")
+        };
         match self.decide(id, &question, &confirmation)? {
             Decided::Run => {
                 if self.prompter.yes() {
@@ -161,6 +184,9 @@ impl Engine {
                 }));
             }
             Decided::NoAnswer(no_answer) => return Ok(Tried::Stop(stop_for(no_answer, id))),
+        }
+        if interactive && let Some(job) = plan.jobs.first() {
+            return self.session(step, id, job, &shown);
         }
         // A canary: the first hosts, their results, and a second question before the rest.
         let canary = action.canary.as_ref().map_or(0, |c| c.value as usize);
@@ -229,6 +255,96 @@ impl Engine {
             }
         }
         Ok(tried)
+    }
+
+    /// The commands of a `for_each`, one per item: the first few, then how many more.
+    fn show_each(&self, plan: &runner::Plan) {
+        const SHOWN: usize = 5;
+        for job in plan.jobs.iter().take(SHOWN) {
+            self.screen.command(&format!("{} · {}", plan.target, job.host()), &job.shown());
+        }
+        if plan.jobs.len() > SHOWN {
+            self.screen.info(&format!(
+                "… and {} more, one per item ({} in all): {}",
+                plan.jobs.len() - SHOWN,
+                plan.jobs.len(),
+                plan.jobs[SHOWN..]
+                    .iter()
+                    .map(|j| j.host())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+
+    /// An `interactive` action: the terminal goes to the command; its start, end and exit are
+    /// recorded, not its output.
+    fn session(
+        &mut self,
+        step: &Sp<Step>,
+        id: &str,
+        job: &runner::Job,
+        shown: &str,
+    ) -> Result<Tried, Error> {
+        let host = match job {
+            runner::Job::Shell { destination, .. } => destination.place().name().to_string(),
+            runner::Job::Http { host, .. } => host.clone(),
+        };
+        self.record(
+            Some(id),
+            Event::SessionStarted {
+                host: host.clone(),
+                command: shown.to_string(),
+            },
+        )?;
+        self.screen
+            .info(&format!("the terminal is yours on {host}; leave the session to go on"));
+        let end = self.runner.session(job);
+        self.record(
+            Some(id),
+            Event::SessionEnded {
+                host: host.clone(),
+                exit: end.exit,
+                duration_ms: runner::millis(end.duration),
+                error: end.error.clone(),
+            },
+        )?;
+        let expected = step
+            .action
+            .as_ref()
+            .and_then(|a| a.expect.as_ref())
+            .and_then(|e| e.exit.as_ref())
+            .map_or(0, |e| e.value);
+        let result = StepResult {
+            ok: end.error.is_none() && end.exit == Some(expected),
+            outcome: "done".into(),
+            exit: end.exit,
+            duration_ms: runner::millis(end.duration),
+            ..StepResult::default()
+        };
+        let happened = match (&end.error, end.exit) {
+            (Some(error), _) => error.clone(),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => "killed by a signal".into(),
+        };
+        if result.ok {
+            self.screen.ok(&format!("session ended: {happened}"));
+            Ok(Tried::Finished {
+                result,
+                outcome: Outcome::Done,
+                chose: None,
+            })
+        } else {
+            Ok(Tried::Failed {
+                result: StepResult {
+                    outcome: "failed".into(),
+                    ..result
+                },
+                expected: format!("the session ends with exit {expected}"),
+                happened: format!("the session ended with {happened}"),
+                ran: true,
+            })
+        }
     }
 
     /// Asks until the engineer decides. No (Enter at y/N, or an empty typed answer) opens a

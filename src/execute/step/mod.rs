@@ -34,7 +34,7 @@ impl Engine {
         id: &str,
     ) -> Result<Tried, Error> {
         match step.kind() {
-            StepKind::Manual => self.manual(id),
+            StepKind::Manual => self.manual(runbook, state, step, id),
             StepKind::Check => self.check(runbook, state, step, id),
             StepKind::Action => self.action(runbook, state, step, id),
             StepKind::Ask => self.decision(runbook, state, step, id),

@@ -9,7 +9,7 @@ use crate::execute::engine::{Ending, Engine, Tried, step_timeout};
 use crate::execute::runner;
 use crate::execute::screen::human_duration;
 use crate::execute::state::{RunState, StepResult};
-use crate::model::{Runbook, Sp, Step, parse_duration};
+use crate::model::{Runbook, Sp, Step, Wait, parse_duration};
 use crate::timeline::Outcome;
 
 const DEFAULT_WAIT_EVERY: Duration = Duration::from_secs(10);
@@ -24,6 +24,9 @@ impl Engine {
         id: &str,
     ) -> Result<Tried, Error> {
         let wait = step.wait.as_ref().expect("a wait step has a wait");
+        let Some(until) = &wait.until else {
+            return self.pause(wait, id);
+        };
         let every = wait
             .every
             .as_ref()
@@ -35,7 +38,7 @@ impl Engine {
             .and_then(|d| parse_duration(d).ok())
             .unwrap_or(DEFAULT_WAIT_TIMEOUT);
         let timeout = step_timeout(step).min(limit);
-        let plan = match runner::plan(runbook, state, &self.env, &wait.until, None, timeout) {
+        let plan = match runner::plan(runbook, state, &self.env, until, None, timeout) {
             Ok(plan) => plan,
             Err(error) => return Ok(super::cannot_render(error)),
         };
@@ -54,13 +57,13 @@ impl Engine {
             self.screen.command(&plan.target, &job.shown());
         }
         let started = Instant::now();
-        let mut limits = self.limits(step, &wait.until, false);
+        let mut limits = self.limits(step, until, false);
         limits.timeout = timeout;
         let mut tries = 0;
         loop {
             tries += 1;
             let execution =
-                self.execute(runbook, state, &plan, &plan.jobs, &wait.until, &limits, id)?;
+                self.execute(runbook, state, &plan, &plan.jobs, until, &limits, id)?;
             if rehearsed && !self.interrupted(&execution) {
                 return Ok(Tried::Finished {
                     result: StepResult {
@@ -80,13 +83,13 @@ impl Engine {
                         human_duration(started.elapsed())
                     ));
                 }
-                return Ok(self.conclude(state, step, id, &wait.until, &execution));
+                return Ok(self.conclude(state, step, id, until, &execution));
             }
             if started.elapsed() + every > limit {
                 self.screen
                     .fail(&format!("still failing after {tries} tries"));
                 return Ok(
-                    match self.conclude(state, step, id, &wait.until, &execution) {
+                    match self.conclude(state, step, id, until, &execution) {
                         Tried::Failed {
                             result,
                             expected,
@@ -128,4 +131,62 @@ impl Engine {
             spinner.finish_and_clear();
         }
     }
+
+    /// `wait: {for: DURATION}`: a pause with a countdown, no check; Ctrl-C pauses the run.
+    /// In a rehearsal right after a rehearsed action it is shown, not waited.
+    fn pause(&mut self, wait: &Wait, id: &str) -> Result<Tried, Error> {
+        let length = wait
+            .pause
+            .as_ref()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or_default();
+        let finished = |outcome: Outcome, text: &str| Tried::Finished {
+            result: StepResult {
+                ok: true,
+                outcome: text.into(),
+                ..StepResult::default()
+            },
+            outcome,
+            chose: None,
+        };
+        if self.settings.rehearse && self.last_outcome == Some(Outcome::Rehearsed) {
+            self.screen.warn(&format!(
+                "rehearsal: the action before was not run, so this {} pause is not waited",
+                human_duration(length)
+            ));
+            return Ok(finished(Outcome::Rehearsed, "rehearsed"));
+        }
+        self.screen
+            .info(&format!("pausing for {}", human_duration(length)));
+        let spinner = self.screen.spinner("");
+        let until = Instant::now() + length;
+        loop {
+            if self.interrupt.is_set() {
+                spinner.finish_and_clear();
+                return Ok(Tried::Stop(Ending::Paused {
+                    step: id.to_string(),
+                }));
+            }
+            let now = Instant::now();
+            let left = until.saturating_duration_since(now);
+            if left.is_zero() {
+                break;
+            }
+            spinner.set_message(format!(
+                "{} left (Ctrl-C pauses the run)",
+                countdown(left)
+            ));
+            std::thread::sleep(Duration::from_millis(50).min(left));
+        }
+        spinner.finish_and_clear();
+        self.screen
+            .ok(&format!("paused for {}", human_duration(length)));
+        Ok(finished(Outcome::Passed, "passed"))
+    }
+}
+
+/// `1:05` left, `0:09` left: whole seconds, rounded up.
+fn countdown(left: Duration) -> String {
+    let seconds = left.as_millis().div_ceil(1000);
+    format!("{}:{:02}", seconds / 60, seconds % 60)
 }

@@ -11,6 +11,7 @@ mod local;
 mod processes;
 pub mod secret_env;
 mod ssh;
+pub mod interactive;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
