@@ -31,10 +31,22 @@ fn write(dir: &Path, rest: &str) -> PathBuf {
     path
 }
 
+/// `runbook ARGS` in `dir`; a run gets a timeline of its own (two runs in the same second
+/// would otherwise pick the same name).
 fn run(dir: &Path, args: &[&str]) -> Output {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let chosen = args
+        .iter()
+        .any(|a| a == "--timeline" || a == "--resume" || a == "--dry-run");
+    if args[0] == "run" && !chosen {
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        args.push("--timeline".into());
+        args.push(dir.join(format!("run-{n}.jsonl")).display().to_string());
+    }
     Command::new(env!("CARGO_BIN_EXE_runbook"))
         .current_dir(dir)
-        .args(args)
+        .args(&args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
@@ -74,7 +86,8 @@ fn check_json_step() -> String {
         r#"  - id: get
     name: Read the deployment
     check:
-      run: echo '{DEPLOY}'
+      run: |
+        echo '{DEPLOY}'
       capture:
         desired: {{ json: "$.spec.replicas" }}
         available: {{ json: "$.status.availableReplicas" }}
@@ -145,7 +158,8 @@ fn a_capture_that_finds_nothing_fails_its_step_naming_the_capture_and_the_patter
   - id: get
     name: Read the deployment
     check:
-      run: echo '{DEPLOY}'
+      run: |
+        echo '{DEPLOY}'
       capture:
         desired: {{ json: "$.spec.replicas" }}
         unavailable: {{ json: "$.status.unavailableReplicas" }}
@@ -217,14 +231,16 @@ steps:
     name: Enough replicas
     on_failure: continue
     check:
-      run: echo '{DEPLOY}'
+      run: |
+        echo '{DEPLOY}'
       expect:
         that: json.status.availableReplicas >= data.min_available
   - id: broken
     name: A that which cannot be evaluated
     on_failure: continue
     check:
-      run: echo '{DEPLOY}'
+      run: |
+        echo '{DEPLOY}'
       expect:
         that: json.status.nothing.here > 1
   - id: fine
@@ -356,15 +372,15 @@ fn captured_values_keep_their_type_across_resume() {
   - id: get
     name: Read the deployment
     check:
-      run: echo '{DEPLOY}'
+      run: |
+        echo '{DEPLOY}'
       capture:
         desired: {{ json: "$.spec.replicas" }}
         names: {{ json: "$.items[*].name" }}
   - id: gate
     name: Gate
-    on_failure: stop
     check:
-      run: test -f {}
+      run: test -f {} || kill -9 $PPID
   - id: use
     name: Use
     check:
@@ -384,7 +400,8 @@ fn captured_values_keep_their_type_across_resume() {
             timeline.to_str().unwrap(),
         ],
     );
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    // Killed in the middle of `gate`, as a crash or a lost laptop would.
+    assert_eq!(out.status.code(), None, "{}", text(&out));
     std::fs::write(&flag, "").unwrap();
     let out = run(
         dir.path(),
@@ -408,7 +425,8 @@ steps:
     name: Disk use per host
     check:
       on: web
-      run: echo '{"used_pct": 40, "mount": "/"}'
+      run: |
+        echo '{"used_pct": 40, "mount": "/"}'
       capture:
         used: { json: "$.used_pct" }
         mount: { regex: '"mount": "([^"]+)"' }
@@ -417,7 +435,7 @@ steps:
   - id: sum
     name: Sum
     check:
-      run: echo total={{ vars.used['web-1'] + vars.used['web-2'] }} mounts={{ vars.mount.values() | join(',') }}
+      run: echo total={{ vars.used['web-1'] + vars.used['web-2'] }} mounts={{ vars.mount['web-1'] }},{{ vars.mount['web-2'] }}
 "#,
     );
     let out = Command::new(env!("CARGO_BIN_EXE_runbook"))
@@ -524,4 +542,38 @@ fn lint_finds_each_data_mistake_where_it_is() {
         assert!(message.contains(says), "{name}: {message}");
         assert_eq!(code, 1, "{name}");
     }
+}
+
+#[test]
+fn render_and_dry_run_show_captures_and_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = write(
+        dir.path(),
+        &format!(
+            "steps:\n{}      expect:\n        that: json.spec.replicas >= 1\n",
+            check_json_step()
+        ),
+    );
+    let rendered = text(&run(dir.path(), &["render", rb.to_str().unwrap()]));
+    assert!(
+        rendered.contains("that `json.spec.replicas >= 1`"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`vars.desired` ← JSONPath `$.spec.replicas`"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`vars.ready` ← JSONPath `$.status.readyReplicas` (default `0`)"),
+        "{rendered}"
+    );
+    let planned = text(&run(
+        dir.path(),
+        &["run", rb.to_str().unwrap(), "--dry-run"],
+    ));
+    assert!(
+        planned.contains("passes only if: json.spec.replicas >= 1"),
+        "{planned}"
+    );
+    assert!(planned.contains("keeps vars.first ← regex"), "{planned}");
 }
