@@ -374,8 +374,8 @@ mod tests {
                 .map(|(_, i)| i.clone())
                 .unwrap()
         };
-        assert_eq!(input("n").default.unwrap().value, "2");
-        assert_eq!(input("ids").default.unwrap().value, "a,b");
+        assert_eq!(input("n").default.clone().unwrap().value, "2");
+        assert_eq!(input("ids").default.clone().unwrap().value, "a,b");
         assert!(problem(&input("n"), "abc").unwrap().contains("number"));
         assert_eq!(problem(&input("n"), "-2.5"), None);
         assert_eq!(problem(&input("ids"), "a, c"), None);
