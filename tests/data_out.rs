@@ -577,3 +577,38 @@ fn render_and_dry_run_show_captures_and_that() {
     );
     assert!(planned.contains("keeps vars.first ← regex"), "{planned}");
 }
+
+#[test]
+fn typed_inputs_asked_at_a_terminal_are_validated_and_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = write(
+        dir.path(),
+        r#"inputs:
+  replicas: { type: number, description: How many replicas }
+  ids: { type: list, description: Instance ids }
+steps:
+  - id: show
+    name: Show
+    check:
+      run: echo next={{ inputs.replicas + 1 }} count={{ inputs.ids | length }}
+"#,
+    );
+    let timeline = dir.path().join("t.jsonl");
+    let mut terminal = support::pty::Terminal::spawn(
+        dir.path(),
+        &[
+            "run",
+            rb.to_str().unwrap(),
+            "--timeline",
+            timeline.to_str().unwrap(),
+        ],
+    );
+    terminal.answer("How many replicas (replicas):", "abc");
+    terminal.expect("must be a number");
+    // Erase `abc`, then give a number.
+    terminal.send("\x7f\x7f\x7f4\r");
+    terminal.answer("Instance ids (ids):", "i-1, i-2");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("next=5 count=2"), "{screen}");
+}
