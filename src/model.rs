@@ -721,9 +721,7 @@ impl<'de> Deserialize<'de> for CaptureRule {
             fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CaptureRule, E> {
                 match value {
                     "stdout" => Ok(CaptureRule::Whole(CaptureWord::Stdout)),
-                    other => Err(E::custom(format!(
-                        "`{other}` is not a capture; write `{{json: \"$.path\"}}`, `{{regex: '…'}}` or `stdout`"
-                    ))),
+                    other => Err(E::unknown_variant(other, &["stdout"])),
                 }
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(

@@ -263,9 +263,12 @@ mod tests {
         let (expected, happened) =
             find("ready", &json_rule("$.status.ready", None), DEPLOY).unwrap_err();
         assert!(expected.contains("`ready`") && expected.contains("`$.status.ready`"));
-        assert_eq!(happened, "nothing matched");
+        assert_eq!(happened, "capture `ready`: nothing matched");
         let (_, happened) = find("ready", &json_rule("$.a", None), "not json").unwrap_err();
-        assert!(happened.starts_with("the output is not JSON"), "{happened}");
+        assert!(
+            happened.starts_with("capture `ready`: the output is not JSON"),
+            "{happened}"
+        );
         assert_eq!(
             find(
                 "ready",

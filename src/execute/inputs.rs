@@ -358,4 +358,39 @@ mod tests {
     fn a_pattern_that_does_not_compile_refuses_every_value() {
         assert!(check("code", "anything").is_some());
     }
+
+    /// SPEC 7.3: `type: number` and `type: list`, checked wherever the value comes from.
+    #[test]
+    fn typed_inputs_are_checked_and_typed() {
+        let runbook = crate::load::parse(
+            "runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ninputs:\n  n: { type: number, default: 2 }\n  ids: { type: list, default: [a, b], choices: [a, b, c] }\n  pin: { type: number, secret: true }\nsteps: [{ id: a, name: A, instructions: x }]\n",
+        )
+        .unwrap();
+        let input = |name: &str| {
+            runbook
+                .inputs
+                .iter()
+                .find(|(k, _)| k.value == name)
+                .map(|(_, i)| i.clone())
+                .unwrap()
+        };
+        assert_eq!(input("n").default.clone().unwrap().value, "2");
+        assert_eq!(input("ids").default.clone().unwrap().value, "a,b");
+        assert!(problem(&input("n"), "abc").unwrap().contains("number"));
+        assert_eq!(problem(&input("n"), "-2.5"), None);
+        assert_eq!(problem(&input("ids"), "a, c"), None);
+        assert!(problem(&input("ids"), "a,d").unwrap().contains("item `d`"));
+        assert!(problem(&input("ids"), " , ").is_some(), "no items");
+        assert!(!problem(&input("pin"), "s3cr3t").unwrap().contains("s3cr3t"));
+        assert_eq!(typed_value(InputType::Number, "3"), serde_json::json!(3));
+        assert_eq!(
+            typed_value(InputType::Number, "2.5"),
+            serde_json::json!(2.5)
+        );
+        assert_eq!(
+            typed_value(InputType::List, "a, b,,c"),
+            serde_json::json!(["a", "b", "c"])
+        );
+        assert_eq!(typed_value(InputType::Text, "3"), serde_json::json!("3"));
+    }
 }

@@ -410,4 +410,30 @@ mod tests {
             "strict about undefined names"
         );
     }
+
+    /// `expect.that`: true, false with the values it read, or an error — never a panic.
+    #[test]
+    fn that_says_what_it_read() {
+        let runbook = crate::load::parse("runbook: 1\ntitle: T\nowner: o\nreviewed: 2026-11-01\nscope: { services: [s] }\ndata: { limit: 3 }\ninputs: { n: { type: number, default: 2 } }\nsteps: [{ id: a, name: A, instructions: x }]\n").unwrap();
+        let env = crate::template::environment();
+        let state = RunState::new(
+            "a",
+            "INC-1",
+            IndexMap::from([("n".to_string(), "2".to_string())]),
+        );
+        let facts = || {
+            BTreeMap::from([
+                ("exit", Value::from(0)),
+                ("json", Value::from(Serde(serde_json::json!({"ready": 2})))),
+            ])
+        };
+        let that = |expression: &str| state.that(&runbook, &env, expression, facts());
+        assert_eq!(that("json.ready == inputs.n and exit == 0"), Ok(None));
+        assert_eq!(
+            that("json.ready >= data.limit"),
+            Ok(Some("data.limit = 3, json.ready = 2".into()))
+        );
+        assert!(that("json.nothing.deeper > 1").is_err());
+        assert!(that("json.ready >").is_err());
+    }
 }

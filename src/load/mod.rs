@@ -225,6 +225,15 @@ fn explain(error: &serde_saphyr::Error, text: &str) -> LoadError {
             help: None,
         };
     }
+    if raw.contains('`') && raw.contains("list inputs are given") {
+        // From an input `default`'s deserializer: already a sentence.
+        return LoadError {
+            pos,
+            kind: LoadErrorKind::WrongType,
+            message: raw,
+            help: None,
+        };
+    }
     if raw.contains('`') && raw.contains("confirm") {
         // Our own messages from `Confirm`'s deserializer are already sentences.
         return LoadError {
