@@ -32,7 +32,10 @@ pub enum Destination {
     Local,
     Ssh(String),
     /// One item of a `for_each`, run where `on` says: named by the item.
-    Item { item: String, on: Box<Destination> },
+    Item {
+        item: String,
+        on: Box<Destination>,
+    },
 }
 
 impl Destination {

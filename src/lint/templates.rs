@@ -160,7 +160,11 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 &mut known,
                 &vars,
                 command,
-                Scope { host, item, ..scope },
+                Scope {
+                    host,
+                    item,
+                    ..scope
+                },
             );
         }
     }
@@ -256,7 +260,7 @@ fn check_command(
         );
     }
     // `for_each` is evaluated once, before any item exists.
-    if let Some(each) = &command.for_each {
+    if let Some(each) = command.for_each.as_ref().filter(|e| !e.contains("{{")) {
         check_names(
             lint,
             env,

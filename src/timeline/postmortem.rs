@@ -253,9 +253,7 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 error,
             } => format!(
                 "on {host}: {} after {}",
-                error
-                    .clone()
-                    .unwrap_or_else(|| exit_text(*exit, false)),
+                error.clone().unwrap_or_else(|| exit_text(*exit, false)),
                 human_duration(*duration_ms)
             ),
         };
