@@ -363,6 +363,11 @@ fn check_names(
         }
     };
     for path in &names.paths {
+        // `range(…)`, `dict(…)`: functions of the environment are not names to define.
+        let root = path.split('.').next().unwrap_or_default();
+        if known.has(env, Callable::Function, root) {
+            continue;
+        }
         if let Some(problem) = undefined(lint, vars, path, scope) {
             lint.report(Rule::UndefinedName, text.pos, problem);
         }
