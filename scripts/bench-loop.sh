@@ -4,7 +4,9 @@
 # (`bash --noprofile --norc -eo pipefail -c …` per item). Runs with `parallel: 1` (item after
 # item, as the shell loop) and with the default `parallel: 32`. Prints the wall time of each and
 # runbook's per-item overhead over the shell loop; asserts nothing. RUNS (3) and ITEMS (1000)
-# change the sizes; PROFILE=debug uses the debug build (default release).
+# change the sizes; PROFILE=debug uses the debug build (default release); TIMELINE_DIR puts the
+# timelines elsewhere (`/dev/shm` shows the cost of the durable, fsynced timeline: one event per
+# item).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
@@ -19,6 +21,8 @@ fi
 bin="${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/runbook"
 tmp="$(mktemp -d /tmp/runbook-bench-loop-XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
+timelines="$(mktemp -d "${TIMELINE_DIR:-$tmp}/runbook-bench-timelines-XXXXXX")"
+trap 'rm -rf "$tmp" "$timelines"' EXIT
 export NO_COLOR=1
 unset RUNBOOK_CATALOG
 
@@ -60,7 +64,7 @@ for run in $(seq "$RUNS"); do
 
   for parallel in 1 32; do
     start=$(now)
-    "$bin" run "$tmp/loop-$parallel.yaml" --yes --timeline "$tmp/t-$run-$parallel.jsonl" > "$tmp/out" 2>&1 \
+    "$bin" run "$tmp/loop-$parallel.yaml" --yes --timeline "$timelines/t-$run-$parallel.jsonl" > "$tmp/out" 2>&1 \
       || { cat "$tmp/out"; exit 1; }
     elapsed="$(echo "$(now) - $start" | bc)"
     if [[ $parallel == 1 ]]; then serial_times+=("$elapsed"); else parallel_times+=("$elapsed"); fi
@@ -76,4 +80,4 @@ echo "for_each over $ITEMS local items, median of $RUNS runs ($PROFILE build, $(
 printf '  shell for loop (bash -c per item):  %6.2f s  (%.2f ms per item)\n' "$shell" "$(echo "scale=3; $shell * 1000 / $ITEMS" | bc)"
 printf '  runbook for_each, parallel: 1:      %6.2f s  (overhead %s ms per item)\n' "$serial" "$(per_item "$serial")"
 printf '  runbook for_each, parallel: 32:     %6.2f s  (%s ms per item vs the shell loop)\n' "$parallel" "$(per_item "$parallel")"
-echo "  timeline of one run: $(wc -l < "$tmp/t-1-1.jsonl") events, $(du -k "$tmp/t-1-1.jsonl" | cut -f1) KiB"
+echo "  timeline of one run: $(wc -l < "$timelines/t-1-1.jsonl") events, $(du -k "$timelines/t-1-1.jsonl" | cut -f1) KiB, in ${TIMELINE_DIR:-$tmp}"
