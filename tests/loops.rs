@@ -607,3 +607,60 @@ fn lint_rules_for_each_misuse_of_loops_and_people_in_the_loop() {
     lint_case("loops-wait-for-duration", "invalid-duration", 14);
     lint_case("loops-wait-for-every", "misplaced-key", 15);
 }
+
+/// Remotely the terminal goes through `ssh -t` with the run's ssh config: the command reads
+/// what the person types on the host and exits 3; the script's temporary file is gone after.
+#[test]
+fn an_interactive_action_on_a_host_gets_the_terminal_through_ssh() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = runbook_file(
+        dir.path(),
+        "remote",
+        r#"hosts:
+  db: [web-1]
+steps:
+  - id: psql
+    name: A session on the database host
+    action:
+      run: read -r line; echo "remote <$line> on a tty:" $(test -t 0 && echo yes); exit 3
+      on: db
+      interactive: true
+      irreversible: it only reads
+    on_failure: stop
+"#,
+    );
+    let timeline = dir.path().join("t.jsonl");
+    let config = sshd.config();
+    let mut t = Terminal::spawn(
+        dir.path(),
+        &[
+            "run",
+            runbook.to_str().unwrap(),
+            "--timeline",
+            timeline.to_str().unwrap(),
+            "--ssh-config",
+            config.to_str().unwrap(),
+        ],
+    );
+    t.pick("Run it on db?", 1);
+    t.expect("the terminal is yours on web-1");
+    t.send(&format!("over ssh{ENTER}"));
+    t.expect("remote <over ssh> on a tty: yes");
+    t.expect("the session ended with exit 3");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen}");
+    let events = events(&timeline);
+    let ended = of(&events, "session_ended", "psql");
+    assert_eq!(ended[0]["host"], "web-1");
+    assert_eq!(ended[0]["exit"], 3);
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with("runbook.")
+                && std::fs::read_to_string(e.path()).is_ok_and(|s| s.contains("remote <$line>"))
+        })
+        .collect();
+    assert!(left.is_empty(), "the session's script was left behind");
+}
