@@ -157,7 +157,10 @@ impl CommandContext {
                 ("canary", "a rollback runs on the hosts the action ran on"),
                 ("capture", "a rollback's output is not kept in `vars`"),
                 ("irreversible", "`irreversible` belongs to the action"),
-                ("for_each", "a rollback runs for the items the action ran for"),
+                (
+                    "for_each",
+                    "a rollback runs for the items the action ran for",
+                ),
                 ("interactive", "a rollback is not interactive"),
             ],
             CommandContext::Health => &[
@@ -169,7 +172,10 @@ impl CommandContext {
                     "irreversible",
                     "health checks change nothing: no `irreversible`",
                 ),
-                ("for_each", "health checks run on `hosts` with `on`, not `for_each`"),
+                (
+                    "for_each",
+                    "health checks run on `hosts` with `on`, not `for_each`",
+                ),
                 (
                     "interactive",
                     "health checks run without a terminal: no `interactive`",

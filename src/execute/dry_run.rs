@@ -64,10 +64,7 @@ pub fn plan(runbook: &Runbook, id: &str, state: &RunState, start: usize) -> Stri
                 );
             }
             if command.is_interactive() {
-                let _ = writeln!(
-                    out,
-                    "  interactive: the terminal is handed to the command"
-                );
+                let _ = writeln!(out, "  interactive: the terminal is handed to the command");
             }
             if let Some(run) = &command.run {
                 let script = render(run, true);

@@ -32,7 +32,10 @@ pub enum Destination {
     Local,
     Ssh(String),
     /// One item of a `for_each`, run where `on` says: named by the item.
-    Item { item: String, on: Box<Destination> },
+    Item {
+        item: String,
+        on: Box<Destination>,
+    },
 }
 
 impl Destination {
@@ -1222,6 +1225,97 @@ steps:
         // Written as such, `local` is the author's choice.
         let plan = plan_of(RUNBOOK, "{ run: 'true', on: local }", "x").unwrap();
         assert_eq!(plan.jobs[0].host(), "local");
+    }
+
+    fn state_with(vars: &[(&str, serde_json::Value)]) -> RunState {
+        let mut state = state("x");
+        for (name, value) in vars {
+            state.vars.insert(name.to_string(), value.clone());
+        }
+        state
+    }
+
+    fn plan_with(command: &str, vars: &[(&str, serde_json::Value)]) -> Result<Plan, String> {
+        let runbook = crate::load::parse(RUNBOOK).unwrap();
+        let command: Command = serde_saphyr::from_str(command).unwrap();
+        let env = crate::template::environment();
+        plan(
+            &runbook,
+            &state_with(vars),
+            &env,
+            &command,
+            None,
+            Duration::from_secs(1),
+        )
+    }
+
+    /// SPEC 7.4: `on: "{{ vars.x | lines }}"` became one host named "a\nb"; a list fans out
+    /// over its destinations (groups expanded, each once), text with a space is refused, an
+    /// empty list has no hosts.
+    #[test]
+    fn a_templated_on_that_gives_a_list_fans_out_and_anything_else_is_one_name() {
+        let found = ("found", serde_json::json!("db-1\ndb-2\n\n"));
+        let plan = plan_with(
+            "{ run: 'true', on: '{{ vars.found | lines }}' }",
+            std::slice::from_ref(&found),
+        )
+        .unwrap();
+        let hosts: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
+        assert_eq!(hosts, ["db-1", "db-2"]);
+        assert!(plan.fan_out);
+
+        let list = ("list", serde_json::json!(["web", "web-2", "db-1"]));
+        let plan = plan_with(
+            "{ run: 'true', on: '{{ vars.list }}' }",
+            &[list, found.clone()],
+        )
+        .unwrap();
+        let hosts: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
+        assert_eq!(hosts, ["web-1", "web-2", "db-1"]);
+
+        let refused = plan_with(
+            "{ run: 'true', on: '{{ vars.found }}' }",
+            std::slice::from_ref(&found),
+        );
+        assert!(refused.unwrap_err().contains("neither one name nor a list"));
+        let empty = ("empty", serde_json::json!([]));
+        let refused = plan_with("{ run: 'true', on: '{{ vars.empty }}' }", &[empty]);
+        assert!(refused.unwrap_err().contains("no hosts"));
+        // Names that no group declares and no capture produced are refused, `local` always.
+        for list in ["['web-1', 'evil.example.com']", "['local']"] {
+            let command = format!("{{ run: 'true', on: \"{{{{ {list} }}}}\" }}");
+            assert!(plan_with(&command, &[]).is_err(), "{list}");
+        }
+    }
+
+    #[test]
+    fn for_each_makes_a_job_per_item_with_item_set_and_refuses_what_is_not_a_list() {
+        let items = ("items", serde_json::json!("a b\nc\na b\n"));
+        let plan = plan_with(
+            "{ run: 'echo {{ item }}', for_each: 'vars.items | lines' }",
+            std::slice::from_ref(&items),
+        )
+        .unwrap();
+        let labels: Vec<&str> = plan.jobs.iter().map(Job::host).collect();
+        assert_eq!(labels, ["a b", "c", "a b#2"]);
+        assert_eq!(plan.jobs[0].shown(), "echo 'a b'");
+        assert!(plan.fan_out && plan.each);
+
+        for (each, said) in [
+            ("vars.items", "gave text"),
+            ("[]", "empty list"),
+            ("{'a': 1}", "gave a map"),
+            ("3", "not a list"),
+        ] {
+            let error = plan_with(
+                &format!("{{ run: 'true', for_each: \"{each}\" }}"),
+                std::slice::from_ref(&items),
+            )
+            .unwrap_err();
+            assert!(error.contains(said), "{each}: {error}");
+        }
+        let error = plan_with("{ run: 'true', on: web, for_each: '[1]' }", &[]).unwrap_err();
+        assert!(error.contains("one destination"), "{error}");
     }
 
     /// SPEC 7.3: a capture on one destination is a value, on a group a host → value map.

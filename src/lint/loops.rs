@@ -86,8 +86,16 @@ fn check_step(lint: &mut FileLint<'_>, runbook: &Runbook, step: &Sp<Step>) {
 fn fans_out(runbook: &Runbook, command: &Command) -> Option<String> {
     let on = command.on.as_ref()?;
     if on.contains("{{") || on.contains("{%") {
-        Some(format!("`on: {}` is a template that may give several hosts", on.value))
-    } else if runbook.hosts.keys().any(|group| group.value == on.value) {
+        Some(format!(
+            "`on: {}` is a template that may give several hosts",
+            on.value
+        ))
+    } else if runbook
+        .hosts
+        .iter()
+        .any(|(group, members)| group.value == on.value && members.len() > 1)
+    {
+        // A group of one is how an SSH alias is named: one destination.
         Some(format!("`on: {}` is a group of hosts", on.value))
     } else {
         None

@@ -165,7 +165,11 @@ pub(super) fn check(lint: &mut FileLint<'_>) {
                 &mut known,
                 &vars,
                 command,
-                Scope { host, item, ..scope },
+                Scope {
+                    host,
+                    item,
+                    ..scope
+                },
             );
         }
     }
@@ -263,7 +267,7 @@ fn check_command(
         );
     }
     // `for_each` is evaluated once, before any item exists.
-    if let Some(each) = &command.for_each {
+    if let Some(each) = command.for_each.as_ref().filter(|e| !e.contains("{{")) {
         check_names(
             lint,
             env,
@@ -382,7 +386,11 @@ fn check_names(
         }
     };
     for path in &names.paths {
+        // `range(…)`, `dict(…)`: functions of the environment are not names to define.
         let root = path.split('.').next().unwrap_or_default();
+        if known.has(env, Callable::Function, root) {
+            continue;
+        }
         if kind == Kind::That && THAT_ROOTS.contains(&root) {
             continue;
         }

@@ -253,9 +253,7 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 error,
             } => format!(
                 "on {host}: {} after {}",
-                error
-                    .clone()
-                    .unwrap_or_else(|| exit_text(*exit, false)),
+                error.clone().unwrap_or_else(|| exit_text(*exit, false)),
                 human_duration(*duration_ms)
             ),
         };
@@ -545,6 +543,23 @@ fn answer_text(choice: &Option<String>, value: &Option<String>) -> String {
     }
 }
 
+/// `checklist: 2 of 3 ticked (✔ a, ✔ b; left: c)`.
+fn checklist_text(ticked: &[String], left: &[String]) -> String {
+    let mut text = format!(
+        "checklist: {} of {} ticked",
+        ticked.len(),
+        ticked.len() + left.len()
+    );
+    let ticked: Vec<String> = ticked.iter().map(|t| format!("✔ {t}")).collect();
+    if !ticked.is_empty() {
+        text.push_str(&format!(" ({})", ticked.join(", ")));
+    }
+    if !left.is_empty() {
+        text.push_str(&format!("; left: {}", left.join(", ")));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,21 +597,4 @@ mod tests {
         quote_output(&mut out, "stderr", " \n\n");
         assert_eq!(out, "");
     }
-}
-
-/// `checklist: 2 of 3 ticked (✔ a, ✔ b; left: c)`.
-fn checklist_text(ticked: &[String], left: &[String]) -> String {
-    let mut text = format!(
-        "checklist: {} of {} ticked",
-        ticked.len(),
-        ticked.len() + left.len()
-    );
-    let ticked: Vec<String> = ticked.iter().map(|t| format!("✔ {t}")).collect();
-    if !ticked.is_empty() {
-        text.push_str(&format!(" ({})", ticked.join(", ")));
-    }
-    if !left.is_empty() {
-        text.push_str(&format!("; left: {}", left.join(", ")));
-    }
-    text
 }

@@ -254,12 +254,16 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                 ticked
                     .iter()
                     .map(|item| format!("{green}☑{green:#} {item}"))
-                    .chain(left.iter().map(|item| format!("{yellow}☐{yellow:#} {item}")))
+                    .chain(
+                        left.iter()
+                            .map(|item| format!("{yellow}☐{yellow:#} {item}")),
+                    )
                     .collect(),
             ),
-            Event::SessionStarted { host, command } => {
-                (format!("⌨ interactive session on {host}: {command}"), Vec::new())
-            }
+            Event::SessionStarted { host, command } => (
+                format!("⌨ interactive session on {host}: {command}"),
+                Vec::new(),
+            ),
             Event::SessionEnded {
                 host,
                 exit,

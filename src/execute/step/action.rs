@@ -261,7 +261,8 @@ impl Engine {
     fn show_each(&self, plan: &runner::Plan) {
         const SHOWN: usize = 5;
         for job in plan.jobs.iter().take(SHOWN) {
-            self.screen.command(&format!("{} · {}", plan.target, job.host()), &job.shown());
+            self.screen
+                .command(&format!("{} · {}", plan.target, job.host()), &job.shown());
         }
         if plan.jobs.len() > SHOWN {
             self.screen.info(&format!(
@@ -297,8 +298,9 @@ impl Engine {
                 command: shown.to_string(),
             },
         )?;
-        self.screen
-            .info(&format!("the terminal is yours on {host}; leave the session to go on"));
+        self.screen.info(&format!(
+            "the terminal is yours on {host}; leave the session to go on"
+        ));
         let end = self.runner.session(job);
         self.record(
             Some(id),

@@ -136,7 +136,9 @@ impl Engine {
             let picked = {
                 let _on_screen = Prompting::start();
                 MultiSelect::new("Tick what is done, then Enter:", shown.clone())
-                    .with_help_message("Space ticks, → all, ← none, Enter when done; Esc: skip, note or quit")
+                    .with_help_message(
+                        "Space ticks, → all, ← none, Enter when done; Esc: skip, note or quit",
+                    )
                     .with_page_size(12)
                     .raw_prompt()
             };

@@ -62,8 +62,7 @@ impl Engine {
         let mut tries = 0;
         loop {
             tries += 1;
-            let execution =
-                self.execute(runbook, state, &plan, &plan.jobs, until, &limits, id)?;
+            let execution = self.execute(runbook, state, &plan, &plan.jobs, until, &limits, id)?;
             if rehearsed && !self.interrupted(&execution) {
                 return Ok(Tried::Finished {
                     result: StepResult {
@@ -88,25 +87,20 @@ impl Engine {
             if started.elapsed() + every > limit {
                 self.screen
                     .fail(&format!("still failing after {tries} tries"));
-                return Ok(
-                    match self.conclude(state, step, id, until, &execution) {
-                        Tried::Failed {
-                            result,
-                            expected,
-                            happened,
-                            ran,
-                        } => Tried::Failed {
-                            result,
-                            expected,
-                            happened: format!(
-                                "{happened} (gave up after {})",
-                                human_duration(limit)
-                            ),
-                            ran,
-                        },
-                        other => other,
+                return Ok(match self.conclude(state, step, id, until, &execution) {
+                    Tried::Failed {
+                        result,
+                        expected,
+                        happened,
+                        ran,
+                    } => Tried::Failed {
+                        result,
+                        expected,
+                        happened: format!("{happened} (gave up after {})", human_duration(limit)),
+                        ran,
                     },
-                );
+                    other => other,
+                });
             }
             // Countdown to the next try, watching for Ctrl-C.
             let spinner = self.screen.spinner("");
@@ -172,10 +166,7 @@ impl Engine {
             if left.is_zero() {
                 break;
             }
-            spinner.set_message(format!(
-                "{} left (Ctrl-C pauses the run)",
-                countdown(left)
-            ));
+            spinner.set_message(format!("{} left (Ctrl-C pauses the run)", countdown(left)));
             std::thread::sleep(Duration::from_millis(50).min(left));
         }
         spinner.finish_and_clear();

@@ -7,11 +7,11 @@
 //! variables that travel beside it.
 
 mod http;
+pub mod interactive;
 mod local;
 mod processes;
 pub mod secret_env;
 mod ssh;
-pub mod interactive;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
