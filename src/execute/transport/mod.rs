@@ -8,6 +8,7 @@
 
 mod http;
 mod local;
+pub mod fleet;
 mod processes;
 pub mod secret_env;
 mod ssh;
