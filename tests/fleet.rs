@@ -105,8 +105,8 @@ fn a_killed_runbook_leaves_no_remote_process_behind() {
         "hang",
         &format!(
             "hosts:\n  web: [web-1]\nsteps:\n  - id: hang\n    name: A command that hangs\n    \
-             check:\n      run: \"sleep 300 & echo $! > {}; wait\"\n      on: web\n      \
-             timeout: 10m\n",
+             timeout: 10m\n    check:\n      run: \"sleep 300 & echo $! > {}; wait\"\n      \
+             on: web\n",
             pid_file.display()
         ),
     );
@@ -120,7 +120,7 @@ fn a_killed_runbook_leaves_no_remote_process_behind() {
         .arg("--yes")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let until = Instant::now() + Duration::from_secs(20);
@@ -130,6 +130,11 @@ fn a_killed_runbook_leaves_no_remote_process_behind() {
             .and_then(|text| text.trim().parse::<i32>().ok())
         {
             break pid;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut said = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+            panic!("runbook ended ({status}) before the remote command started:\n{said}");
         }
         assert!(Instant::now() < until, "the remote command never started");
         std::thread::sleep(Duration::from_millis(25));
