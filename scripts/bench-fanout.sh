@@ -34,8 +34,13 @@ for tool in "$SSHD" ssh ssh-keygen python3; do
   command -v "$tool" > /dev/null || { echo "bench-fanout: $tool not found" >&2; exit 1; }
 done
 
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
+# BIN=path measures that binary instead of a fresh release build.
+if [[ -n "${BIN:-}" ]]; then
+  bin="$BIN"
+else
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
+fi
 tmp="$(mktemp -d /tmp/runbook-bench-fanout-XXXXXX)"
 sshd_pids=()
 cleanup() {
@@ -69,11 +74,12 @@ addr() { echo "127.1.$(($1 / 200)).$(($1 % 200 + 1))"; }
 # The sshds' private ~/.bashrc: empty.
 : > "$tmp/empty_bashrc"
 bashrc_note="the sshds see an empty ~/.bashrc (unshare -m, bind mount)"
-in_private_home() { "$@"; }
+# Only ever run with `&`: the background subshell becomes the sshd, so `$!` is its pid.
+in_private_home() { exec "$@"; }
 if [[ -e "$HOME/.bashrc" ]]; then
   if unshare -m sh -c 'mount --bind "$0" "$1"' "$tmp/empty_bashrc" "$HOME/.bashrc" 2> /dev/null; then
     in_private_home() {
-      unshare -m sh -c 'mount --bind "$0" "$1" && shift 2 && exec "$@"' \
+      exec unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
         "$tmp/empty_bashrc" "$HOME/.bashrc" "$@"
     }
   else

@@ -91,7 +91,10 @@ fn a_parallel_above_the_open_files_limit_is_lowered_and_no_host_fails() {
 fn alive(pid: i32) -> bool {
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
     state.is_some_and(|stat| {
-        stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z")
+        stat.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            != Some("Z")
     })
 }
 
@@ -147,5 +150,8 @@ fn a_killed_runbook_leaves_no_remote_process_behind() {
     while alive(pid) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(25));
     }
-    assert!(!alive(pid), "the remote `sleep` ({pid}) outlived the runbook process");
+    assert!(
+        !alive(pid),
+        "the remote `sleep` ({pid}) outlived the runbook process"
+    );
 }

@@ -363,7 +363,11 @@ fn pid_from(file: &Path) -> i32 {
         "the remote command never wrote {}",
         file.display()
     );
-    std::fs::read_to_string(file).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -431,10 +435,12 @@ fn commands_go_over_the_master_without_an_ssh_process_each() {
     assert_eq!(out.exit, Some(0), "{out:?}");
     let args = target.ssh_arguments();
     let control = format!("ControlPath={}", target.control_path().display());
-    assert!(args.iter().any(|a| a.to_str() == Some(control.as_str())), "{args:?}");
     assert!(
-        args.windows(2)
-            .any(|w| w[0] == "--" && w[1] == "web-2"),
+        args.iter().any(|a| a.to_str() == Some(control.as_str())),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w[0] == "--" && w[1] == "web-2"),
         "{args:?}"
     );
 }

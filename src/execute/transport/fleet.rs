@@ -47,7 +47,9 @@ pub fn parallel_cap(parallel: usize) -> usize {
         return parallel;
     }
     static SAID: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !said.contains(&(parallel, allowed)) {
         said.push((parallel, allowed));
         let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);

@@ -6,9 +6,9 @@
 //! values are not even in the script: [`secret_env`] turns them into references to environment
 //! variables that travel beside it.
 
+pub mod fleet;
 mod http;
 mod local;
-pub mod fleet;
 mod processes;
 pub mod secret_env;
 mod ssh;

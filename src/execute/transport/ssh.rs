@@ -166,9 +166,10 @@ impl SshSession {
     /// How many masters `close` closes at once: the run's `parallel` (within the open-files
     /// limit).
     pub fn set_parallel(&self, parallel: usize) {
-        self.shared
-            .close_parallel
-            .store(super::fleet::parallel_cap(parallel).max(1), Ordering::SeqCst);
+        self.shared.close_parallel.store(
+            super::fleet::parallel_cap(parallel).max(1),
+            Ordering::SeqCst,
+        );
     }
 
     /// Closes every master connection (a stop request on each control socket, through the
@@ -553,7 +554,8 @@ async fn over_the_master(
                 }
             }
         };
-        let reads = async { tokio::join!(read_into(stdout, &mut out), read_into(stderr, &mut err)) };
+        let reads =
+            async { tokio::join!(read_into(stdout, &mut out), read_into(stderr, &mut err)) };
         let wait = child.wait();
         tokio::pin!(feed, reads, wait);
         let mut hold = Some(hold);
@@ -607,7 +609,10 @@ async fn over_the_master(
             }
         }
         Some(Err(error)) => {
-            output.error = Some(format!("the SSH connection failed: {}", with_causes(&error)));
+            output.error = Some(format!(
+                "the SSH connection failed: {}",
+                with_causes(&error)
+            ));
         }
         None => output.error = Some("the command did not end".into()),
     }
