@@ -111,7 +111,7 @@ EOF
   in_private_home "$SSHD" -D -e -f "$config" < /dev/null > /dev/null 2> "$log" &
   local pid=$!
   for _ in $(seq 500); do
-    [[ "$(grep -c "Server listening on" "$log")" == $((last - first + 1)) ]] && break
+    [[ "$(grep -c "Server listening on" "$log" 2> /dev/null)" == $((last - first + 1)) ]] && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.02
   done
