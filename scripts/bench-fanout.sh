@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
-# Benchmark of an SSH fan-out: one `check` step `run: uptime` on a group of HOSTS (50) hosts
-# web-N = 127.0.0.N (throw-away sshds on loopback), `parallel: HOSTS`, against (b) `xargs -P`
-# running one `ssh` per host and (c) `ansible -m raw` (ansible-core from PyPI in a throw-away venv; skipped
-# if that install fails). Every tool connects afresh to every host in every run: runbook opens a
-# master connection per host per run, as xargs+ssh opens a connection per host. Also runbook's
-# peak memory (max RSS of the runbook process itself). Prints the figures; asserts nothing.
-# Needs: /usr/sbin/sshd, ssh, ssh-keygen, python3 (with venv, for ansible). RUNS (5) and HOSTS
-# (50) change the sizes.
+# Benchmark of SSH fan-out against throw-away sshds on loopback (web-N has an address of its
+# own, 127.1.X.Y, host keys checked, fresh connections in every run), three workloads, runs
+# interleaved, medians and per-pair ratios:
+#   1. scale: `uptime` on 10 / 50 / 100 / 200 hosts (SCALES), runbook (one `check`, parallel =
+#      hosts) against `xargs -P N ssh`; wall, CPU per host, split into the client side (every process
+#      the script started and reaped, SSH masters included) and the server side (the sshds, their sessions and shells).
+#   2. steps: 5 check steps on 50 hosts (STEP_HOSTS; masters reused across steps) against 5
+#      rounds of xargs+ssh and `ansible-playbook` (5 `raw` tasks, forks 50) in the linear and
+#      free strategies with Ansible's own ControlMaster/ControlPersist arguments (the config
+#      comes in through `ansible_ssh_common_args`, which adds to them; a fresh control path
+#      directory per run). ansible-core is pip-installed into a throw-away venv; if that fails
+#      the Ansible rows are skipped with the reason.
+#   3. one more command over an open master: (runbook with 21 steps − with 1 step) / 20 on one
+#      host, against `ssh -S ctl web-1 true` over an open master.
+#   4. BIG (1000; 0 skips it) hosts, runbook only: real sshds (one per 16 addresses); wall,
+#      failures and peak RSS of the runbook process.
+# The sshds run in a private mount namespace (`unshare -m`) where the login user's ~/.bashrc is
+# an empty file bind-mounted over it: a heavy ~/.bashrc (pyenv init…) would be read by bash for
+# every remote command and measured instead of SSH. Needs: /usr/sbin/sshd, ssh, ssh-keygen,
+# python3 (venv for Ansible), unshare and mount (else the script says the ~/.bashrc is read).
+# RUNS (5) is the number of interleaved runs. Prints figures; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
-HOSTS="${HOSTS:-50}"
+SCALES="${SCALES:-10 50 100 200}"
+STEP_HOSTS="${STEP_HOSTS:-50}"
+BIG="${BIG:-1000}"
+HOSTS=$STEP_HOSTS
+for n in $SCALES $BIG; do ((n > HOSTS)) && HOSTS=$n; done
 SSHD=/usr/sbin/sshd
 
 for tool in "$SSHD" ssh ssh-keygen python3; do
   command -v "$tool" > /dev/null || { echo "bench-fanout: $tool not found" >&2; exit 1; }
 done
 
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
+# BIN=path measures that binary instead of a fresh release build.
+if [[ -n "${BIN:-}" ]]; then
+  bin="$BIN"
+else
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
+fi
 tmp="$(mktemp -d /tmp/runbook-bench-fanout-XXXXXX)"
 sshd_pids=()
 cleanup() {
@@ -44,16 +66,35 @@ free_port() {
 }
 
 # Every host must be a different destination to ssh — its own address, so its own master
-# connection, as in a real fleet — so web-N is 127.0.0.N, all on one port. One sshd listens
+# connection, as in a real fleet — so web-N is 127.1.X.Y (`addr N`), all on one port. One sshd listens
 # on 16 addresses at most: there is one sshd per 16 hosts, all with the same host key, which
 # every alias checks under the name `bench-sshd`.
 echo "bench-sshd $host_key" > "$tmp/known_hosts"
+addr() { echo "127.1.$(($1 / 200)).$(($1 % 200 + 1))"; }
+# The sshds' private ~/.bashrc: empty.
+: > "$tmp/empty_bashrc"
+bashrc_note="the sshds see an empty ~/.bashrc (unshare -m, bind mount)"
+# Only ever run with `&`: the background subshell becomes the sshd, so `$!` is its pid.
+in_private_home() { exec "$@"; }
+if [[ -e "$HOME/.bashrc" ]]; then
+  if unshare -m sh -c 'mount --bind "$0" "$1"' "$tmp/empty_bashrc" "$HOME/.bashrc" 2> /dev/null; then
+    in_private_home() {
+      exec unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
+        "$tmp/empty_bashrc" "$HOME/.bashrc" "$@"
+    }
+  else
+    bashrc_note="WARNING: unshare -m failed; the sshds read $HOME/.bashrc for every command"
+  fi
+else
+  bashrc_note="no ~/.bashrc to hide"
+fi
+echo "bench-fanout: $bashrc_note" >&2
 # Starts an sshd for hosts $1..$2 on $port; its pid goes to sshd_pids. Fails if it does not
 # listen (the port was taken).
 start_sshd() {
   local first=$1 last=$2 config="$tmp/sshd_config.$1" log="$tmp/sshd.$1.log"
   {
-    for n in $(seq "$first" "$last"); do echo "ListenAddress 127.0.0.$n:$port"; done
+    for n in $(seq "$first" "$last"); do echo "ListenAddress $(addr "$n"):$port"; done
     cat <<EOF
 HostKey "$tmp/host_key"
 AuthorizedKeysFile "$tmp/authorized_keys"
@@ -67,10 +108,10 @@ MaxStartups 200:30:300
 MaxSessions 200
 EOF
   } > "$config"
-  "$SSHD" -D -e -f "$config" < /dev/null > /dev/null 2> "$log" &
+  in_private_home "$SSHD" -D -e -f "$config" < /dev/null > /dev/null 2> "$log" &
   local pid=$!
   for _ in $(seq 500); do
-    [[ "$(grep -c "Server listening on" "$log")" == $((last - first + 1)) ]] && break
+    [[ "$(grep -c "Server listening on" "$log" 2> /dev/null)" == $((last - first + 1)) ]] && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.02
   done
@@ -100,14 +141,14 @@ if [[ -z "$started" ]]; then
   exit 1
 fi
 
-# The client config: web-N is 127.0.0.N, host key checked.
+# The client config: web-N is 127.1.X.Y, host key checked.
 {
   for n in $(seq 1 "$HOSTS"); do
-    printf 'Host web-%d\n  HostName 127.0.0.%d\n  Port %d\n' "$n" "$n" "$port"
+    printf 'Host web-%d\n  HostName %s\n  Port %d\n' "$n" "$(addr "$n")" "$port"
   done
   cat <<EOF
 Host *
-  User root
+  User $(id -un)
   IdentityFile "$tmp/user_key"
   IdentitiesOnly yes
   UserKnownHostsFile "$tmp/known_hosts"
@@ -123,11 +164,16 @@ ssh -F "$tmp/ssh_config" web-1 true < /dev/null || {
   exit 1
 }
 
-# --- The runbook: one check on every host of `web`, all at once. ---
-members="$(seq -f 'web-%g' -s ', ' 1 "$HOSTS")"
-cat > "$tmp/fanout.yaml" <<EOF
+printf '%s\n' "${sshd_pids[@]}" > "$tmp/sshd.pids"
+
+# --- The runbooks. `runbook_file NAME HOSTS STEPS`: STEPS checks `run: uptime` (or `true`) on
+# web-1 … web-HOSTS, all at once. ---
+runbook_file() {
+  local name=$1 hosts=$2 steps=$3 run=${4:-uptime}
+  {
+    cat <<EOF
 runbook: 1
-title: Bench — uptime on $HOSTS hosts over SSH
+title: Bench — $steps step(s) on $hosts hosts over SSH
 owner: bench
 reviewed: $(date -u +%Y-%m-%d)
 scope:
@@ -139,148 +185,220 @@ links:
   - name: Dashboard
     url: https://example.com/bench
 hosts:
-  web: [$members]
+  web: [$(seq -f 'web-%g' -s ', ' 1 "$hosts")]
 steps:
-  - id: uptime
-    name: Every host answers uptime
-    check:
-      run: uptime
-      on: web
-      parallel: $HOSTS
 EOF
-"$bin" lint --deny-warnings "$tmp/fanout.yaml" > /dev/null
+    for s in $(seq "$steps"); do
+      printf '  - id: s%d\n    name: Every host answers, round %d\n    check:\n      run: %s\n      on: web\n      parallel: %d\n' \
+        "$s" "$s" "$run" "$hosts"
+    done
+  } > "$tmp/$name.yaml"
+  "$bin" lint --deny-warnings "$tmp/$name.yaml" > /dev/null
+}
+for n in $SCALES; do runbook_file "scale-$n" "$n" 1; done
+runbook_file steps "$STEP_HOSTS" 5
+runbook_file one-1 1 1 true
+runbook_file one-21 1 21 true
+if ((BIG > 0)); then runbook_file big "$BIG" 1; fi
 
-# --- Ansible, from PyPI into a throw-away venv. ---
+# --- Ansible, from PyPI into a throw-away venv (if absent), with its own SSH defaults. ---
 ansible=""
 ansible_why=""
 {
-  for n in $(seq 1 "$HOSTS"); do echo "web-$n"; done
-} | { echo "[web]"; cat; } > "$tmp/inventory.ini"
-printf '[defaults]\n' > "$tmp/ansible.cfg"
-echo "bench-fanout: installing ansible-core into $tmp/venv …" >&2
-if ! python3 -m venv "$tmp/venv" > "$tmp/venv.log" 2>&1; then
-  ansible_why="python3 -m venv failed: $(tail -n 3 "$tmp/venv.log" | tr '\n' ' ')"
-elif ! "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check ansible-core \
-    > "$tmp/pip.log" 2>&1; then
-  ansible_why="pip install ansible-core failed: $(tail -n 3 "$tmp/pip.log" | tr '\n' ' ')"
+  echo "[web]"
+  for n in $(seq 1 "$STEP_HOSTS"); do echo "web-$n"; done
+  echo "[web:vars]"
+  echo "ansible_ssh_common_args='-F $tmp/ssh_config'"
+} > "$tmp/inventory.ini"
+printf '[defaults]\nhost_key_checking = True\n' > "$tmp/ansible.cfg"
+{
+  printf -- '- hosts: web\n  gather_facts: false\n  tasks:\n'
+  for s in 1 2 3 4 5; do printf '    - name: round %d\n      raw: uptime\n' "$s"; done
+} > "$tmp/playbook.yml"
+if command -v ansible-playbook > /dev/null; then
+  ansible="$(command -v ansible-playbook)"
 else
-  ansible="$tmp/venv/bin/ansible"
+  echo "bench-fanout: installing ansible-core into $tmp/venv …" >&2
+  if ! python3 -m venv "$tmp/venv" > "$tmp/venv.log" 2>&1; then
+    ansible_why="python3 -m venv failed: $(tail -n 3 "$tmp/venv.log" | tr '\n' ' ')"
+  elif ! "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check ansible-core \
+      > "$tmp/pip.log" 2>&1; then
+    ansible_why="pip install ansible-core failed: $(tail -n 3 "$tmp/pip.log" | tr '\n' ' ')"
+  else
+    ansible="$tmp/venv/bin/ansible-playbook"
+  fi
 fi
 if [[ -n "$ansible_why" ]]; then
-  echo "bench-fanout: skipping (c): $ansible_why" >&2
+  echo "bench-fanout: SKIPPING the Ansible rows: $ansible_why" >&2
 fi
 
-python3 - "$bin" "$tmp" "$RUNS" "$HOSTS" "$ansible" "$ansible_why" <<'PY'
-import json, os, statistics, subprocess, sys, time
+python3 - "$bin" "$tmp" "$RUNS" "$SCALES" "$STEP_HOSTS" "$BIG" \
+  "$ansible" "$ansible_why" "$bashrc_note" <<'PY'
+import glob, os, shutil, statistics, subprocess, sys, tempfile, time
 
-bin, tmp, runs, hosts, ansible, ansible_why = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
-    int(sys.argv[4]), sys.argv[5], sys.argv[6]
+(bin, tmp, runs, scales, step_hosts, big, ansible, ansible_why,
+ bashrc_note) = sys.argv[1:10]
+runs, step_hosts, big = int(runs), int(step_hosts), int(big)
+scales = [int(n) for n in scales.split()]
 cfg = os.path.join(tmp, "ssh_config")
 null = subprocess.DEVNULL
+tick = os.sysconf("SC_CLK_TCK")
+sshd_pids = [int(p) for p in open(os.path.join(tmp, "sshd.pids")).read().split()]
 
-def machine_cpu_ms():
-    """CPU time used by the whole machine so far (user, nice, system, irq, softirq), in ms:
-    the client, the sshds and every shell they start, whatever process they run in."""
-    fields = open("/proc/stat").readline().split()[1:]
-    ticks = sum(int(fields[i]) for i in (0, 1, 2, 5, 6))
-    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+# This process becomes the reaper of orphans, so that the SSH masters that fork into the
+# background (runbook's, Ansible's) are reaped here and their CPU time counts as the client's.
+import ctypes, resource
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
-cpu = {}
+def client_cpu_ms():
+    """CPU time of every process this script started and reaped (the client side: the tool,
+    its ssh processes and masters, Ansible's Python), in ms. The machine is shared with other
+    work, so its own total would not do."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
 
-def timed(name, argv, env=None):
-    """Wall time in ms of one run; exits loudly (with stderr) if it fails. The machine's CPU
-    time during the run goes to cpu[name]."""
-    cpu_before = machine_cpu_ms()
+def server_cpu_ms():
+    """CPU time of the sshds with their reaped sessions and the shells these ran, in ms."""
+    total = 0
+    for pid in sshd_pids:
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(stat[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return total * 1000 / tick
+
+wall, cpu, client, server = {}, {}, {}, {}
+
+def timed(name, argv, env=None, check=True):
+    """One run: wall ms; total, client-side and server-side CPU ms go to the tables."""
+    c0, s0 = client_cpu_ms(), server_cpu_ms()
     started = time.perf_counter()
-    done = subprocess.run(argv, stdin=null, stdout=null, stderr=subprocess.PIPE, env=env)
+    done = subprocess.run(argv, stdin=null, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env)
     elapsed = (time.perf_counter() - started) * 1000
-    cpu.setdefault(name, []).append(machine_cpu_ms() - cpu_before)
+    # The sshd reaps a session, and a closed master exits, a moment after the client is done.
+    time.sleep(0.3)
+    c1, s1 = client_cpu_ms(), server_cpu_ms()
+    if check and done.returncode != 0:
+        sys.exit(f"{name}: {' '.join(map(str, argv[:6]))} exited {done.returncode}:\n"
+                 f"{done.stdout.decode(errors='replace')[-1500:]}"
+                 f"{done.stderr.decode(errors='replace')[-1500:]}")
+    wall.setdefault(name, []).append(elapsed)
+    cpu.setdefault(name, []).append((c1 - c0) + (s1 - s0))
+    server.setdefault(name, []).append(s1 - s0)
+    client.setdefault(name, []).append(c1 - c0)
+    return done
+
+def rb(name):
+    return [bin, "run", os.path.join(tmp, f"{name}.yaml"), "--ssh-config", cfg, "--yes",
+            "--timeline", os.path.join(tmp, f"{name}.{time.monotonic_ns()}.jsonl")]
+
+def xargs(hosts, rounds=1, command="uptime"):
+    one = f'seq {hosts} | xargs -P {hosts} -I{{}} ssh -F "$0" web-{{}} {command}'
+    return ["sh", "-c", "; ".join([one] * rounds), cfg]
+
+def med(name, table=None):
+    return statistics.median((table or wall)[name])
+
+print(f"bench-fanout: {bashrc_note}; {runs} interleaved runs; medians", flush=True)
+
+# 1. Scale.
+print("\n=== 1. `uptime` on N hosts at once: runbook (one check) against xargs -P N ssh ===")
+print(f"{'hosts':>5} {'tool':10} {'wall ms':>8} {'CPU ms/host':>12} {'client':>8} {'server':>8}")
+for n in scales:
+    a, b = f"runbook@{n}", f"xargs@{n}"
+    timed(a, rb(f"scale-{n}")); timed(b, xargs(n))  # warm-up
+    for table in (wall, cpu, client, server):
+        table.pop(a, None); table.pop(b, None)
+    for _ in range(runs):
+        timed(a, rb(f"scale-{n}"))
+        timed(b, xargs(n))
+    for name in (a, b):
+        print(f"{n:>5} {name.split('@')[0]:10} {med(name):8.0f} {med(name, cpu) / n:12.1f} "
+              f"{med(name, client) / n:8.1f} {med(name, server) / n:8.1f}")
+    print(f"{'':>5} ratio runbook/xargs: wall {med(a) / med(b):.2f}x, CPU per host "
+          f"{med(a, cpu) / med(b, cpu):.2f}x (target <= 1.05x), client side "
+          f"{med(a, client) / med(b, client):.2f}x", flush=True)
+
+# 2. Five steps on STEP_HOSTS hosts.
+print(f"\n=== 2. 5 check steps on {step_hosts} hosts ===")
+def ansible_run(strategy):
+    control = tempfile.mkdtemp(prefix="cp-", dir=tmp)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(tmp, "ansible.cfg"),
+               ANSIBLE_STRATEGY=strategy, ANSIBLE_FORKS=str(step_hosts),
+               ANSIBLE_SSH_CONTROL_PATH_DIR=control, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_HOME=os.path.join(tmp, "ansible-home"),
+               ANSIBLE_LOCAL_TEMP=os.path.join(tmp, "ansible-local"))
+    timed(f"ansible {strategy}", [ansible, "-i", os.path.join(tmp, "inventory.ini"),
+                                   os.path.join(tmp, "playbook.yml")], env)
+    # Its persisting masters closed outside the timing: the next run connects afresh.
+    for socket in glob.glob(os.path.join(control, "*")):
+        subprocess.run(["ssh", "-S", socket, "-O", "exit", "x"], stdout=null, stderr=null)
+    shutil.rmtree(control, ignore_errors=True)
+
+contenders = [("runbook", lambda: timed("runbook", rb("steps"))),
+              ("5 x xargs+ssh", lambda: timed("5 x xargs+ssh", xargs(step_hosts, 5)))]
+if ansible:
+    contenders += [("ansible linear", lambda: ansible_run("linear")),
+                   ("ansible free", lambda: ansible_run("free"))]
+for _, go in contenders:
+    go()
+for table in (wall, cpu, client, server):
+    for name, _ in contenders:
+        table.pop(name, None)
+for _ in range(runs):
+    for _, go in contenders:
+        go()
+for name, _ in contenders:
+    print(f"{name:16} {med(name):8.0f} ms wall  CPU {med(name, cpu):7.0f} ms "
+          f"(client {med(name, client):.0f}, server {med(name, server):.0f})")
+for name, _ in contenders[1:]:
+    print(f"{name} / runbook: {med(name) / med('runbook'):.2f}x"
+          + ("  (target >= 2.5x)" if name.startswith("ansible") else ""))
+if not ansible:
+    print(f"ansible: SKIPPED — {ansible_why}")
+
+# 3. One more command over an open master.
+print("\n=== 3. One more command over an open master (web-1) ===")
+ctl = os.path.join(tmp, "ctl")
+subprocess.run(["ssh", "-F", cfg, "-o", "ControlMaster=yes", "-o", "ControlPersist=600",
+                "-S", ctl, "-f", "-N", "web-1"], check=True, stdin=null)
+for name, go in [("rb1", lambda: timed("rb1", rb("one-1"))),
+                 ("rb21", lambda: timed("rb21", rb("one-21"))),
+                 ("ssh -S", lambda: timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1",
+                                                     "true"]))]:
+    go()
+for table in (wall, cpu, client, server):
+    for name in ("rb1", "rb21", "ssh -S"):
+        table.pop(name, None)
+for _ in range(runs * 4):
+    timed("rb1", rb("one-1"))
+    timed("rb21", rb("one-21"))
+    timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1", "true"])
+subprocess.run(["ssh", "-S", ctl, "-O", "exit", "x"], stdout=null, stderr=null)
+step_wall = (med("rb21") - med("rb1")) / 20
+step_cpu = (med("rb21", cpu) - med("rb1", cpu)) / 20
+print(f"runbook, per extra step: {step_wall:.1f} ms wall, {step_cpu:.1f} ms CPU "
+      f"((21 steps - 1 step) / 20; 21 steps {med('rb21'):.0f} ms, 1 step {med('rb1'):.0f} ms)")
+print(f"ssh -S ctl web-1 true:   {med('ssh -S'):.1f} ms wall, {med('ssh -S', cpu):.1f} ms CPU")
+print(f"runbook / ssh -S: {step_wall / med('ssh -S'):.2f}x wall (target <= 0.6x)")
+
+# 4. A big fleet.
+if big > 0:
+    print(f"\n=== 4. `uptime` on {big} hosts at once, runbook (real sshds) ===")
+    rss = os.path.join(tmp, "big.rss")
+    done = timed("big", ["/usr/bin/time", "-f", "%M", "-o", rss] + rb("big"), check=False)
+    text = done.stdout.decode(errors="replace")
+    print(f"exit {done.returncode}; wall {med('big') / 1000:.1f} s; CPU {med('big', cpu) / big:.1f} "
+          f"ms per host; peak RSS of runbook {int(open(rss).read().split()[-1]) / 1024:.1f} MB "
+          f"(target < 64 MB)")
     if done.returncode != 0:
-        sys.exit(f"{name}: {argv[:4]} exited {done.returncode}:\n"
-                 f"{done.stderr.decode(errors='replace')[-2000:]}")
-    return elapsed, done
-
-# (a) runbook; peak RSS by /usr/bin/time -f %M (KB) of the runbook process alone (ssh children
-# are separate processes; GNU time reports the waited-for process's own maximum).
-gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-def runbook_run(n):
-    timeline = os.path.join(tmp, f"{n}.jsonl")
-    argv = [bin, "run", os.path.join(tmp, "fanout.yaml"), "--ssh-config", cfg, "--yes",
-            "--timeline", timeline]
-    rss_file = os.path.join(tmp, f"{n}.rss")
-    if gnu_time:
-        argv = [gnu_time, "-f", "%M", "-o", rss_file] + argv
-    elapsed, _ = timed("runbook", argv)
-    rss = int(open(rss_file).read().split()[-1]) if gnu_time else None
-    return elapsed, rss, timeline
-
-xargs_argv = ["sh", "-c",
-              f'seq {hosts} | xargs -P {hosts} -I{{}} ssh -F "$0" web-{{}} uptime', cfg]
-
-ansible_env = None
-if ansible:
-    ansible_env = dict(os.environ,
-                       ANSIBLE_SSH_ARGS=f"-F {cfg}",  # replaces ansible's own ControlPersist args
-                       ANSIBLE_FORKS=str(hosts),
-                       ANSIBLE_CONFIG=os.path.join(tmp, "ansible.cfg"),  # none of the user's
-                       ANSIBLE_LOCAL_TEMP=os.path.join(tmp, "ansible-local"),
-                       ANSIBLE_HOME=os.path.join(tmp, "ansible-home"),
-                       ANSIBLE_NOCOLOR="1")
-    ansible_argv = [ansible, "web", "-i", os.path.join(tmp, "inventory.ini"),
-                    "-m", "raw", "-a", "uptime", "-f", str(hosts)]
-
-# Warm-up of each (page cache, ansible's .pyc files), not counted.
-runbook_run("warm-up")
-timed("xargs+ssh", xargs_argv)
-if ansible:
-    timed("ansible", ansible_argv, ansible_env)
-
-cpu.clear()
-rb, rss, xa, an = [], [], [], []
-for n in range(runs):  # interleaved, so drift on the machine hits all alike
-    t, r, timeline = runbook_run(n)
-    rb.append(t)
-    rss.append(r)
-    xa.append(timed("xargs+ssh", xargs_argv)[0])
-    if ansible:
-        an.append(timed("ansible", ansible_argv, ansible_env)[0])
-
-# What the last runbook run's timeline says about the hosts.
-events = [json.loads(line) for line in open(timeline)]
-durations = sorted(e["duration_ms"] for e in events
-                   if e.get("event") == "command" and "duration_ms" in e)
-
-def fig(values):
-    return f"{statistics.median(values):7.0f} ms  (min {min(values):.0f}, max {max(values):.0f})"
-
-med_rb, med_xa = statistics.median(rb), statistics.median(xa)
-print()
-print(f"=== SSH fan-out: `uptime` on {hosts} hosts (127.0.0.N, local sshds), "
-      f"parallel {hosts}, median of {runs} ===")
-print(f"(a) runbook run --yes, fresh masters:  {fig(rb)}")
-print(f"(b) xargs -P {hosts} ssh:                  {fig(xa)}")
-if ansible:
-    print(f"(c) ansible -m raw -f {hosts}:             {fig(an)}")
-else:
-    print(f"(c) ansible -m raw: skipped — {ansible_why}")
-if gnu_time:
-    print(f"runbook peak RSS (/usr/bin/time %M):   {statistics.median(rss):7.0f} KB  "
-          f"(min {min(rss)}, max {max(rss)})")
-else:
-    print("runbook peak RSS: /usr/bin/time not found")
-print(f"runbook / xargs:      {med_rb / med_xa:.2f}x  (target <= 1.2x)")
-if ansible:
-    med_an = statistics.median(an)
-    print(f"ansible / runbook:    {med_an / med_rb:.2f}x  (target >= 2x: runbook at least twice as fast)")
-if ansible:
-    print(f"ansible / xargs:      {statistics.median(an) / med_xa:.2f}x  (the most any tool that "
-          f"opens one SSH connection per host can gain over ansible here)")
-print("CPU time of the whole machine during a run (the client, the sshds, the remote shells), "
-      "median:")
-for name in cpu:
-    print(f"  {name:10} {statistics.median(cpu[name]):7.0f} ms")
-print(f"  runbook / xargs: {statistics.median(cpu['runbook']) / statistics.median(cpu['xargs+ssh']):.2f}x")
-if durations:
-    print(f"per-host duration_ms in the last runbook timeline ({len(durations)} hosts): "
-          f"min {durations[0]}, median {statistics.median(durations):.0f}, max {durations[-1]}")
+        print(text[-1500:], done.stderr.decode(errors="replace")[-1500:])
 PY

@@ -26,6 +26,8 @@ use cli::{Cli, Command};
 
 /// Runs one command line and reports any error on stderr.
 pub fn run(cli: Cli) -> ExitStatus {
+    // Fleet scale: as many open files as the system lets this user have (see `fleet`).
+    execute::transport::fleet::raise_open_files_limit();
     let catalog = cli.catalog;
     let result = match cli.command {
         Command::Run(args) => execute::run(execute::RunSettings {

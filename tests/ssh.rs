@@ -344,3 +344,103 @@ fn an_alias_does_not_ride_the_master_of_another_alias_of_the_same_address() {
     let reason = out.error.expect("stranger fails");
     assert!(reason.contains("Host key verification failed"), "{reason}");
 }
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            != Some("Z")
+    })
+}
+
+/// Waits for a pid file written by a remote command.
+fn pid_from(file: &Path) -> i32 {
+    assert!(
+        eventually(Duration::from_secs(10), || std::fs::read_to_string(file)
+            .is_ok_and(|t| t.trim().parse::<i32>().is_ok())),
+        "the remote command never wrote {}",
+        file.display()
+    );
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_watchdog_kills_the_remote_process_group_on_timeout_and_on_ctrl_c_over_the_mux() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-1");
+    let dir = tempfile::tempdir().unwrap();
+    for case in ["timeout", "interrupt"] {
+        let pid_file = dir.path().join(format!("{case}.pid"));
+        // Output first, then a background child that would outlive the shell, then a wait.
+        let script = format!(
+            "echo partial; sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        );
+        let interrupt = Interrupt::default();
+        let timeout = if case == "timeout" {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(120)
+        };
+        let out = std::thread::scope(|scope| {
+            let running = scope.spawn(|| target.run(&command(&script, timeout), &interrupt));
+            let pid = pid_from(&pid_file);
+            assert!(alive(pid));
+            if case == "interrupt" {
+                interrupt.set();
+            }
+            (running.join().unwrap(), pid)
+        });
+        let (out, pid) = out;
+        assert_eq!(
+            (out.timed_out, out.interrupted),
+            (case == "timeout", case == "interrupt"),
+            "{out:?}"
+        );
+        assert_eq!(out.exit, None, "{out:?}");
+        assert_eq!(out.stdout, "partial\n", "the output until then is kept");
+        assert!(
+            eventually(Duration::from_secs(4), || !alive(pid)),
+            "{case}: the remote `sleep` ({pid}) is still running"
+        );
+    }
+    // The master is still good for the next command.
+    assert_eq!(run(&target, "echo after").stdout, "after\n");
+}
+
+#[test]
+fn commands_go_over_the_master_without_an_ssh_process_each() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-2");
+    let dir = session.control_dir().display().to_string();
+    assert_eq!(run(&target, "echo first").stdout, "first\n");
+    let masters = processes_with(&dir);
+    assert_eq!(masters.len(), 1, "one master: {masters:?}");
+    let marker = unique("mux");
+    let out = std::thread::scope(|scope| {
+        let running = scope.spawn(|| run(&target, &format!("sleep 1; : {marker}")));
+        std::thread::sleep(Duration::from_millis(500));
+        // Only the master holds the control directory in its arguments: no `ssh -S` client.
+        assert_eq!(processes_with(&dir), masters);
+        running.join().unwrap()
+    });
+    assert_eq!(out.exit, Some(0), "{out:?}");
+    let args = target.ssh_arguments();
+    let control = format!("ControlPath={}", target.control_path().display());
+    assert!(
+        args.iter().any(|a| a.to_str() == Some(control.as_str())),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w[0] == "--" && w[1] == "web-2"),
+        "{args:?}"
+    );
+}

@@ -33,7 +33,7 @@ where
     }
     let pending: Mutex<VecDeque<usize>> = Mutex::new((0..total).collect());
     let stop = AtomicBool::new(false);
-    let workers = parallel.clamp(1, total);
+    let workers = crate::execute::transport::fleet::parallel_cap(parallel).clamp(1, total);
     // Each result travels with a way to tell its worker it has been judged: a worker starts
     // its next host only then, so `max_failures` is exact, not off by the hosts in flight.
     let (sender, receiver) = mpsc::channel::<(usize, R, mpsc::Sender<()>)>();

@@ -6,6 +6,7 @@
 //! values are not even in the script: [`secret_env`] turns them into references to environment
 //! variables that travel beside it.
 
+pub mod fleet;
 mod http;
 pub mod interactive;
 mod local;

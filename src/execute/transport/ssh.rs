@@ -1,38 +1,55 @@
 //! Commands on other machines, through the system's OpenSSH client: the user's `~/.ssh/config`
 //! (or `--ssh-config`), agent, ProxyJump and `known_hosts` apply exactly as on the command line.
 //!
-//! Each command is one `ssh` process with `ControlMaster=auto` and a private ControlPath
-//! directory, so the first command to a host opens a master connection and the later ones reuse
-//! it: one connection per host for the whole run. The `openssh` crate does the same through an
-//! async runtime; the engine is synchronous, and driving `ssh` directly keeps the behaviour
-//! without one. Host keys are checked as ssh checks them: no option here switches that off, and
-//! with `BatchMode` an unknown host key fails instead of prompting (`known_hosts` is never
-//! written on the user's behalf).
+//! The first command to a destination opens a master connection: one `ssh -f -N` process
+//! with a private ControlPath directory, the only `ssh` process of the host for the whole run.
+//! Every command then goes over that master through native multiplexing (the `openssh`
+//! crate's `native-mux`): the ControlMaster protocol spoken directly on the control socket,
+//! with no client process per command. The crate is asynchronous; a small tokio runtime lives
+//! inside the [`SshSession`] and each command blocks on it, so the engine stays synchronous.
+//! Host keys are checked as ssh checks them: no option here switches that off, and with
+//! `BatchMode` an unknown host key fails instead of prompting (`known_hosts` is never written
+//! on the user's behalf).
+//!
+//! The connection's set-up is apart from the command's timeout: a command's clock starts when
+//! its master is up, so a fan-out whose handshakes queue for a CPU does not fail hosts whose
+//! commands are fast. The set-up is bounded by the user's `ConnectTimeout` (ssh applies it to
+//! the connection and the key exchange) and by [`SETUP_LIMIT`].
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::io::Write as _;
-
 use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::local::{collect, read_in_background, wait};
 use super::{CommandOutput, Interrupt, ShellCommand, Target, loader, shell_flags};
 use crate::template::shell_quote;
 
 /// How long an idle master connection stays up (a long prompt just opens a new one).
 const CONTROL_PERSIST_SECONDS: u32 = 60;
-/// How long ssh may take to set up the TCP connection.
-const CONNECT_TIMEOUT_SECONDS: u32 = 10;
-/// How long `close` waits for each master to exit.
+/// The longest a master's set-up may take, on top of the user's `ConnectTimeout`: a host that
+/// neither answers nor refuses is given up after this.
+pub const SETUP_LIMIT: Duration = Duration::from_secs(60);
+/// How long `close` waits for the masters to exit.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
+/// After the channel is closed on a timeout or Ctrl-C, how long the remote side gets to end
+/// (the watchdog's TERM, one second, then KILL) and send its last output and status.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long to wait for the output to end once the command has exited (a background child may
+/// hold it open); what came by then is kept.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+/// The most output kept of one stream.
+const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// How often a waiting command looks at Ctrl-C.
+const TICK: Duration = Duration::from_millis(25);
+/// Masters closed at once by `close` unless [`SshSession::set_parallel`] says otherwise.
+const DEFAULT_CLOSE_PARALLEL: usize = 32;
 
 /// Runs on the remote side as `sh -c REMOTE_WRAPPER runbook SHELL ARGS…`, where `SHELL ARGS…` is
 /// the shell and its loader (see [`loader`](super::loader)): nothing in it is secret. The script
@@ -68,8 +85,9 @@ fn channel_payload(command: &ShellCommand) -> Vec<u8> {
 }
 
 /// One SSH session for a whole run: a private ControlPath directory (a short path under `/tmp`,
-/// mode 0700, so socket paths stay under the ~100-byte limit) and the optional `-F` config.
-/// Targets made by [`SshSession::target`] should not outlive it.
+/// mode 0700, so socket paths stay under the ~100-byte limit), the optional `-F` config and the
+/// runtime that speaks to the masters. Targets made by [`SshSession::target`] should not
+/// outlive it.
 #[derive(Debug)]
 pub struct SshSession {
     shared: Arc<Shared>,
@@ -79,15 +97,18 @@ pub struct SshSession {
 struct Shared {
     control_dir: PathBuf,
     config: Option<PathBuf>,
-    /// Per destination as written: whether a command got through (so a master is likely up).
-    /// The first command to a destination holds the lock, so that parallel commands to the same
-    /// host wait for its master instead of each opening a connection.
-    opened: Mutex<HashMap<String, Arc<Mutex<bool>>>>,
+    /// Per destination as written: whether its master is up. The first command to a
+    /// destination holds the lock while it opens the master, so that parallel commands to the
+    /// same host wait for it instead of each opening a connection.
+    masters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    runtime: tokio::runtime::Runtime,
+    /// Masters closed at once at the end (see [`SshSession::set_parallel`]).
+    close_parallel: AtomicUsize,
     closed: AtomicBool,
 }
 
 impl SshSession {
-    /// Creates the ControlPath directory. `config` is passed to ssh as `-F`.
+    /// Creates the ControlPath directory and the runtime. `config` is passed to ssh as `-F`.
     pub fn new(config: Option<PathBuf>) -> std::io::Result<SshSession> {
         if let Some(path) = &config {
             std::fs::metadata(path).map_err(|error| {
@@ -97,11 +118,20 @@ impl SshSession {
                 )
             })?;
         }
+        // One worker: it only moves bytes between sockets and pipes; each command's future
+        // runs on the thread that waits for it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("runbook-ssh")
+            .enable_all()
+            .build()?;
         Ok(SshSession {
             shared: Arc::new(Shared {
                 control_dir: create_control_dir()?,
                 config,
-                opened: Mutex::new(HashMap::new()),
+                masters: Mutex::new(HashMap::new()),
+                runtime,
+                close_parallel: AtomicUsize::new(DEFAULT_CLOSE_PARALLEL),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -110,20 +140,20 @@ impl SshSession {
     /// A target for one destination as ssh accepts it: `alias`, `user@host`, `host:port`,
     /// `user@host:port`, `[v6]:port` or an `ssh://` URI.
     pub fn target(&self, destination: &str) -> Ssh {
-        let opened = {
-            let mut opened = self
+        let master = {
+            let mut masters = self
                 .shared
-                .opened
+                .masters
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(opened.entry(destination.to_owned()).or_default())
+            Arc::clone(masters.entry(destination.to_owned()).or_default())
         };
         let (host, port) = split_destination(destination);
         Ssh {
             destination: destination.to_owned(),
             host,
             port,
-            opened,
+            master,
             shared: Arc::clone(&self.shared),
         }
     }
@@ -133,47 +163,59 @@ impl SshSession {
         &self.shared.control_dir
     }
 
-    /// Closes every master connection (`ssh -O exit` on each socket) and removes the directory.
-    /// Also called from `Drop`; a second call does nothing.
+    /// How many masters `close` closes at once: the run's `parallel` (within the open-files
+    /// limit).
+    pub fn set_parallel(&self, parallel: usize) {
+        self.shared.close_parallel.store(
+            super::fleet::parallel_cap(parallel).max(1),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Closes every master connection (a stop request on each control socket, through the
+    /// multiplexing protocol: no process per host, at most `parallel` at once) and removes the
+    /// directory. Also called from `Drop`; a second call does nothing.
     pub fn close(&self) {
         if self.shared.closed.swap(true, Ordering::SeqCst) {
             return;
         }
         let dir = &self.shared.control_dir;
         let sockets: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        // All at once: with 50 hosts, one `ssh -O exit` after another costs a quarter second.
-        // With the socket named by -S, ssh talks to the master and nothing else; the
-        // destination is required by the syntax but not used.
-        let mut exits: Vec<std::process::Child> = sockets
-            .iter()
-            .filter_map(|socket| {
-                Command::new("ssh")
-                    .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-S"])
-                    .arg(socket)
-                    .args(["-O", "exit", "runbook-control"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .process_group(0)
-                    .spawn()
-                    .ok()
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|path| path.extension().is_none())
+                    .collect()
             })
-            .collect();
-        let until = Instant::now() + CLOSE_GRACE;
-        while Instant::now() < until
-            && exits
-                .iter_mut()
-                .any(|child| matches!(child.try_wait(), Ok(None)))
-        {
-            std::thread::sleep(Duration::from_millis(5));
+            .unwrap_or_default();
+        if !sockets.is_empty() {
+            let parallel = self
+                .shared
+                .close_parallel
+                .load(Ordering::SeqCst)
+                .min(super::fleet::hosts_allowed())
+                .max(1);
+            let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
+            self.shared.runtime.block_on(async {
+                let mut closing = tokio::task::JoinSet::new();
+                for socket in &sockets {
+                    let socket = socket.clone().into_boxed_path();
+                    let permits = Arc::clone(&permits);
+                    closing.spawn(async move {
+                        let Ok(_permit) = permits.acquire_owned().await else {
+                            return;
+                        };
+                        let session = openssh::Session::resume_mux(socket, None);
+                        let _ = tokio::time::timeout(CLOSE_GRACE, session.close()).await;
+                    });
+                }
+                let _ = tokio::time::timeout(CLOSE_GRACE * 2, async {
+                    while closing.join_next().await.is_some() {}
+                })
+                .await;
+            });
         }
-        for child in &mut exits {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // A master removes its socket as it exits.
+        // A master removes its socket as it stops listening, and exits once it has no session.
         let until = Instant::now() + CLOSE_GRACE;
         while sockets.iter().any(|s| s.exists()) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));
@@ -288,39 +330,52 @@ pub struct Ssh {
     /// What ssh gets as the destination (the port split off).
     host: String,
     port: Option<u16>,
-    opened: Arc<Mutex<bool>>,
+    master: Arc<tokio::sync::Mutex<bool>>,
     shared: Arc<Shared>,
 }
 
+/// Why a command did not run to its end.
+enum Stopped {
+    Interrupted,
+    Failed(String),
+}
+
 impl Ssh {
-    fn arguments(&self) -> Vec<OsString> {
+    /// The master's control socket. Keyed on the destination as written: two aliases of one
+    /// address do not share a master, so an alias whose known_hosts would refuse the key never
+    /// rides on another's verified connection.
+    pub fn control_path(&self) -> PathBuf {
+        self.shared.control_dir.join(alias_key(&self.destination))
+    }
+
+    /// The arguments of an `ssh` that rides on this host's master (or opens it if it is not up):
+    /// what an interactive `ssh -t` uses. The remote command goes after them.
+    pub fn ssh_arguments(&self) -> Vec<OsString> {
+        self.arguments(&["ControlMaster=auto".into()], &[])
+    }
+
+    /// `[-F config] -o … [extra] [-p port] -- host`.
+    fn arguments(&self, options: &[OsString], flags: &[&str]) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         if let Some(config) = &self.shared.config {
             args.push("-F".into());
             args.push(config.into());
         }
-        // Keyed on the destination as written as well as on ssh's %C (host, port and user after
-        // the config): two aliases of one address do not share a master, so an alias whose
-        // known_hosts would refuse the key never rides on another's verified connection.
         let mut control_path = OsString::from("ControlPath=");
-        control_path.push(
-            self.shared
-                .control_dir
-                .join(format!("{}-%C", alias_key(&self.destination))),
-        );
-        for option in [
+        control_path.push(self.control_path());
+        let common: [OsString; 5] = [
             "BatchMode=yes".into(),
             // Never trust or record a key on the user's behalf, whatever their config says.
             "StrictHostKeyChecking=yes".into(),
             "UpdateHostKeys=no".into(),
-            "ControlMaster=auto".into(),
             control_path,
             format!("ControlPersist={CONTROL_PERSIST_SECONDS}").into(),
-            format!("ConnectTimeout={CONNECT_TIMEOUT_SECONDS}").into(),
-        ] {
+        ];
+        for option in common.iter().chain(options) {
             args.push("-o".into());
-            args.push(option);
+            args.push(option.clone());
         }
+        args.extend(flags.iter().map(OsString::from));
         if let Some(port) = self.port {
             args.push("-p".into());
             args.push(port.to_string().into());
@@ -330,6 +385,238 @@ impl Ssh {
         args.push(self.host.clone().into());
         args
     }
+
+    /// Opens the master unless it is up: `ssh -o ControlMaster=yes -f -N` (not `-M` as well: twice is `ask`), which returns once the connection is
+    /// authenticated and the control socket listens (then goes on in the background). Its own
+    /// process group, so that Ctrl-C on the terminal does not kill it half-way; killed if the
+    /// engineer presses Ctrl-C or [`SETUP_LIMIT`] passes.
+    async fn ensure_master(&self, interrupt: &Interrupt, reopen: bool) -> Result<(), Stopped> {
+        let mut up = self.master.lock().await;
+        let socket = self.control_path();
+        if *up && !reopen && socket.exists() {
+            return Ok(());
+        }
+        *up = false;
+        let _ = std::fs::remove_file(&socket);
+        let log = socket.with_extension("log");
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| Stopped::Failed(format!("cannot create `{}`: {e}", log.display())))?;
+        let spawned = tokio::process::Command::new("ssh")
+            .args(self.arguments(&["ControlMaster=yes".into()], &["-f", "-N"]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) => return Err(Stopped::Failed(format!("cannot start `ssh`: {error}"))),
+        };
+        let until = tokio::time::Instant::now() + SETUP_LIMIT;
+        let mut tick = tokio::time::interval(TICK);
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = tick.tick() => {
+                    if interrupt.is_set() {
+                        let _ = child.kill().await;
+                        return Err(Stopped::Interrupted);
+                    }
+                    if tokio::time::Instant::now() >= until {
+                        let _ = child.kill().await;
+                        return Err(Stopped::Failed(format!(
+                            "the connection was not set up within {} s",
+                            SETUP_LIMIT.as_secs()
+                        )));
+                    }
+                }
+            }
+        };
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        // The master writes on in the background to a file that is gone: nothing is kept.
+        let _ = std::fs::remove_file(&log);
+        match status {
+            Ok(status) if status.success() && socket.exists() => {
+                *up = true;
+                Ok(())
+            }
+            Ok(_) => Err(Stopped::Failed(ssh_failure(&said))),
+            Err(error) => Err(Stopped::Failed(format!("cannot wait for `ssh`: {error}"))),
+        }
+    }
+
+    /// The remote command: the wrapper, the shell and its loader; nothing secret.
+    fn remote_command(command: &ShellCommand) -> String {
+        let mut remote = format!(
+            "sh -c {} runbook {}",
+            shell_quote(REMOTE_WRAPPER),
+            command.shell.program()
+        );
+        for word in shell_flags(command.shell)
+            .iter()
+            .copied()
+            .chain([loader(command.shell)])
+        {
+            remote.push(' ');
+            remote.push_str(&shell_quote(word));
+        }
+        remote
+    }
+
+    async fn run_async(&self, command: &ShellCommand, interrupt: &Interrupt) -> CommandOutput {
+        let set_up = Instant::now();
+        let mut output = CommandOutput::default();
+        // A master that went away (ControlPersist ran out during a long prompt, the connection
+        // dropped) is opened again once.
+        for attempt in 0..2 {
+            if let Err(stopped) = self.ensure_master(interrupt, attempt > 0).await {
+                match stopped {
+                    Stopped::Interrupted => output.interrupted = true,
+                    Stopped::Failed(reason) => output.error = Some(reason),
+                }
+                output.duration = set_up.elapsed();
+                return output;
+            }
+            let session = openssh::Session::resume_mux(self.control_path().into_boxed_path(), None);
+            let spawned = session
+                .raw_command(Self::remote_command(command))
+                .stdin(openssh::Stdio::piped())
+                .stdout(openssh::Stdio::piped())
+                .stderr(openssh::Stdio::piped())
+                .spawn()
+                .await;
+            match spawned {
+                Ok(child) => {
+                    let output = over_the_master(child, command, interrupt).await;
+                    let _ = session.detach();
+                    return output;
+                }
+                Err(error) if attempt == 0 => {
+                    let _ = (error, session.detach());
+                }
+                Err(error) => {
+                    let _ = session.detach();
+                    output.error = Some(format!(
+                        "cannot run over the SSH connection: {}",
+                        with_causes(&error)
+                    ));
+                }
+            }
+        }
+        output.duration = set_up.elapsed();
+        output
+    }
+}
+
+/// Reads a stream to its end (keeping at most [`MAX_OUTPUT`]).
+async fn read_into(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
+    let Some(mut stream) = stream else { return };
+    let mut buffer = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        if kept.len() < MAX_OUTPUT {
+            kept.extend_from_slice(&buffer[..n]);
+        }
+    }
+}
+
+/// Runs a command that the master has started: the script on the channel, which then stays
+/// open until the command ends (see [`REMOTE_WRAPPER`]); on timeout or Ctrl-C the channel is
+/// closed, the remote watchdog kills the command's process group, and what it wrote until then
+/// is kept.
+async fn over_the_master(
+    mut child: openssh::Child<&openssh::Session>,
+    command: &ShellCommand,
+    interrupt: &Interrupt,
+) -> CommandOutput {
+    let started = Instant::now();
+    let mut output = CommandOutput::default();
+    let stdin = child.stdin().take();
+    let stdout = child.stdout().take();
+    let stderr = child.stderr().take();
+    let payload = channel_payload(command);
+    let (hold, held) = tokio::sync::oneshot::channel::<()>();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = {
+        // The script, then the channel held open, never written to again: a host that does
+        // not read cannot hold up the timeout.
+        let feed = async move {
+            if let Some(mut stdin) = stdin {
+                tokio::select! {
+                    _ = async {
+                        let _ = stdin.write_all(&payload).await;
+                        std::future::pending::<()>().await
+                    } => {}
+                    _ = held => {}
+                }
+            }
+        };
+        let reads =
+            async { tokio::join!(read_into(stdout, &mut out), read_into(stderr, &mut err)) };
+        let wait = child.wait();
+        tokio::pin!(feed, reads, wait);
+        let mut hold = Some(hold);
+        let (mut fed, mut read) = (false, false);
+        let deadline = started + command.timeout;
+        let mut stop_by: Option<Instant> = None;
+        let mut tick = tokio::time::interval(TICK);
+        let status = loop {
+            tokio::select! {
+                status = &mut wait => break Some(status),
+                () = &mut feed, if !fed => fed = true,
+                _ = &mut reads, if !read => read = true,
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    match stop_by {
+                        Some(by) if now >= by => break None,
+                        Some(_) => {}
+                        None => {
+                            if interrupt.is_set() {
+                                output.interrupted = true;
+                            } else if now >= deadline {
+                                output.timed_out = true;
+                            } else {
+                                continue;
+                            }
+                            // The end of the channel: the watchdog kills the process group.
+                            hold = None;
+                            stop_by = Some(now + STOP_GRACE);
+                        }
+                    }
+                }
+            }
+        };
+        drop(hold);
+        if !read {
+            let _ = tokio::time::timeout(PIPE_GRACE, &mut reads).await;
+        }
+        status
+    };
+    output.stdout = String::from_utf8_lossy(&out).into_owned();
+    output.stderr = String::from_utf8_lossy(&err).into_owned();
+    output.duration = started.elapsed();
+    match status {
+        _ if output.timed_out || output.interrupted => output.exit = None,
+        Some(Ok(status)) => {
+            let code = status.code();
+            if code == Some(255) {
+                output.error = Some(ssh_failure(&output.stderr));
+            } else {
+                output.exit = code;
+            }
+        }
+        Some(Err(error)) => {
+            output.error = Some(format!(
+                "the SSH connection failed: {}",
+                with_causes(&error)
+            ));
+        }
+        None => output.error = Some("the command did not end".into()),
+    }
+    output
 }
 
 /// A short, path-safe key for a destination as written: 8 hex digits of its sha256 (socket
@@ -344,108 +631,25 @@ impl Target for Ssh {
         &self.destination
     }
 
-    /// Runs the script with the command's shell on the host (see [`REMOTE_WRAPPER`]). When ssh itself fails (exit 255), `error` holds ssh's
-    /// one-line reason and `exit` is `None`; a remote command that exits 255 by itself looks
-    /// the same, as it does to ssh.
+    /// Runs the script with the command's shell on the host (see [`REMOTE_WRAPPER`]), over the
+    /// host's master. When the connection cannot be set up, `error` holds ssh's one-line reason
+    /// and `exit` is `None`; a remote command that exits 255 reads the same, as it does to ssh.
     fn run(&self, command: &ShellCommand, interrupt: &Interrupt) -> CommandOutput {
-        let lock = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
-        let first = if *lock {
-            drop(lock);
-            None
-        } else {
-            Some(lock)
-        };
-        let started = Instant::now();
-        let mut remote = format!(
-            "sh -c {} runbook {}",
-            shell_quote(REMOTE_WRAPPER),
-            command.shell.program()
-        );
-        for word in shell_flags(command.shell)
-            .iter()
-            .copied()
-            .chain([loader(command.shell)])
-        {
-            remote.push(' ');
-            remote.push_str(&shell_quote(word));
-        }
-        let spawned = Command::new("ssh")
-            .args(self.arguments())
-            .arg(remote)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(error) => {
-                return CommandOutput {
-                    error: Some(format!("cannot start `ssh`: {error}")),
-                    duration: started.elapsed(),
-                    ..CommandOutput::default()
-                };
-            }
-        };
-        // The script, then the channel held open, never written to again, until ssh is gone:
-        // see REMOTE_WRAPPER. From a thread, so that a long script to a host that does not
-        // read cannot hold up the timeout; a failed write means ssh is gone, which its exit
-        // status tells.
-        let (channel, held) = std::sync::mpsc::channel::<()>();
-        if let Some(mut stdin) = child.stdin.take() {
-            let payload = channel_payload(command);
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&payload);
-                let _ = held.recv();
-            });
-        }
-        let stdout = read_in_background(child.stdout.take());
-        let stderr = read_in_background(child.stderr.take());
-        let mut output = CommandOutput::default();
-        let status = wait(
-            child,
-            started + command.timeout,
-            interrupt,
-            &mut output,
-            None,
-        );
-        drop(channel);
-        output.stdout = collect(stdout);
-        output.stderr = without_mux_notice(collect(stderr));
-        output.duration = started.elapsed();
-        let code = status.and_then(|s| s.code());
-        if output.timed_out || output.interrupted {
-            output.exit = None;
-        } else if code == Some(255) {
-            output.error = Some(ssh_failure(&output.stderr));
-        } else {
-            output.exit = code;
-        }
-        if let Some(mut opened) = first
-            && output.error.is_none()
-            && !output.interrupted
-        {
-            *opened = true;
-        }
-        output
+        self.shared
+            .runtime
+            .block_on(self.run_async(command, interrupt))
     }
 }
 
-/// Drops ssh's notice that another command to the same host (or an alias of it) won the race
-/// to open the master: the command then has a connection of its own, which is all it means.
-fn without_mux_notice(stderr: String) -> String {
-    if !stderr.contains("disabling multiplexing") {
-        return stderr;
+/// An error and what caused it, on one line.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(&format!(": {next}"));
+        cause = next.source();
     }
-    stderr
-        .split_inclusive('\n')
-        .filter(|line| {
-            !(line.starts_with("ControlSocket ")
-                && line
-                    .trim_end()
-                    .ends_with("already exists, disabling multiplexing"))
-        })
-        .collect()
+    text
 }
 
 /// ssh's own last word on why it failed: its last line on stderr, without the `ssh: ` prefix.
@@ -466,6 +670,9 @@ fn ssh_failure(stderr: &str) -> String {
 mod tests {
     use super::super::Shell;
     use super::*;
+    use std::io::Write as _;
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Command;
 
     #[track_caller]
     fn case(destination: &str, host: &str, port: Option<u16>) {
@@ -508,13 +715,6 @@ mod tests {
             "Host key verification failed."
         );
         assert!(ssh_failure("").contains("255"));
-        assert_eq!(
-            without_mux_notice(
-                "ControlSocket /tmp/rb-ssh-1/ab already exists, disabling multiplexing\r\nerr\n"
-                    .to_owned()
-            ),
-            "err\n"
-        );
     }
 
     #[test]

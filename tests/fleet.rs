@@ -1,0 +1,157 @@
+//! Fleet scale, against a real sshd on 127.0.0.1: a `parallel` bigger than the open-files
+//! limit allows is lowered (and says so) instead of failing hosts with "Too many open files";
+//! and a runbook process killed outright leaves nothing running on the hosts (the remote
+//! watchdog sees the multiplexed channel end).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::sshd::{Sshd, sshd_or_skip};
+
+/// `DIR/NAME.yaml`: a runbook with `rest` (its `hosts` and `steps`) after the header.
+fn runbook(dir: &Path, name: &str, rest: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    let header = r##"runbook: 1
+title: The fleet
+owner: ops
+reviewed: 2026-11-01
+scope: { services: [fleet] }
+contacts: [{ name: Ops, chat: "#ops" }]
+links: [{ name: Docs, url: "https://example.com" }]
+"##;
+    std::fs::write(&path, format!("{header}{rest}")).unwrap();
+    path
+}
+
+/// `runbook run RUNBOOK --yes` over the sshd, through `sh -c 'ulimit -n LIMIT; exec …'`.
+fn run_with_open_files_limit(
+    runbook: &Path,
+    sshd: &Sshd,
+    timeline: &Path,
+    limit: u32,
+) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$@\""))
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_runbook"))
+        .arg("run")
+        .arg(runbook)
+        .arg("--ssh-config")
+        .arg(sshd.config())
+        .arg("--timeline")
+        .arg(timeline)
+        .arg("--yes")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_parallel_above_the_open_files_limit_is_lowered_and_no_host_fails() {
+    let Some(_) = sshd_or_skip() else { return };
+    let hosts = 40;
+    let sshd = Sshd::start(hosts);
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (1..=hosts).map(|n| format!("web-{n}")).collect();
+    let path = runbook(
+        dir.path(),
+        "wide",
+        &format!(
+            "hosts:\n  web: [{}]\nsteps:\n  - id: wide\n    name: Every host at once\n    \
+             check:\n      run: echo up\n      on: web\n      parallel: {hosts}\n",
+            names.join(", ")
+        ),
+    );
+    let timeline = dir.path().join("t.jsonl");
+    // Hard and soft: 96 descriptors cannot hold 40 hosts in flight (each holds several).
+    let output = run_with_open_files_limit(&path, &sshd, &timeline, 96);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("{stdout}{stderr}");
+    assert!(!all.contains("os error 24"), "{all}");
+    assert!(!all.contains("Too many open files"), "{all}");
+    assert_eq!(output.status.code(), Some(0), "{all}\n{}", sshd.log());
+    assert!(
+        all.contains(&format!("hosts at once, not {hosts}")),
+        "no line says the cap:\n{all}"
+    );
+    let commands = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("\"event\":\"command\""))
+        .count();
+    assert_eq!(commands, hosts, "one command event per host");
+}
+
+fn alive(pid: i32) -> bool {
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    state.is_some_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            != Some("Z")
+    })
+}
+
+#[test]
+fn a_killed_runbook_leaves_no_remote_process_behind() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("remote.pid");
+    let path = runbook(
+        dir.path(),
+        "hang",
+        &format!(
+            "hosts:\n  web: [web-1]\nsteps:\n  - id: hang\n    name: A command that hangs\n    \
+             timeout: 10m\n    check:\n      run: \"sleep 300 & echo $! > {}; wait\"\n      \
+             on: web\n",
+            pid_file.display()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("run")
+        .arg(&path)
+        .arg("--ssh-config")
+        .arg(sshd.config())
+        .arg("--timeline")
+        .arg(dir.path().join("t.jsonl"))
+        .arg("--yes")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut said = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+            panic!("runbook ended ({status}) before the remote command started:\n{said}");
+        }
+        assert!(Instant::now() < until, "the remote command never started");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(alive(pid));
+    // No Ctrl-C, no clean-up: the process is gone at once.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        !alive(pid),
+        "the remote `sleep` ({pid}) outlived the runbook process"
+    );
+}
