@@ -84,4 +84,6 @@ rules! {
     NoContacts => "no-contacts", Warning, "The runbook lists nobody to call.";
     NoLinks => "no-links", Warning, "The runbook lists no dashboard, log or document.";
     NoRollback => "no-rollback", Warning, "An action has no `rollback`.";
+    UntestedBranch => "untested-branch", Warning, "A decision choice (or an `on_failure` step) that no test of `NAME.test.yaml` takes; on with `lint --require-tests`.";
+    TestFile => "test-file", Error, "A test file (`NAME.test.yaml`) names a step, choice or regex that does not exist or compile.";
 }

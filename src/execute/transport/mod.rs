@@ -9,6 +9,7 @@
 mod http;
 mod local;
 mod processes;
+pub mod scripted;
 pub mod secret_env;
 mod ssh;
 
