@@ -25,13 +25,21 @@ pub fn check(path: &Path, runbook: &Runbook) -> Vec<Diagnostic> {
         let id = &step.id.value;
         if let Some(choices) = step.ask.as_ref().and_then(|a| a.choices.as_ref()) {
             for choice in choices {
+                // Answered, by a test whose path (when it says one) reaches the decision.
                 let taken = tests.iter().any(|test| {
-                    test.answers.iter().any(|(step, answer)| {
-                        step.value == *id && answer.0.trim().eq_ignore_ascii_case(&choice.label)
-                    })
+                    let reaches = test
+                        .expect
+                        .path
+                        .as_ref()
+                        .is_none_or(|path| path.iter().any(|s| s.value == *id));
+                    reaches
+                        && test.answers.iter().any(|(step, answer)| {
+                            step.value == *id && answer.0.trim().eq_ignore_ascii_case(&choice.label)
+                        })
                 });
                 if !taken {
                     found.push(finding(
+                        "add a test that answers it to the runbook's `NAME.test.yaml` (`runbook test`)",
                         choice.label.pos,
                         format!(
                             "no test takes the choice `{}` of `{id}`{where_tests}",
@@ -48,6 +56,7 @@ pub fn check(path: &Path, runbook: &Runbook) -> Vec<Diagnostic> {
                 .any(|test| goes(test.expect.path.as_deref(), id, target))
         {
             found.push(finding(
+                "add a test whose scripted commands fail that step, with the path through both, to the runbook's `NAME.test.yaml`",
                 target.pos,
                 format!(
                     "no test's path goes from a failed `{id}` to `{}`{where_tests}",
@@ -66,7 +75,7 @@ fn goes(path: Option<&[Sp<String>]>, from: &str, to: &str) -> bool {
         .any(|pair| pair[0].value == from && pair[1].value == to)
 }
 
-fn finding(pos: Pos, message: String) -> Diagnostic {
+fn finding(help: &str, pos: Pos, message: String) -> Diagnostic {
     let pos = if pos.line == 0 { Pos::START } else { pos };
     Diagnostic {
         line: pos.line,
@@ -74,8 +83,6 @@ fn finding(pos: Pos, message: String) -> Diagnostic {
         severity: Rule::UntestedBranch.severity(),
         rule: Rule::UntestedBranch,
         message,
-        help: Some(
-            "add a test that answers it to the runbook's `NAME.test.yaml` (`runbook test`)".into(),
-        ),
+        help: Some(help.into()),
     }
 }

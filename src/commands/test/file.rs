@@ -271,7 +271,10 @@ pub fn check(file: &TestFile, runbook: &Runbook, catalog: &Path) -> Vec<Diagnost
             {
                 found.push(finding(
                     run.pos,
-                    format!("`match.run` is not a valid regex: {error}"),
+                    format!(
+                        "`match.run` is not a valid regex: {}",
+                        error.to_string().lines().last().unwrap_or_default().trim()
+                    ),
                 ));
             }
         }
