@@ -247,9 +247,15 @@ fn a_malformed_test_file_is_exit_2_with_file_line_col() {
         ),
         // Not YAML.
         (
+            TESTS.replacen("\"/dev/sda1 95%\"", "\"/dev/sda1 95%", 1),
+            "disk.test.yaml:7:7",
+            "error[",
+        ),
+        // The wrong shape.
+        (
             TESTS.replace("    expect:\n", "    expect: [\n"),
-            "disk.test.yaml:",
-            "yaml-syntax",
+            "disk.test.yaml:11:13",
+            "wrong-type",
         ),
     ];
     for (tests, at, rule) in cases {
