@@ -2,6 +2,7 @@
 //! and the checks that make a mistake in it a finding at `file:line:col` (exit 2) rather than
 //! a test that fails for the wrong reason.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -213,32 +214,48 @@ pub fn finding(pos: Pos, message: String) -> Diagnostic {
     }
 }
 
-/// A step by its id in a test: `id`, or `uses-step/inner` inside a sub-procedure (followed
-/// through the catalog). `None` when there is no such step.
-pub fn find_step(runbook: &Runbook, catalog: &Path, id: &str) -> Option<Step> {
-    let (first, rest) = match id.split_once('/') {
-        Some((first, rest)) => (first, Some(rest)),
-        None => (id, None),
-    };
-    let step = runbook.steps.iter().find(|s| s.id.value == first)?;
-    match rest {
-        None => Some(step.value.clone()),
-        Some(rest) => {
-            let uses = step.uses.as_ref()?;
-            let path = crate::load::resolve_id(catalog, uses)?;
-            let sub = crate::load::SourceFile::read(&path).ok()?.parsed.ok()?;
-            find_step(&sub, catalog, rest)
+/// Every step a test can name, by its id in a test: `id`, and `uses-step/inner` for the
+/// steps of a sub-procedure (followed through the catalog, each runbook read once; a
+/// runbook that calls itself is not followed again).
+pub type Steps = HashMap<String, Step>;
+
+pub fn steps_of(runbook: &Runbook, catalog: &Path) -> Steps {
+    let mut steps = Steps::new();
+    let mut reading = Vec::new();
+    collect(runbook, catalog, "", &mut reading, &mut steps);
+    steps
+}
+
+fn collect(
+    runbook: &Runbook,
+    catalog: &Path,
+    prefix: &str,
+    reading: &mut Vec<String>,
+    steps: &mut Steps,
+) {
+    for step in &runbook.steps {
+        let id = format!("{prefix}{}", step.id.value);
+        if let Some(uses) = &step.uses
+            && !reading.contains(&uses.value)
+            && let Some(path) = crate::load::resolve_id(catalog, uses)
+            && let Ok(source) = crate::load::SourceFile::read(&path)
+            && let Ok(sub) = source.parsed
+        {
+            reading.push(uses.value.clone());
+            collect(&sub, catalog, &format!("{id}/"), reading, steps);
+            reading.pop();
         }
+        steps.insert(id, step.value.clone());
     }
 }
 
 /// Every mistake in the tests that would make them fail for the wrong reason: unknown steps,
 /// answers that are not a choice, regexes that do not compile.
-pub fn check(file: &TestFile, runbook: &Runbook, catalog: &Path) -> Vec<Diagnostic> {
+pub fn check(file: &TestFile, runbook: &Runbook, all: &Steps) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let steps: Vec<String> = runbook.steps.iter().map(|s| s.id.value.clone()).collect();
     let step_named = |id: &Sp<String>, found: &mut Vec<Diagnostic>| -> Option<Step> {
-        let step = find_step(runbook, catalog, id);
+        let step = all.get(&id.value).cloned();
         if step.is_none() {
             let hint = crate::load::did_you_mean(id, &steps)
                 .map(|s| format!("; did you mean `{s}`?"))

@@ -33,6 +33,8 @@ struct Suite {
     runbook: Arc<Runbook>,
     id: String,
     catalog: PathBuf,
+    /// Every step a test can name (see [`file::steps_of`]).
+    steps: file::Steps,
 }
 
 pub fn test(settings: &TestSettings) -> Result<ExitStatus, Error> {
@@ -155,7 +157,8 @@ fn load(path: &Path, catalog: Option<&Path>) -> Result<Result<Suite, FileReport>
     };
     let catalog = crate::load::catalog_root(catalog, Some(&runbook_path));
     let (runbook, _) = crate::lint::checked_runbook(&runbook_path, &catalog)?;
-    let findings = file::check(&parsed, &runbook, &catalog);
+    let steps = file::steps_of(&runbook, &catalog);
+    let findings = file::check(&parsed, &runbook, &steps);
     if !findings.is_empty() {
         return Ok(Err(invalid(findings)));
     }
@@ -166,6 +169,7 @@ fn load(path: &Path, catalog: Option<&Path>) -> Result<Result<Suite, FileReport>
         runbook: Arc::new(runbook),
         id,
         catalog,
+        steps,
     }))
 }
 
@@ -192,6 +196,7 @@ fn run_all(suites: &[Suite]) -> Result<Vec<Verdict>, Error> {
                                 &suite.runbook,
                                 &suite.id,
                                 &suite.catalog,
+                                &suite.steps,
                                 &suite.file.tests[*index],
                             )
                         })

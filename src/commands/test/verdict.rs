@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::file::{ActionAnswer, TestCase, find_step};
+use super::file::{ActionAnswer, Steps, TestCase};
 use crate::Error;
 use crate::execute::engine::Ending;
 use crate::execute::prompt::{Declined, Prompter};
@@ -48,10 +48,11 @@ pub fn run(
     runbook: &Runbook,
     id: &str,
     catalog: &Path,
+    steps: &Steps,
     test: &Sp<TestCase>,
 ) -> Result<Verdict, Error> {
     let scripted = Arc::new(Scripted::new(rules(test)));
-    let prompter = prompter(runbook, catalog, test);
+    let prompter = prompter(steps, test);
     let sets = test
         .inputs
         .iter()
@@ -216,12 +217,12 @@ fn rules(test: &TestCase) -> Vec<Rule> {
 
 /// The engineer, scripted: confirms and does everything (`--yes`) unless an answer says
 /// otherwise; picks the decisions' choices the test names.
-fn prompter(runbook: &Runbook, catalog: &Path, test: &TestCase) -> Prompter {
+fn prompter(steps: &Steps, test: &TestCase) -> Prompter {
     let mut answers = HashMap::new();
     let mut declines = Vec::new();
     for (id, answer) in &test.answers {
         let answer = answer.0.trim();
-        match find_step(runbook, catalog, id) {
+        match steps.get(&id.value) {
             Some(step) if step.action.is_some() => match ActionAnswer::parse(answer) {
                 Some(ActionAnswer::Skip) => declines.push((id.value.clone(), Declined::Skip)),
                 Some(ActionAnswer::Stop) => declines.push((id.value.clone(), Declined::Stop)),
