@@ -41,6 +41,9 @@ pub enum Command {
     /// `timeline verify FILE` checks its hash chain
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Timeline(TimelineArgs),
+    /// Run the tests beside runbooks (`NAME.test.yaml`): scripted commands and answers,
+    /// the same engine as `run`, nothing touched; a line per test, exit 1 on a failure
+    Test(TestArgs),
     /// Print the JSON Schema of the runbook format (for editors and CI)
     Schema,
     /// Print shell completions
@@ -123,6 +126,23 @@ pub struct LintArgs {
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
     pub deny_warnings: bool,
+
+    /// Also warn about decision choices (and `on_failure` steps) that no test of the
+    /// runbook's `NAME.test.yaml` takes (rule `untested-branch`)
+    #[arg(long)]
+    pub require_tests: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Test files (`NAME.test.yaml`), runbook files (their tests beside them) or folders
+    #[arg(value_name = "PATH", default_value = "runbooks")]
+    pub paths: Vec<PathBuf>,
+
+    /// How to print results: `human` (a line per test, paths side by side on a failure),
+    /// `github` (workflow annotations) or `json`
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -46,9 +46,13 @@ pub fn run(cli: Cli) -> ExitStatus {
             resume: args.resume,
             resume_runbook: args.resume_runbook,
         }),
-        Command::Lint(args) => {
-            commands::lint::lint(&args.paths, args.format, args.deny_warnings, catalog)
-        }
+        Command::Lint(args) => commands::lint::lint_checked(
+            &args.paths,
+            args.format,
+            args.deny_warnings,
+            catalog,
+            args.require_tests,
+        ),
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
         Command::Triage(args) => {
@@ -74,6 +78,11 @@ pub fn run(cli: Cli) -> ExitStatus {
             (None, Some(file)) => commands::timeline::show(&file, args.format),
             (None, None) => unreachable!("clap requires FILE without a subcommand"),
         },
+        Command::Test(args) => commands::test::test(&commands::test::TestSettings {
+            paths: args.paths,
+            format: args.format,
+            catalog,
+        }),
         Command::Schema => commands::schema(),
         Command::Completions(args) => commands::completions(args.shell),
     };

@@ -5,6 +5,7 @@ pub mod list;
 pub mod new;
 pub mod render;
 pub mod status;
+pub mod test;
 pub mod timeline;
 pub mod triage;
 

@@ -649,3 +649,57 @@ pub fn check_ssh_config(path: &std::path::Path) -> Result<(), Error> {
         Err(e) => Err(invalid(format!("cannot read it: {e}"))),
     }
 }
+
+/// What a scripted run (`runbook test`) did: how it ended, and every event it recorded, in
+/// order, each with its step.
+#[derive(Debug)]
+pub(crate) struct ScriptedRun {
+    pub ending: Ending,
+    pub events: Vec<(Option<String>, Event)>,
+}
+
+/// `runbook test`: walks `runbook` with the engine of `run`, against `scripted` targets, with
+/// `prompter`'s answers, an in-memory timeline and a screen that shows nothing. `Ok(Err(why))`
+/// when the run cannot start: an input `sets` gives is invalid, or one has no value.
+pub(crate) fn run_scripted(
+    runbook: &Runbook,
+    id: &str,
+    catalog: PathBuf,
+    sets: &indexmap::IndexMap<String, String>,
+    mut prompter: Prompter,
+    scripted: std::sync::Arc<transport::scripted::Scripted>,
+) -> Result<Result<ScriptedRun, String>, Error> {
+    if let Err(error) = inputs::check_sets(runbook, sets) {
+        return Ok(Err(error.to_string()));
+    }
+    let screen = Screen::quiet();
+    let inputs = match inputs::resolve(runbook, sets, &mut prompter, &screen) {
+        Ok(Ok(inputs)) => inputs,
+        Ok(Err(Ending::NeedsHuman { step, .. } | Ending::Paused { step })) => {
+            return Ok(Err(format!("{step} has no value: give it in `inputs`")));
+        }
+        Ok(Err(other)) => return Ok(Err(format!("the run did not start: {other:?}"))),
+        Err(error) => return Ok(Err(error.to_string())),
+    };
+    let timeline = Timeline::in_memory("test", Masker::default())?;
+    let state_inputs = inputs;
+    let mut state = RunState::new(id, "test", state_inputs);
+    let interrupt = Interrupt::default();
+    let mut engine = Engine::new(
+        EngineSettings {
+            rehearse: false,
+            catalog,
+            ssh_config: None,
+        },
+        timeline,
+        prompter,
+        screen,
+        interrupt.clone(),
+    );
+    engine.runner = runner::Runner::scripted(scripted, interrupt);
+    let ending = engine.run_steps(runbook, &mut state, "", 0)?;
+    Ok(Ok(ScriptedRun {
+        ending,
+        events: engine.timeline.recorded().to_vec(),
+    }))
+}

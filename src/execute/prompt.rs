@@ -51,6 +51,8 @@ pub struct Prompter {
     answers: HashMap<String, String>,
     /// Whether a person is at a terminal.
     terminal: bool,
+    /// Actions answered No by a script (`runbook test`), and what to do then, by step id.
+    declines: HashMap<String, Declined>,
 }
 
 impl Prompter {
@@ -59,7 +61,13 @@ impl Prompter {
             yes,
             answers,
             terminal,
+            declines: HashMap::new(),
         }
+    }
+
+    /// A scripted No to the action of `step` (`runbook test`), then `then`.
+    pub fn decline(&mut self, step: &str, then: Declined) {
+        self.declines.insert(step.to_string(), then);
     }
 
     /// `--yes` was given.
@@ -128,6 +136,9 @@ impl Prompter {
 
     /// A y/N confirmation, No by default.
     pub fn confirm(&mut self, step: &str, question: &str) -> Asked<bool> {
+        if self.declines.contains_key(step) {
+            return Ok(Reply::Answer(false));
+        }
         if self.yes {
             return Ok(Reply::Answer(true));
         }
@@ -142,6 +153,9 @@ impl Prompter {
     /// A confirmation by typing `expected`. A mistyped word asks again (a slip must not
     /// skip the fix); Enter alone is No.
     pub fn confirm_typed(&mut self, step: &str, question: &str, expected: &str) -> Asked<bool> {
+        if self.declines.contains_key(step) {
+            return Ok(Reply::Answer(false));
+        }
         if self.yes {
             return Ok(Reply::Answer(true));
         }
@@ -169,6 +183,9 @@ impl Prompter {
 
     /// After No to an action: run it after all, skip it, or stop the run.
     pub fn declined(&mut self, step: &str) -> Asked<Declined> {
+        if let Some(then) = self.declines.get(step) {
+            return Ok(Reply::Answer(*then));
+        }
         let options = [
             "Run it after all".to_string(),
             "Skip it and go on (recorded as declined)".to_string(),

@@ -13,6 +13,7 @@ use super::fanout;
 use super::screen::{Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
 use super::transport::interactive;
+use super::transport::scripted::Scripted;
 use super::transport::secret_env::{self, Secret};
 use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
@@ -741,6 +742,8 @@ pub struct Targets {
     ssh_config: Option<PathBuf>,
     ssh: Option<Result<SshSession, String>>,
     http: Option<Result<HttpClient, String>>,
+    /// `runbook test`: every job is answered by the script; nothing runs.
+    scripted: Option<std::sync::Arc<Scripted>>,
 }
 
 impl Targets {
@@ -751,11 +754,32 @@ impl Targets {
             ssh_config,
             ssh: None,
             http: None,
+            scripted: None,
+        }
+    }
+
+    /// Runs `job` of step `step`: on its target, or, scripted, nowhere.
+    pub fn run_step(
+        &self,
+        step: &str,
+        job: &Job,
+        timeout: Duration,
+        interrupt: &Interrupt,
+    ) -> Output {
+        let Some(scripted) = &self.scripted else {
+            return self.run(job, timeout, interrupt);
+        };
+        match job {
+            Job::Shell { script, .. } => Output::Shell(scripted.shell(step, job.host(), script)),
+            Job::Http { .. } => Output::Http(scripted.http(step, job.host(), &job.shown())),
         }
     }
 
     /// Makes the SSH session and the HTTP client that `jobs` need, if not made yet.
     pub fn prepare<'a>(&mut self, jobs: impl IntoIterator<Item = &'a Job>) {
+        if self.scripted.is_some() {
+            return;
+        }
         let (mut needs_ssh, mut needs_http) = (false, false);
         for job in jobs {
             match job {
@@ -882,6 +906,18 @@ impl Runner {
         interactive::run(&place, &command, &self.interrupt)
     }
 
+    /// A runner whose every job is answered by `scripted` (`runbook test`).
+    pub fn scripted(scripted: std::sync::Arc<Scripted>, interrupt: Interrupt) -> Self {
+        let mut targets = Targets::new(None);
+        targets.scripted = Some(scripted);
+        Runner { targets, interrupt }
+    }
+
+    /// Whether nothing runs for real (`runbook test`).
+    pub fn is_scripted(&self) -> bool {
+        self.targets.scripted.is_some()
+    }
+
     /// Runs `jobs`, recording each result and showing a line per host as it comes in;
     /// `judge` says whether a host's output passes.
     #[allow(clippy::too_many_arguments)]
@@ -897,7 +933,7 @@ impl Runner {
     ) -> Result<Execution, Error> {
         self.targets.prepare(jobs);
         let (targets, interrupt) = (&self.targets, &self.interrupt);
-        let run = |job: &Job| targets.run(job, limits.timeout, interrupt);
+        let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);
         // A fan-out shows a live line per running host; a single command a spinner.
         let (spinner, hosts) = if plan.fan_out {
             (None, Some(screen.hosts_progress(jobs.len())))

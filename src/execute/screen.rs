@@ -48,6 +48,8 @@ pub struct Screen {
     alerted: Option<Instant>,
     /// Whether spinners and countdowns are drawn (a terminal on stderr).
     live: bool,
+    /// Shows nothing at all (`runbook test`: a scripted run has no one watching).
+    quiet: bool,
 }
 
 impl Screen {
@@ -59,6 +61,16 @@ impl Screen {
             started: Instant::now(),
             alerted: alert_age.and_then(|age| Instant::now().checked_sub(age)),
             live: std::io::stderr().is_terminal(),
+            quiet: false,
+        }
+    }
+
+    /// A screen that shows nothing: no lines, no spinners (`runbook test`).
+    pub fn quiet() -> Self {
+        Screen {
+            live: false,
+            quiet: true,
+            ..Screen::new(Masker::default(), None)
         }
     }
 
@@ -85,6 +97,9 @@ impl Screen {
 
     /// Writes a line that is already clean (and may carry the Screen's own styles).
     fn emit(&self, styled: &str) {
+        if self.quiet {
+            return;
+        }
         let mut out = anstream::stdout().lock();
         let _ = writeln!(out, "{styled}");
         let _ = out.flush();

@@ -11,6 +11,7 @@ pub mod report;
 mod rule;
 mod structure;
 mod templates;
+pub mod untested;
 mod values;
 
 use std::path::{Path, PathBuf};

@@ -85,4 +85,6 @@ rules! {
     NoLinks => "no-links", Warning, "The runbook lists no dashboard, log or document.";
     NoRollback => "no-rollback", Warning, "An action has no `rollback`.";
     InvalidJsonPath => "invalid-jsonpath", Error, "A capture's `json:` is not a JSONPath (RFC 9535).";
+    UntestedBranch => "untested-branch", Warning, "A decision choice (or an `on_failure` step) that no test of `NAME.test.yaml` takes; on with `lint --require-tests`.";
+    TestFile => "test-file", Error, "A test file (`NAME.test.yaml`) names a step, choice or regex that does not exist or compile.";
 }

@@ -145,6 +145,28 @@ pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
     Err(mistakes)
 }
 
+/// Parses another YAML document of the project (a test file, `NAME.test.yaml`) with the
+/// runbook's parser and its explanations: the error is one sentence at `line:col`.
+pub fn parse_document<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, LoadError> {
+    let reading = tree::read(text);
+    if let Some(tag) = reading.tags.first() {
+        return Err(LoadError {
+            pos: tag_pos(text, tag),
+            kind: LoadErrorKind::Tag,
+            message: format!("the YAML tag `{}` is not allowed", tag.tag),
+            help: None,
+        });
+    }
+    serde_saphyr::from_str::<T>(text).map_err(|error| explain(&error, text))
+}
+
+/// A test file (`NAME.test.yaml`, `runbook test`), not a runbook: catalog walks skip it.
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
+}
+
 /// Where a tag is written: the parser places the node after it, on the same line or the
 /// next.
 fn tag_pos(text: &str, tag: &tree::TagUse) -> Pos {
@@ -669,7 +691,11 @@ pub fn find_runbooks_skipping(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
             if file_type.is_dir() && !hidden {
                 pending.push(path);
-            } else if !hidden && is_runbook_file(&path) && (file_type.is_file() || path.is_file()) {
+            } else if !hidden
+                && is_runbook_file(&path)
+                && !is_test_file(&path)
+                && (file_type.is_file() || path.is_file())
+            {
                 found.push(path);
             }
         }

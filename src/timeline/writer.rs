@@ -33,6 +33,8 @@ pub struct Timeline {
     len: u64,
     /// What became of the last attempt to sign the head (at the end of a run, at a pause).
     signature: Option<Result<Option<PathBuf>, String>>,
+    /// A timeline kept in memory (`runbook test`): events are kept here, nothing is written.
+    memory: Option<Vec<(Option<String>, Event)>>,
 }
 
 impl Timeline {
@@ -68,7 +70,34 @@ impl Timeline {
             prev: String::new(),
             len: 0,
             signature: None,
+            memory: None,
         })
+    }
+
+    /// A timeline that keeps its events in memory and writes nothing (`runbook test`: a
+    /// scripted run leaves no file behind). Its file is `/dev/null`, never written to.
+    pub fn in_memory(incident: &str, masker: Masker) -> Result<Timeline, TimelineError> {
+        let path = PathBuf::from("/dev/null");
+        let file = File::open(&path).map_err(|source| TimelineError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Timeline {
+            file,
+            path,
+            incident: incident.to_string(),
+            masker,
+            seq: 1,
+            prev: String::new(),
+            len: 0,
+            signature: None,
+            memory: Some(Vec::new()),
+        })
+    }
+
+    /// The events of an in-memory timeline, in order, each with its step (empty otherwise).
+    pub fn recorded(&self) -> &[(Option<String>, Event)] {
+        self.memory.as_deref().unwrap_or_default()
     }
 
     /// What [`Timeline::resume`] refuses, checked before anything is read: a timeline in a
@@ -151,12 +180,18 @@ impl Timeline {
             prev: sha256_hex(last.raw.as_bytes()),
             len,
             signature: None,
+            memory: None,
         };
         Ok((timeline, reading.records, dropped))
     }
 
     /// Appends one event, its strings masked, and syncs it to disk before returning.
     pub fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), TimelineError> {
+        if let Some(memory) = &mut self.memory {
+            memory.push((step.map(str::to_string), event));
+            self.seq += 1;
+            return Ok(());
+        }
         let mut line = self.line(step, &event).into_bytes();
         let hash = sha256_hex(&line);
         line.push(b'\n');

@@ -66,7 +66,9 @@ fn runbook_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let path = entry.path();
         if path.is_dir() {
             found.extend(runbook_files(&path));
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && !runbook::load::is_test_file(&path)
+        {
             found.push(path);
         }
     }

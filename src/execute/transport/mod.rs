@@ -11,6 +11,7 @@ mod http;
 pub mod interactive;
 mod local;
 mod processes;
+pub mod scripted;
 pub mod secret_env;
 mod ssh;
 
