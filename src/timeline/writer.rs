@@ -414,6 +414,7 @@ mod tests {
             from: None,
             flags: Default::default(),
             anchored: false,
+            alert: None,
         }
     }
 

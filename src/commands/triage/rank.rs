@@ -1,13 +1,16 @@
-//! Ranking a catalog against an alert: the runbooks whose alert patterns match come first,
-//! then those for the service the alert names, then those that merely share words with it.
-//! A pure function of the alert text and the runbooks, so the order is easy to pin in tests.
+//! Ranking a catalog against an alert, strongest reason first: the runbook the alert's
+//! `runbook_url` names; the runbooks whose `scope.alerts` matchers hold; those whose alert
+//! regexes match its text; those for the service it names; and last those that merely share
+//! words with it. [`Ranker`] compiles the catalog once, so a group of alerts costs one pass
+//! per alert, and the order is a pure function of the alert and the runbooks.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::model::Runbook;
+use crate::alert::{Alert, Source};
+use crate::model::{AlertRule, Runbook};
 
 /// A runbook that loaded, under its catalog id.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +21,12 @@ pub struct Candidate<'a> {
 
 /// How a runbook matched, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// The alert's `runbook_url` annotation names it.
+    RunbookUrl,
+    /// One of its `scope.alerts` matchers holds for the alert's name, labels and text.
+    Matcher,
     /// One of its `scope.alerts` regexes matches the alert text.
     Regex,
     /// Its `scope.services` holds the service the alert names.
@@ -31,6 +38,23 @@ pub enum Tier {
 /// Why a runbook matched.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
+    RunbookUrl {
+        url: String,
+        /// The step of a `#step-ID` fragment, when the URL has one.
+        step: Option<String>,
+    },
+    Matcher {
+        /// Index in `scope.alerts` of the most specific matcher that held.
+        index: usize,
+        /// The matcher, written out (`alertname=~… labels.severity=~…`).
+        matcher: String,
+        /// How many conditions it has: more is more specific.
+        conditions: usize,
+        /// The labels its conditions matched, with the alert's values.
+        labels: Vec<(String, String)>,
+        /// Named groups of its `text` regex.
+        captures: Vec<(String, String)>,
+    },
     Pattern {
         /// Index in `scope.alerts` of the most specific pattern that matched.
         index: usize,
@@ -55,7 +79,7 @@ pub enum Reason {
 /// One runbook of the ranking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
-    /// Index into the candidates given to [`rank`].
+    /// Index into the candidates given to [`Ranker::new`].
     pub candidate: usize,
     pub reason: Reason,
 }
@@ -63,15 +87,42 @@ pub struct Match {
 impl Match {
     pub fn tier(&self) -> Tier {
         match self.reason {
+            Reason::RunbookUrl { .. } => Tier::RunbookUrl,
+            Reason::Matcher { .. } => Tier::Matcher,
             Reason::Pattern { .. } => Tier::Regex,
             Reason::Service { .. } => Tier::Service,
             Reason::Words { .. } => Tier::Words,
         }
     }
+
+    /// Named groups of the regex that matched.
+    pub fn captures(&self) -> &[(String, String)] {
+        match &self.reason {
+            Reason::Matcher { captures, .. } | Reason::Pattern { captures, .. } => captures,
+            _ => &[],
+        }
+    }
 }
 
-/// The service an alert names: `[service] …`, or `service: …` when that is a service of the
-/// catalog (a bare leading word before a colon is too often something else, like `ERROR:`).
+/// The service an alert names: its `service` (or `app`) label; for text, `[service] …`, or
+/// `service: …` when that is a service of the catalog (a bare leading word before a colon is
+/// too often something else, like `ERROR:`). An Alertmanager subject (`[FIRING:2] …`) names
+/// no service.
+pub fn alert_service(alert: &Alert, known: &[&str]) -> Option<String> {
+    if let Some(service) = ["service", "app"]
+        .iter()
+        .find_map(|key| alert.labels.get(*key))
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Some(service.trim().to_string());
+    }
+    if alert.source != Source::Text || crate::alert::subject::parse(&alert.text).is_some() {
+        return None;
+    }
+    named_service(&alert.text, known)
+}
+
+/// The service a text names: `[service] …`, or `service: …` when that is a known service.
 pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
     let alert = alert.trim_start();
     if let Some(rest) = alert.strip_prefix('[')
@@ -87,47 +138,188 @@ pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
 
 /// Services compare without regard to case: alerting tools and YAML authors disagree on it.
 pub fn same_service(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
 }
 
-/// Ranks `candidates` against the alert text; each matching runbook appears once, in its best
-/// tier. Within a tier: the longest matching pattern (the most specific) and then the most
-/// patterns matched; the fewest services (the most specific); the highest word score. Ties go
-/// to the smaller id, so the order never depends on the file system.
-pub fn rank(alert: &str, service: Option<&str>, candidates: &[Candidate<'_>]) -> Vec<Match> {
-    let alert_words = words(alert);
-    let catalog_words: Vec<BTreeSet<String>> = candidates
-        .iter()
-        .map(|candidate| runbook_words(candidate.runbook))
-        .collect();
-    let rarity = rarity(&catalog_words);
-    let mut matches: Vec<Match> = candidates
-        .iter()
-        .zip(&catalog_words)
-        .enumerate()
-        .filter_map(|(index, (candidate, own_words))| {
-            let reason = pattern_reason(alert, candidate.runbook)
-                .or_else(|| service_reason(service?, candidate.runbook))
-                .or_else(|| words_reason(&alert_words, own_words, &rarity))?;
-            Some(Match {
-                candidate: index,
-                reason,
+/// A regex that must match a whole value.
+fn whole(regex: &str) -> Option<regex::Regex> {
+    regex::Regex::new(&format!("^(?:{regex})$")).ok()
+}
+
+/// A matcher, compiled. A regex that does not compile makes the matcher never hold (lint's
+/// `invalid-regex` reports it).
+struct CompiledMatcher {
+    index: usize,
+    shown: String,
+    alertname: Option<regex::Regex>,
+    labels: Vec<(String, regex::Regex)>,
+    text: Option<regex::Regex>,
+    conditions: usize,
+}
+
+/// What ranking needs of one runbook, computed once.
+struct Compiled {
+    patterns: Vec<(usize, regex::Regex)>,
+    matchers: Vec<CompiledMatcher>,
+    words: BTreeSet<String>,
+}
+
+/// The catalog, compiled for ranking alerts against it.
+pub struct Ranker<'a> {
+    candidates: &'a [Candidate<'a>],
+    compiled: Vec<Compiled>,
+    rarity: BTreeMap<String, f64>,
+}
+
+impl<'a> Ranker<'a> {
+    pub fn new(candidates: &'a [Candidate<'a>]) -> Self {
+        let compiled: Vec<Compiled> = candidates
+            .iter()
+            .map(|candidate| compile(candidate.runbook))
+            .collect();
+        let catalog_words: Vec<&BTreeSet<String>> = compiled.iter().map(|c| &c.words).collect();
+        let rarity = rarity(&catalog_words);
+        Ranker {
+            candidates,
+            compiled,
+            rarity,
+        }
+    }
+
+    /// Ranks the catalog against one alert; each matching runbook appears once, in its best
+    /// tier. Within a tier: the runbook whose id is the longest the URL ends in; the matcher
+    /// with the most conditions; the longest matching pattern (the most specific), then the
+    /// most patterns matched; the fewest services (the most specific); the highest word
+    /// score. Ties go to the smaller id, so the order never depends on the file system.
+    pub fn rank(&self, alert: &Alert, service: Option<&str>) -> Vec<Match> {
+        let alert_words = words(&alert.words_text());
+        let url_choice = alert
+            .runbook_url()
+            .and_then(|url| self.url_candidate(url).map(|found| (url, found)));
+        let mut matches: Vec<Match> = self
+            .candidates
+            .iter()
+            .zip(&self.compiled)
+            .enumerate()
+            .filter_map(|(index, (candidate, compiled))| {
+                let by_url = url_choice
+                    .as_ref()
+                    .filter(|(_, (chosen, _))| *chosen == index)
+                    .map(|(url, (_, step))| Reason::RunbookUrl {
+                        url: url.to_string(),
+                        step: step.clone(),
+                    });
+                let reason = by_url
+                    .or_else(|| matcher_reason(alert, compiled))
+                    .or_else(|| pattern_reason(&alert.text, compiled))
+                    .or_else(|| service_reason(service?, candidate.runbook))
+                    .or_else(|| words_reason(&alert_words, &compiled.words, &self.rarity))?;
+                Some(Match {
+                    candidate: index,
+                    reason,
+                })
             })
-        })
-        .collect();
-    matches.sort_by(|a, b| {
-        a.tier()
-            .cmp(&b.tier())
-            .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
-            .then_with(|| tie_break(a, b))
-            .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
-    });
-    matches
+            .collect();
+        let candidates = self.candidates;
+        matches.sort_by(|a, b| {
+            a.tier()
+                .cmp(&b.tier())
+                .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
+                .then_with(|| tie_break(a, b))
+                .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
+        });
+        matches
+    }
+
+    /// The candidate a `runbook_url` names, with the step of its `#step-ID` fragment: its id
+    /// exactly, or a URL whose path ends in `/ID` (with `.html`, `.md`, `.yaml` or a `/`
+    /// after it). The longest id wins (`db/backup` over `backup`).
+    fn url_candidate(&self, url: &str) -> Option<(usize, Option<String>)> {
+        let (base, fragment) = match url.split_once('#') {
+            Some((base, fragment)) => (base, Some(fragment)),
+            None => (url, None),
+        };
+        let base = base.split('?').next().unwrap_or_default().trim_end_matches('/');
+        let base = [".html", ".htm", ".md", ".yaml", ".yml"]
+            .iter()
+            .find_map(|ext| base.strip_suffix(ext))
+            .unwrap_or(base);
+        let step = fragment
+            .and_then(|f| f.strip_prefix("step-"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        self.candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                base == c.id
+                    || base
+                        .strip_suffix(c.id)
+                        .is_some_and(|head| head.ends_with('/'))
+            })
+            .max_by_key(|(_, c)| c.id.len())
+            .map(|(index, _)| (index, step))
+    }
+}
+
+fn compile(runbook: &Runbook) -> Compiled {
+    let mut patterns = Vec::new();
+    let mut matchers = Vec::new();
+    for (index, rule) in runbook.scope.alerts.iter().enumerate() {
+        match &rule.value {
+            AlertRule::Pattern(pattern) => {
+                if let Ok(regex) = regex::Regex::new(pattern) {
+                    patterns.push((index, regex));
+                }
+            }
+            AlertRule::Matcher(matcher) => {
+                let conditions = matcher.regexes().len();
+                if conditions == 0 {
+                    continue;
+                }
+                let alertname = match &matcher.alertname {
+                    Some(name) => match whole(name) {
+                        Some(regex) => Some(regex),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                let labels: Option<Vec<(String, regex::Regex)>> = matcher
+                    .labels
+                    .iter()
+                    .map(|(label, regex)| Some((label.value.clone(), whole(regex)?)))
+                    .collect();
+                let Some(labels) = labels else { continue };
+                let text = match &matcher.text {
+                    Some(text) => match whole(text) {
+                        Some(regex) => Some(regex),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                matchers.push(CompiledMatcher {
+                    index,
+                    shown: rule.value.to_string(),
+                    alertname,
+                    labels,
+                    text,
+                    conditions,
+                });
+            }
+        }
+    }
+    Compiled {
+        patterns,
+        matchers,
+        words: runbook_words(runbook),
+    }
 }
 
 /// Within a tier, higher is better.
 fn strength(found: &Match, candidates: &[Candidate<'_>]) -> f64 {
     match &found.reason {
+        Reason::RunbookUrl { .. } => 0.0,
+        Reason::Matcher { conditions, .. } => *conditions as f64,
         Reason::Pattern { pattern, .. } => pattern.chars().count() as f64,
         // A runbook for one service is more to the point than one shared by five.
         Reason::Service { .. } => {
@@ -145,15 +337,69 @@ fn tie_break(a: &Match, b: &Match) -> Ordering {
     }
 }
 
-fn pattern_reason(alert: &str, runbook: &Runbook) -> Option<Reason> {
-    // A pattern that does not compile is lint's business (invalid-regex); here it just
-    // cannot match.
-    let matching: Vec<(usize, regex::Regex)> = runbook
-        .scope
-        .alerts
+fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
+    let holds = |m: &&CompiledMatcher| {
+        m.alertname
+            .as_ref()
+            .is_none_or(|regex| alert.name().is_some_and(|name| regex.is_match(name)))
+            && m.labels.iter().all(|(label, regex)| {
+                alert
+                    .labels
+                    .get(label)
+                    .is_some_and(|value| regex.is_match(value))
+            })
+            && m.text
+                .as_ref()
+                .is_none_or(|regex| regex.is_match(alert.text.trim()))
+    };
+    // The matcher with the most conditions is the most specific; the first wins a tie.
+    let best = compiled
+        .matchers
         .iter()
-        .enumerate()
-        .filter_map(|(index, pattern)| Some((index, regex::Regex::new(pattern).ok()?)))
+        .filter(holds)
+        .rev()
+        .max_by_key(|m| m.conditions)?;
+    let mut labels: Vec<(String, String)> = Vec::new();
+    if best.alertname.is_some()
+        && let Some(name) = alert.name()
+    {
+        labels.push(("alertname".into(), name.to_string()));
+    }
+    for (label, _) in &best.labels {
+        labels.push((label.clone(), alert.labels[label].clone()));
+    }
+    let captures = best
+        .text
+        .as_ref()
+        .map(|regex| named_groups(regex, alert.text.trim()))
+        .unwrap_or_default();
+    Some(Reason::Matcher {
+        index: best.index,
+        matcher: best.shown.clone(),
+        conditions: best.conditions,
+        labels,
+        captures,
+    })
+}
+
+fn named_groups(regex: &regex::Regex, text: &str) -> Vec<(String, String)> {
+    regex
+        .captures(text)
+        .map(|found| {
+            regex
+                .capture_names()
+                .flatten()
+                .filter_map(|name| Some((name.to_string(), found.name(name)?.as_str().to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
+    let alert = alert.trim();
+    let matching: Vec<&(usize, regex::Regex)> = compiled
+        .patterns
+        .iter()
         .filter(|(_, regex)| regex.is_match(alert))
         .collect();
     let count = matching.len();
@@ -162,21 +408,11 @@ fn pattern_reason(alert: &str, runbook: &Runbook) -> Option<Reason> {
         .into_iter()
         .rev()
         .max_by_key(|(_, regex)| regex.as_str().chars().count())?;
-    let captures = regex
-        .captures(alert)
-        .map(|found| {
-            regex
-                .capture_names()
-                .flatten()
-                .filter_map(|name| Some((name.to_string(), found.name(name)?.as_str().to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
     Some(Reason::Pattern {
-        index,
+        index: *index,
         pattern: regex.as_str().to_string(),
         count,
-        captures,
+        captures: named_groups(regex, alert),
     })
 }
 
@@ -194,7 +430,7 @@ fn service_reason(service: &str, runbook: &Runbook) -> Option<Reason> {
 fn words_reason(
     alert_words: &BTreeSet<String>,
     own_words: &BTreeSet<String>,
-    rarity: &BTreeMap<&str, f64>,
+    rarity: &BTreeMap<String, f64>,
 ) -> Option<Reason> {
     let shared: Vec<String> = alert_words.intersection(own_words).cloned().collect();
     if shared.is_empty() {
@@ -211,19 +447,20 @@ fn words_reason(
 /// How rare each word is across the catalog (its inverse document frequency): a word that
 /// only one runbook uses says more than one they all use. Never zero, so that a catalog of
 /// one runbook still matches on words.
-fn rarity(catalog_words: &[BTreeSet<String>]) -> BTreeMap<&str, f64> {
+fn rarity(catalog_words: &[&BTreeSet<String>]) -> BTreeMap<String, f64> {
     let mut runbooks_with: BTreeMap<&str, usize> = BTreeMap::new();
-    for word in catalog_words.iter().flatten() {
+    for word in catalog_words.iter().copied().flatten() {
         *runbooks_with.entry(word.as_str()).or_default() += 1;
     }
     let total = catalog_words.len() as f64;
     runbooks_with
         .into_iter()
-        .map(|(word, count)| (word, (1.0 + total / count as f64).ln()))
+        .map(|(word, count)| (word.to_string(), (1.0 + total / count as f64).ln()))
         .collect()
 }
 
-/// The words a runbook is about: its title, summary, step names and services.
+/// The words a runbook is about: its title, summary, step names, services and the alert
+/// names of its matchers (split at their capitals).
 fn runbook_words(runbook: &Runbook) -> BTreeSet<String> {
     let mut text = runbook.title.value.clone();
     if let Some(summary) = &runbook.summary {
@@ -237,6 +474,12 @@ fn runbook_words(runbook: &Runbook) -> BTreeSet<String> {
     for service in &runbook.scope.services {
         text.push(' ');
         text.push_str(service);
+    }
+    for rule in &runbook.scope.alerts {
+        if let Some(name) = rule.matcher().and_then(|m| m.alertname.as_ref()) {
+            text.push(' ');
+            text.push_str(&crate::alert::split_camel_case(name));
+        }
     }
     words(&text)
 }
@@ -254,10 +497,14 @@ fn without_template_tags(text: &str) -> String {
 pub fn words(text: &str) -> BTreeSet<String> {
     text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(word))
+        .filter(|word| !word.chars().all(|c| c.is_ascii_digit()) && !is_stop_word(word))
         .map(singular)
-        .filter(|word| word.chars().count() >= 3 && !STOP_WORDS.contains(&word.as_str()))
+        .filter(|word| word.chars().count() >= 3 && !is_stop_word(word))
         .collect()
+}
+
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok() || ALERT_WORDS.binary_search(&word).is_ok()
 }
 
 /// A light plural folding (`pushes` → `push`, `queries` → `query`, `pods` → `pod`), enough
@@ -280,7 +527,7 @@ fn singular(word: &str) -> String {
     }
 }
 
-/// Words too common to tell one runbook from another.
+/// Words too common to tell one runbook from another. Sorted.
 const STOP_WORDS: &[&str] = &[
     "about", "above", "after", "again", "all", "also", "and", "any", "are", "because", "been",
     "before", "being", "below", "both", "but", "can", "com", "could", "did", "does", "done",
@@ -293,6 +540,15 @@ const STOP_WORDS: &[&str] = &[
     "your",
 ];
 
+/// The words every alert has — its boilerplate (`… for longer than 15 minutes`), its status
+/// and severity, the words of "nothing matches" — which say nothing about which runbook
+/// answers it. Sorted.
+const ALERT_WORDS: &[&str] = &[
+    "alert", "alerting", "anything", "critical", "currently", "day", "description", "during",
+    "expected", "firing", "hour", "info", "last", "least", "less", "longer", "match",
+    "minute", "nothing", "past", "prometheus", "resolved", "second", "severity", "something",
+    "state", "summary", "value", "warning",
+];
 #[cfg(test)]
 mod tests {
     use super::*;
