@@ -51,14 +51,12 @@ pub fn run(cli: Cli) -> ExitStatus {
         }
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
-        Command::Triage(args) => {
-            commands::triage::triage(
-                args.alert.as_deref(),
-                args.path.as_deref(),
-                args.format,
-                catalog,
-            )
-        }
+        Command::Triage(args) => commands::triage::triage(
+            args.alert.as_deref(),
+            args.path.as_deref(),
+            args.format,
+            catalog,
+        ),
         Command::Status(args) => commands::status::status(commands::status::StatusSettings {
             path: args.path,
             format: args.format,

@@ -131,7 +131,15 @@ impl Alert {
         let Some(name) = self.name() else {
             return first_line(&self.text, 100);
         };
-        let shown: Vec<String> = IDENTIFYING
+        // A pod's alert is told by its pod; a node's by its instance; others by workload.
+        let keys: &[&str] = if self.labels.contains_key("pod") {
+            &["namespace", "pod", "container"]
+        } else if self.labels.contains_key("instance") {
+            &["instance", "mountpoint", "device", "job"]
+        } else {
+            IDENTIFYING
+        };
+        let shown: Vec<String> = keys
             .iter()
             .filter_map(|key| Some(format!("{key}={}", self.labels.get(*key)?)))
             .take(3)
@@ -144,17 +152,18 @@ impl Alert {
     }
 }
 
-/// Labels that tell one alert of a group from another, in the order they are shown (the
-/// first three the alert has).
+/// Labels that tell one alert of a group from another when it names neither a pod nor an
+/// instance, in the order they are shown (the first three the alert has).
 const IDENTIFYING: &[&str] = &[
     "namespace",
-    "pod",
-    "container",
     "deployment",
-    "mountpoint",
-    "instance",
-    "job",
+    "statefulset",
+    "daemonset",
+    "horizontalpodautoscaler",
+    "job_name",
+    "node",
     "service",
+    "job",
     "severity",
 ];
 
@@ -264,7 +273,8 @@ pub fn read_file(flag: &'static str, path: &std::path::Path) -> Result<String, c
     if size > MAX_PAYLOAD {
         return Err(invalid("the alert file is larger than 32 MiB".into()));
     }
-    std::fs::read_to_string(path).map_err(|error| invalid(format!("cannot read the alert file: {error}")))
+    std::fs::read_to_string(path)
+        .map_err(|error| invalid(format!("cannot read the alert file: {error}")))
 }
 
 /// Parses what was read, an error naming where it came from and the format.
@@ -331,7 +341,10 @@ impl minijinja::value::Object for LenientMap {
 
     fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::Values(
-            self.0.keys().map(|k| minijinja::Value::from(k.clone())).collect(),
+            self.0
+                .keys()
+                .map(|k| minijinja::Value::from(k.clone()))
+                .collect(),
         )
     }
 }
@@ -345,7 +358,8 @@ pub fn label_inputs(runbook: &crate::model::Runbook, alert: &Alert) -> Vec<(Stri
         .filter_map(|(name, input)| {
             let label = input.label.as_ref()?;
             let value = alert.labels.get(label.as_str())?;
-            (!value.is_empty() && accepts(input, value)).then(|| (name.value.clone(), value.clone()))
+            (!value.is_empty() && accepts(input, value))
+                .then(|| (name.value.clone(), value.clone()))
         })
         .collect()
 }
@@ -357,9 +371,10 @@ pub fn accepts(input: &crate::model::Input, value: &str) -> bool {
         .choices
         .as_ref()
         .is_none_or(|choices| choices.iter().any(|c| c.as_str() == value));
-    let fits_pattern = input.pattern.as_ref().is_none_or(|pattern| {
-        regex::Regex::new(pattern).is_ok_and(|regex| regex.is_match(value))
-    });
+    let fits_pattern = input
+        .pattern
+        .as_ref()
+        .is_none_or(|pattern| regex::Regex::new(pattern).is_ok_and(|regex| regex.is_match(value)));
     !input.secret && in_choices && fits_pattern
 }
 

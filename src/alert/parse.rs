@@ -41,9 +41,10 @@ pub fn parse(input: &str) -> Result<Vec<Alert>, PayloadError> {
         group(&object, Source::Grafana)
     } else if object.contains_key("alerts") || object.contains_key("groupKey") {
         group(&object, Source::Alertmanager)
-    } else if object.get("event").is_some_and(|e| {
-        e.get("data").is_some() || e.get("event_type").is_some()
-    }) {
+    } else if object
+        .get("event")
+        .is_some_and(|e| e.get("data").is_some() || e.get("event_type").is_some())
+    {
         pagerduty(&object).map(|alert| vec![alert])
     } else if object.get("alert").is_some()
         && (object.contains_key("action") || object["alert"].get("alertId").is_some())
@@ -104,7 +105,10 @@ fn group(object: &Map<String, Value>, source: Source) -> Result<Vec<Alert>, Payl
         ));
     };
     if alerts.is_empty() {
-        return Err(error(source, "`alerts` is empty: there is no alert in it".into()));
+        return Err(error(
+            source,
+            "`alerts` is empty: there is no alert in it".into(),
+        ));
     }
     alerts
         .iter()
@@ -125,7 +129,10 @@ fn group(object: &Map<String, Value>, source: Source) -> Result<Vec<Alert>, Payl
 fn prometheus_list(items: &[Value]) -> Result<Vec<Alert>, PayloadError> {
     let source = Source::Prometheus;
     if items.is_empty() {
-        return Err(error(source, "the list is empty: there is no alert in it".into()));
+        return Err(error(
+            source,
+            "the list is empty: there is no alert in it".into(),
+        ));
     }
     items
         .iter()
@@ -346,7 +353,10 @@ fn string_map(
     let Value::Object(map) = value else {
         return Err(error(
             source,
-            format!("`{path}` is {}, not an object of names and values", kind_of(value)),
+            format!(
+                "`{path}` is {}, not an object of names and values",
+                kind_of(value)
+            ),
         ));
     };
     map.iter()

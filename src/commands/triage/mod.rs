@@ -16,8 +16,8 @@ use minijinja::context;
 use serde::Serialize;
 
 use self::rank::{Candidate, Match, Ranker, Reason, Tier};
-use crate::alert::{Alert, Origin, Source};
 use super::write_stdout;
+use crate::alert::{Alert, Origin, Source};
 use crate::cli::TriageFormat;
 use crate::lint::{self, LintOptions, Severity};
 use crate::load::{self, SourceFile};
@@ -566,7 +566,6 @@ fn given_inputs(runbook: &Runbook, ranked: &Match, alert: &Alert) -> BTreeMap<St
     });
     given
 }
-
 
 /// Links with their templates filled in from the inputs' defaults and what the alert gave;
 /// a link that needs more (an input without default, a step's result) stays as written.

@@ -239,7 +239,11 @@ impl<'a> Ranker<'a> {
             Some((base, fragment)) => (base, Some(fragment)),
             None => (url, None),
         };
-        let base = base.split('?').next().unwrap_or_default().trim_end_matches('/');
+        let base = base
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
         let base = [".html", ".htm", ".md", ".yaml", ".yml"]
             .iter()
             .find_map(|ext| base.strip_suffix(ext))
@@ -433,7 +437,8 @@ fn words_reason(
     rarity: &BTreeMap<String, f64>,
 ) -> Option<Reason> {
     let shared: Vec<String> = alert_words.intersection(own_words).cloned().collect();
-    if shared.is_empty() {
+    // One word in common is chance (`failed`, `down`, `pod`): a weak match needs two.
+    if shared.len() < MIN_SHARED_WORDS {
         return None;
     }
     // Summed in sorted order, so equal sets always give equal scores.
@@ -443,6 +448,9 @@ fn words_reason(
         .sum();
     Some(Reason::Words { shared, score })
 }
+
+/// The fewest words an alert and a runbook must share to match on words alone.
+const MIN_SHARED_WORDS: usize = 2;
 
 /// How rare each word is across the catalog (its inverse document frequency): a word that
 /// only one runbook uses says more than one they all use. Never zero, so that a catalog of
@@ -544,15 +552,46 @@ const STOP_WORDS: &[&str] = &[
 /// and severity, the words of "nothing matches" — which say nothing about which runbook
 /// answers it. Sorted.
 const ALERT_WORDS: &[&str] = &[
-    "alert", "alerting", "anything", "critical", "currently", "day", "description", "during",
-    "expected", "firing", "hour", "info", "last", "least", "less", "longer", "match",
-    "minute", "nothing", "past", "prometheus", "resolved", "second", "severity", "something",
-    "state", "summary", "value", "warning",
+    "alert",
+    "alerting",
+    "anything",
+    "critical",
+    "currently",
+    "day",
+    "description",
+    "during",
+    "expected",
+    "firing",
+    "hour",
+    "info",
+    "kube",
+    "last",
+    "least",
+    "less",
+    "longer",
+    "match",
+    "minute",
+    "nothing",
+    "past",
+    "prometheus",
+    "resolved",
+    "second",
+    "severity",
+    "something",
+    "state",
+    "summary",
+    "value",
+    "warning",
 ];
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::parse;
+
+    /// A plain-text alert.
+    fn text(alert: &str) -> Alert {
+        crate::alert::parse(alert).expect("text parses").remove(0)
+    }
 
     /// A runbook with the given services, alert patterns and title.
     fn runbook(services: &[&str], alerts: &[&str], title: &str) -> Runbook {
@@ -582,12 +621,14 @@ mod tests {
             .iter()
             .flat_map(|(_, r)| r.scope.services.iter().map(|s| s.as_str()))
             .collect();
-        let service = named_service(alert, &services);
-        let ranked: Vec<(&str, Tier)> = rank(alert, service.as_deref(), &candidates)
+        let alert = text(alert);
+        let service = alert_service(&alert, &services);
+        let ranked: Vec<(&str, Tier)> = Ranker::new(&candidates)
+            .rank(&alert, service.as_deref())
             .iter()
             .map(|found| (candidates[found.candidate].id, found.tier()))
             .collect();
-        assert_eq!(ranked, expected, "alert: {alert}");
+        assert_eq!(ranked, expected, "alert: {}", alert.text);
     }
 
     fn catalog() -> Vec<(&'static str, Runbook)> {
@@ -659,13 +700,11 @@ mod tests {
     #[test]
     fn the_service_prefix_ignores_case_and_the_colon_form_needs_a_known_service() {
         let catalog = catalog();
+        // `down` alone is not enough for a words match.
         case(
             "[HAProxy] backend web-2 is DOWN",
             &catalog,
-            &[
-                ("web/saturated", Tier::Service),
-                ("user-sync/pod-down", Tier::Words),
-            ],
+            &[("web/saturated", Tier::Service)],
         );
         case(
             "Kubernetes: node not ready",
@@ -711,10 +750,9 @@ mod tests {
             .iter()
             .map(|(id, runbook)| Candidate { id, runbook })
             .collect();
-        let ranked = rank(
-            "[user-sync-service] creating user: POST /api/users: 403",
+        let ranked = Ranker::new(&candidates).rank(
+            &text("[user-sync-service] creating user: POST /api/users: 403"),
             Some("user-sync-service"),
-            &candidates,
         );
         assert_eq!(
             ranked[0].reason,
@@ -734,11 +772,12 @@ mod tests {
             &[r"^\[web\] backend (?P<backend>web-[0-9]+) is DOWN"],
             "Down",
         );
-        let candidates = [Candidate {
+        let candidates = vec![Candidate {
             id: "web/down",
             runbook: &down,
         }];
-        let ranked = rank("[web] backend web-2 is DOWN", Some("web"), &candidates);
+        let ranked =
+            Ranker::new(&candidates).rank(&text("[web] backend web-2 is DOWN"), Some("web"));
         let Reason::Pattern { captures, .. } = &ranked[0].reason else {
             panic!("{ranked:?}")
         };
@@ -758,5 +797,191 @@ mod tests {
         assert_eq!(singular("status"), "status");
         assert_eq!(singular("process"), "process");
         assert_eq!(singular("pods"), "pod");
+    }
+
+    /// A runbook from YAML lines of `scope:` and `inputs:`.
+    fn yaml_runbook(scope: &str) -> Runbook {
+        let yaml = format!(
+            "runbook: 1\ntitle: T\nowner: team\nreviewed: 2026-11-01\nscope:\n{scope}\nsteps:\n  - {{ id: a, name: Look, instructions: x }}\n"
+        );
+        parse(&yaml).unwrap_or_else(|error| panic!("{yaml}\n{error:?}"))
+    }
+
+    fn alert_with(name: &str, labels: &[(&str, &str)], text: &str) -> Alert {
+        let mut alert = Alert {
+            text: text.into(),
+            source: Source::Alertmanager,
+            ..Alert::default()
+        };
+        alert.labels.insert("alertname".into(), name.into());
+        for (k, v) in labels {
+            alert.labels.insert(k.to_string(), v.to_string());
+        }
+        alert
+    }
+
+    fn ranked_ids(catalog: &[(&str, Runbook)], alert: &Alert) -> Vec<(String, Tier)> {
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        Ranker::new(&candidates)
+            .rank(alert, None)
+            .iter()
+            .map(|m| (candidates[m.candidate].id.to_string(), m.tier()))
+            .collect()
+    }
+
+    #[test]
+    fn matchers_need_every_condition_and_match_whole_values() {
+        let catalog = vec![
+            (
+                "k8s/crash",
+                yaml_runbook(
+                    "  alerts:\n    - alertname: KubePodCrashLooping\n      labels: { severity: 'warning|critical' }\n      text: 'Pod .* waiting.*'",
+                ),
+            ),
+            (
+                "k8s/any",
+                yaml_runbook("  alerts:\n    - alertname: 'Kube.*'"),
+            ),
+        ];
+        let crash = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "warning")],
+            "Pod shop/cart (cart) is in waiting state",
+        );
+        assert_eq!(
+            ranked_ids(&catalog, &crash),
+            [
+                ("k8s/crash".to_string(), Tier::Matcher),
+                ("k8s/any".to_string(), Tier::Matcher)
+            ],
+            "the matcher with more conditions comes first"
+        );
+        // `warning|critical` must match the whole value.
+        let warnings = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "warnings")],
+            "Pod x waiting",
+        );
+        assert_eq!(ranked_ids(&catalog, &warnings)[0].0, "k8s/any");
+        // A label the alert does not have fails the matcher.
+        let no_severity = alert_with("KubePodCrashLooping", &[], "Pod x waiting");
+        assert_eq!(ranked_ids(&catalog, &no_severity)[0].0, "k8s/any");
+        // The text must hold too.
+        let other_text = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "critical")],
+            "Pod restarts",
+        );
+        assert_eq!(ranked_ids(&catalog, &other_text)[0].0, "k8s/any");
+        // `alertname=Kube.*` is anchored: `NotKube…` is no match.
+        let other = alert_with("NotKubeAtAll", &[], "x");
+        assert!(
+            ranked_ids(&catalog, &other)
+                .iter()
+                .all(|(_, tier)| *tier != Tier::Matcher)
+        );
+    }
+
+    #[test]
+    fn runbook_url_ranks_the_runbook_it_names_first() {
+        let catalog = vec![
+            (
+                "k8s/crash",
+                yaml_runbook("  alerts:\n    - alertname: KubePodCrashLooping"),
+            ),
+            ("db/backup", yaml_runbook("  services: [db]")),
+            ("backup", yaml_runbook("  services: [other]")),
+        ];
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        for (url, expected, step) in [
+            ("db/backup", "db/backup", None),
+            (
+                "https://runbooks.example.com/db/backup.html#step-restore",
+                "db/backup",
+                Some("restore"),
+            ),
+            (
+                "https://runbooks.example.com/catalog/db/backup/",
+                "db/backup",
+                None,
+            ),
+            ("https://runbooks.example.com/backup.md", "backup", None),
+        ] {
+            let mut alert = alert_with("KubePodCrashLooping", &[], "x");
+            alert.annotations.insert("runbook_url".into(), url.into());
+            let ranked = ranker.rank(&alert, None);
+            assert_eq!(candidates[ranked[0].candidate].id, expected, "{url}");
+            assert_eq!(
+                ranked[0].reason,
+                Reason::RunbookUrl {
+                    url: url.into(),
+                    step: step.map(str::to_string)
+                }
+            );
+            assert_eq!(ranked[1].tier(), Tier::Matcher, "{url}");
+        }
+        let mut elsewhere = alert_with("KubePodCrashLooping", &[], "x");
+        elsewhere.annotations.insert(
+            "runbook_url".into(),
+            "https://example.com/db/backups".into(),
+        );
+        assert_eq!(ranker.rank(&elsewhere, None)[0].tier(), Tier::Matcher);
+    }
+
+    #[test]
+    fn a_firing_subject_names_an_alert_not_a_service() {
+        let alert = text("[FIRING:3] KubePodCrashLooping (shop cart warning)");
+        assert_eq!(alert.name(), Some("KubePodCrashLooping"));
+        assert_eq!(alert_service(&alert, &["FIRING:3"]), None);
+        let catalog = vec![(
+            "k8s/crash",
+            yaml_runbook("  alerts:\n    - alertname: KubePodCrashLooping"),
+        )];
+        assert_eq!(
+            ranked_ids(&catalog, &alert),
+            [("k8s/crash".to_string(), Tier::Matcher)]
+        );
+    }
+
+    #[test]
+    fn alert_boilerplate_is_not_a_match() {
+        let catalog = vec![
+            (
+                "db/postgres",
+                runbook(
+                    &["postgres"],
+                    &[],
+                    "Postgres replication lag longer than minutes",
+                ),
+            ),
+            (
+                "misc/nothing",
+                runbook(&["misc"], &[], "Nothing matches this shop"),
+            ),
+        ];
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        for alert in [
+            "[FIRING:1] KubePodNotReady (shop) Pod shop/cart has been in a non-ready state for longer than 15 minutes.",
+            "nothing-matches-this",
+        ] {
+            assert_eq!(ranker.rank(&text(alert), None), Vec::new(), "{alert}");
+        }
+    }
+
+    #[test]
+    fn stop_word_lists_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.is_sorted());
+        assert!(ALERT_WORDS.is_sorted());
     }
 }

@@ -49,14 +49,23 @@ fn unsanitized_text(triage: &Triage, services: &[&str]) -> String {
         }
         for index in &group.alerts {
             let alert = &triage.alerts[*index];
-            let _ = writeln!(out, "{BOLD}{}{BOLD:#}: {}", which(*index, total), describe_alert(alert));
+            let _ = writeln!(
+                out,
+                "{BOLD}{}{BOLD:#}: {}",
+                which(*index, total),
+                describe_alert(alert)
+            );
         }
         let first = &triage.alerts[group.alerts[0]];
         if first.matches.is_empty() {
             let _ = writeln!(
                 out,
                 "  {YELLOW}no runbook answers {}{YELLOW:#}",
-                if group.alerts.len() == 1 { "it" } else { "them" }
+                if group.alerts.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             );
             continue;
         }
@@ -166,7 +175,8 @@ fn best_match(
     if let Some(service) = &triage.service
         && !services.iter().any(|known| same_service(known, service))
         && triage.alert.source == Source::Text
-    {        // Likely a misspelt service: the fix is in the alert or in the runbook's `scope`.
+    {
+        // Likely a misspelt service: the fix is in the alert or in the runbook's `scope`.
         let close = closest_services(triage, services, TYPO_LIKENESS);
         let hint = if close.is_empty() {
             String::new()
