@@ -592,7 +592,13 @@ fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
         .map(|s| s.as_str())
         .collect();
     screen.section("Scope");
-    screen.line(&format!("  services: {}", services.join(", ")));
+    if !services.is_empty() {
+        screen.line(&format!("  services: {}", services.join(", ")));
+    }
+    if services.is_empty() && !runbook.scope.alerts.is_empty() {
+        let alerts: Vec<String> = runbook.scope.alerts.iter().map(|a| a.to_string()).collect();
+        screen.line(&format!("  alerts: {}", alerts.join(" · ")));
+    }
     if !environments.is_empty() {
         screen.line(&format!("  environments: {}", environments.join(", ")));
     }

@@ -678,3 +678,164 @@ fn an_empty_stdin_is_an_invalid_invocation() {
     assert_eq!(code, 2);
     assert!(stderr.contains("the alert is empty"), "{stderr}");
 }
+
+// ---- `runbook run --alert`: the alert's labels fill inputs, its start is the alert time,
+// ---- templates see it, and the timeline and the postmortem keep it.
+
+#[test]
+fn run_with_an_alert_fills_inputs_templates_the_timeline_and_the_postmortem() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .arg("--alert")
+            .arg(fixture("alerts/alertmanager-crashlooping.json"))
+            .arg("--timeline")
+            .arg(&timeline)
+            .arg("--yes"),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The header says which alert, from which source, since when; a group gives its first.
+    for line in [
+        "  KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook",
+        "  Pod is crash looping.",
+        "  firing since 2026-11-21T03:43:00Z",
+        "  the payload holds 2 alerts: this run answers the first",
+        "  Pod dashboard: https://grafana.example.com/d/pod?var-pod=cart-7d9f8b6c5-x2x8q&from=1795232580000",
+    ] {
+        assert!(
+            stdout.contains(&format!("{line}\n")),
+            "{line:?} in\n{stdout}"
+        );
+    }
+    // Labels became inputs; `alert.*` rendered, a missing label as empty text.
+    assert!(
+        stdout.contains("shop/cart-7d9f8b6c5-x2x8q at 1795232580000 in cart missing=."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The alert says: Pod is crash looping."),
+        "{stdout}"
+    );
+
+    let text = std::fs::read_to_string(&timeline).unwrap();
+    let started: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(started["event"], "run_started");
+    assert_eq!(started["alerted_at"], "2026-11-21T03:43:00Z");
+    assert_eq!(started["inputs"]["pod"], "cart-7d9f8b6c5-x2x8q");
+    assert_eq!(started["alert"]["labels"]["container"], "cart");
+    assert_eq!(
+        started["alert"]["annotations"]["summary"],
+        "Pod is crash looping."
+    );
+    assert_eq!(started["alert"]["starts_at"], "2026-11-21T03:43:00Z");
+    assert_eq!(started["alert"]["source"], "alertmanager");
+
+    let (code, md, stderr) = output(
+        runbook_in(dir.path())
+            .args(["timeline", "--format", "md"])
+            .arg(&timeline),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(md.contains("| Alerted | 2026-11-21 03:43:00 UTC |"), "{md}");
+    let tta = md
+        .lines()
+        .find(|l| l.starts_with("| Time to acknowledge |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(tta.ends_with("(alert → run started) |"), "{tta}");
+    assert!(md.contains("## Alert\n"), "{md}");
+    assert!(
+        md.contains("| Alert | KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) (Alertmanager webhook) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Firing since | 2026-11-21 03:43:00 UTC |"),
+        "{md}"
+    );
+    assert!(md.contains("`pod=cart-7d9f8b6c5-x2x8q`"), "{md}");
+}
+
+#[test]
+fn without_an_alert_the_alert_names_are_empty_and_set_wins_over_a_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .args(["--set", "namespace=ops", "--set", "pod=api-1", "--yes"])
+            .arg("--timeline")
+            .arg(dir.path().join("t.jsonl")),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ops/api-1 at  in  missing=."), "{stdout}");
+
+    // With an alert from stdin, `--set` still has the last word.
+    let body = std::fs::read_to_string(fixture("alerts/prometheus-node-filesystem.json")).unwrap();
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .args([
+                "run",
+                "--dry-run",
+                "--alert",
+                "-",
+                "--set",
+                "mountpoint=/srv",
+            ])
+            .arg(repo().join("runbooks/node/filesystem-filling.yaml"))
+            .write_stdin(body),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("df -h /srv"), "{stdout}");
+    assert!(stdout.contains("10.0.3.21:9100"), "{stdout}");
+}
+
+#[test]
+fn lint_knows_the_alert_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("alerts/runbooks/pod-echo.yaml"))
+        .unwrap()
+        .replace("{{ alert.text }}", "{{ alert.txt }}")
+        .replace("{{ alert.labels.nope }}", "{{ alert.starts_at.day }}");
+    std::fs::write(dir.path().join("pod-echo.yaml"), text).unwrap();
+    let (code, stdout, _) = output(runbook_in(dir.path()).args(["lint", "."]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("`alert.txt` is not defined; use one of `alert.text`, `alert.labels`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`alert.starts_at` is text: it has no `day`"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = output(
+        runbook_in(&repo())
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .args(["lint", "--deny-warnings", "tests/fixtures/alerts/runbooks"]),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn an_empty_matcher_and_a_bad_label_name_are_lint_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("alerts/runbooks/pod-echo.yaml"))
+        .unwrap()
+        .replace(
+            "    - alertname: KubePodCrashLooping\n",
+            "    - labels: {}\n",
+        )
+        .replace("label: pod }", "label: pod-name }");
+    std::fs::write(dir.path().join("pod-echo.yaml"), text).unwrap();
+    let (code, stdout, _) = output(runbook_in(dir.path()).args(["lint", "."]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("this alert matcher has no condition"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`pod-name` is not an alert label name"),
+        "{stdout}"
+    );
+}
