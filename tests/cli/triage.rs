@@ -114,7 +114,12 @@ fn shared_words_alone_are_a_weak_match() {
         "[billing-worker] consumers lag: backlog of 12000 orders",
         &[],
     );
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    // A weak match is a suggestion, not an answer: exit 1, and stderr says why.
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("no confident match: no runbook claims this alert"),
+        "{stderr}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines[0], "Weak match (no alert pattern or service matched): orders/consumer-lag",
@@ -331,7 +336,7 @@ fn triage_fixtures_pass_lint_without_warnings() {
 #[test]
 fn a_misspelt_service_gets_a_weak_match_and_a_suggestion() {
     let (code, stdout, stderr) = triage("[payments-apii] refund R1 stuck in pending", &[]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
         stdout.starts_with(
             "Weak match (no alert pattern or service matched): payments/refunds-stuck\n"

@@ -110,18 +110,22 @@ pub fn triage(
             &(serde_json::to_string_pretty(&triage).expect("a triage serializes") + "\n"),
         )?,
     }
-    let unanswered: Vec<&AlertTriage> = triage
-        .alerts
-        .iter()
-        .filter(|a| a.matches.is_empty())
-        .collect();
-    if unanswered.is_empty() {
-        return Ok(ExitStatus::Success);
+    // A words match is a suggestion, not an answer: exit 0 says every alert has a runbook
+    // that claims it (runbook_url, matcher, regex, service).
+    let mut answered = true;
+    for alert in &triage.alerts {
+        match alert.matches.first() {
+            None => report::no_match(alert, &place, &services, loaded.len(), triage.alerts.len()),
+            Some(best) if best.is_weak() => report::weak_only(alert, triage.alerts.len()),
+            Some(_) => continue,
+        }
+        answered = false;
     }
-    for alert in &unanswered {
-        report::no_match(alert, &place, &services, loaded.len(), triage.alerts.len());
-    }
-    Ok(ExitStatus::Failure)
+    Ok(if answered {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 /// The alert as given: the argument (text or a payload file), or stdin when it is `-` or

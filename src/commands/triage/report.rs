@@ -366,6 +366,22 @@ pub(super) fn no_match(
     let _ = anstream::stderr().write_all(message.as_bytes());
 }
 
+/// Exit 1 explained when the best an alert got is a words match.
+pub(super) fn weak_only(triage: &AlertTriage, alerts: usize) {
+    let this = if alerts == 1 {
+        "this alert".to_string()
+    } else {
+        format!("the alert {}", triage.alert.headline())
+    };
+    let message = format!(
+        "{YELLOW}no confident match{YELLOW:#}: no runbook claims {this} (by runbook_url, \
+         matcher, alert pattern or service); the weak matches above only share words with it\n  \
+         once the right runbook is found, add the alert to its `scope.alerts`\n"
+    );
+    let message = crate::sanitize::sanitize_styled(&message, &STYLES);
+    let _ = anstream::stderr().write_all(message.as_bytes());
+}
+
 /// How alike two names must be to pass for a typo (Jaro-Winkler, as `did_you_mean` uses).
 const TYPO_LIKENESS: f64 = 0.8;
 
