@@ -69,7 +69,7 @@ pub fn triage(
         .into_iter()
         .map(|alert| {
             let service = rank::alert_service(&alert, &services);
-            let ranked = ranker.rank(&alert, service.as_deref());
+            let ranked = ranker.rank_top(&alert, service.as_deref(), MAX_MATCHES);
             let matches = ranked
                 .iter()
                 .map(|ranked| {
@@ -121,12 +121,20 @@ pub fn triage(
         }
         answered = false;
     }
+    if !answered && triage.alerts.len() > 1 {
+        report::unanswered_hint(&place);
+    }
     Ok(if answered {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
 }
+
+/// The most matches shown for one alert, best first (`--format json` included): past the
+/// best few, a long tail of weak matches helps nobody, and a group of hundreds of alerts
+/// against a large catalog would print megabytes.
+const MAX_MATCHES: usize = 20;
 
 /// The alert as given: the argument (text or a payload file), or stdin when it is `-` or
 /// absent and stdin is not a terminal.

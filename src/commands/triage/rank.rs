@@ -169,6 +169,9 @@ pub struct Ranker<'a> {
     candidates: &'a [Candidate<'a>],
     compiled: Vec<Compiled>,
     rarity: BTreeMap<String, f64>,
+    /// Word → the candidates whose words hold it, so that an alert meets only the runbooks
+    /// it shares words with, not the whole catalog.
+    postings: BTreeMap<String, Vec<usize>>,
 }
 
 impl<'a> Ranker<'a> {
@@ -179,10 +182,17 @@ impl<'a> Ranker<'a> {
             .collect();
         let catalog_words: Vec<&BTreeSet<String>> = compiled.iter().map(|c| &c.words).collect();
         let rarity = rarity(&catalog_words);
+        let mut postings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, words) in catalog_words.iter().enumerate() {
+            for word in words.iter() {
+                postings.entry(word.clone()).or_default().push(index);
+            }
+        }
         Ranker {
             candidates,
             compiled,
             rarity,
+            postings,
         }
     }
 
@@ -191,8 +201,26 @@ impl<'a> Ranker<'a> {
     /// with the most conditions; the longest matching pattern (the most specific), then the
     /// most patterns matched; the fewest services (the most specific); the highest word
     /// score. Ties go to the smaller id, so the order never depends on the file system.
+    #[cfg(test)]
     pub fn rank(&self, alert: &Alert, service: Option<&str>) -> Vec<Match> {
+        self.rank_top(alert, service, usize::MAX)
+    }
+
+    /// The first `limit` matches of [`Ranker::rank`]. Words matches are scored from the
+    /// postings and only the best ones are spelt out, so a catalog where every runbook
+    /// shares a word or two with the alert costs little more than one where none does.
+    pub fn rank_top(&self, alert: &Alert, service: Option<&str>, limit: usize) -> Vec<Match> {
         let alert_words = words(&alert.words_text());
+        // How many words each candidate shares with the alert, and their summed rarity.
+        let mut shared: BTreeMap<usize, (usize, f64)> = BTreeMap::new();
+        for word in &alert_words {
+            let rarity = self.rarity.get(word).copied().unwrap_or(0.0);
+            for index in self.postings.get(word).into_iter().flatten() {
+                let entry = shared.entry(*index).or_default();
+                entry.0 += 1;
+                entry.1 += rarity;
+            }
+        }
         let url_choice = alert
             .runbook_url()
             .and_then(|url| self.url_candidate(url).map(|found| (url, found)));
@@ -212,8 +240,7 @@ impl<'a> Ranker<'a> {
                 let reason = by_url
                     .or_else(|| matcher_reason(alert, compiled))
                     .or_else(|| pattern_reason(&alert.text, compiled))
-                    .or_else(|| service_reason(service?, candidate.runbook))
-                    .or_else(|| words_reason(&alert_words, &compiled.words, &self.rarity))?;
+                    .or_else(|| service_reason(service?, candidate.runbook))?;
                 Some(Match {
                     candidate: index,
                     reason,
@@ -221,13 +248,46 @@ impl<'a> Ranker<'a> {
             })
             .collect();
         let candidates = self.candidates;
-        matches.sort_by(|a, b| {
+        let order = |a: &Match, b: &Match| {
             a.tier()
                 .cmp(&b.tier())
                 .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
                 .then_with(|| tie_break(a, b))
                 .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
-        });
+        };
+        matches.sort_by(order);
+        matches.truncate(limit);
+        let wanted = limit - matches.len();
+        if wanted > 0 {
+            let strong: std::collections::HashSet<usize> =
+                matches.iter().map(|m| m.candidate).collect();
+            let mut weak: Vec<(usize, f64)> = shared
+                .iter()
+                .filter(|(index, (count, _))| *count >= MIN_SHARED_WORDS && !strong.contains(index))
+                .map(|(index, (_, score))| (*index, *score))
+                .collect();
+            // The same order as the words tier's: the score, then the id.
+            weak.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then_with(|| candidates[a.0].id.cmp(candidates[b.0].id))
+            });
+            let mut spelt: Vec<Match> = weak
+                .into_iter()
+                .take(wanted)
+                .filter_map(|(index, _)| {
+                    let reason =
+                        words_reason(&alert_words, &self.compiled[index].words, &self.rarity)?;
+                    Some(Match {
+                        candidate: index,
+                        reason,
+                    })
+                })
+                .collect();
+            // Scores summed in the postings' order may differ in the last bit: sort again
+            // by the scores as the reasons hold them.
+            spelt.sort_by(order);
+            matches.extend(spelt);
+        }
         matches
     }
 
@@ -983,5 +1043,37 @@ mod tests {
     fn stop_word_lists_are_sorted_for_binary_search() {
         assert!(STOP_WORDS.is_sorted());
         assert!(ALERT_WORDS.is_sorted());
+    }
+
+    #[test]
+    fn the_top_matches_are_the_head_of_the_whole_ranking() {
+        let catalog: Vec<(String, Runbook)> = (0..30)
+            .map(|i| {
+                let title = match i % 3 {
+                    0 => "Queue backlog grows on the consumer",
+                    1 => "Queue consumer stuck",
+                    _ => "Consumer backlog and queue lag",
+                };
+                (
+                    format!("r{i:02}"),
+                    runbook(&[&format!("svc{i}")], &[], title),
+                )
+            })
+            .collect();
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        let alert = text("[svc4] the queue backlog and a consumer lag");
+        let all = ranker.rank(&alert, alert_service(&alert, &[]).as_deref());
+        assert!(all.len() > 10);
+        for limit in [1, 5, 10, all.len()] {
+            assert_eq!(
+                ranker.rank_top(&alert, Some("svc4"), limit),
+                all[..limit],
+                "{limit}"
+            );
+        }
     }
 }

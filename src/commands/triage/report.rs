@@ -141,7 +141,7 @@ fn alert_block(
         if hidden > 0 {
             let _ = writeln!(
                 out,
-                "  {DIM}… and {hidden} more (`--format json` lists them all){DIM:#}"
+                "  {DIM}… and {hidden} more (`--format json` lists up to 20){DIM:#}"
             );
         }
     }
@@ -334,6 +334,12 @@ pub(super) fn no_match(
          (no runbook_url, matcher, alert pattern, service or shared word)\n",
         plural(searched, "runbook")
     );
+    // In a group, one line per alert: the hints would repeat for each.
+    if alerts > 1 {
+        let message = crate::sanitize::sanitize_styled(&message, &STYLES);
+        let _ = anstream::stderr().write_all(message.as_bytes());
+        return;
+    }
     if let Some(service) = &triage.service {
         let _ = writeln!(
             message,
@@ -366,6 +372,16 @@ pub(super) fn no_match(
     let _ = anstream::stderr().write_all(message.as_bytes());
 }
 
+/// Once, after the lines of a group's unanswered alerts.
+pub(super) fn unanswered_hint(place: &CatalogPlace) {
+    let message = format!(
+        "  browse the catalog with `runbook list {}`; once the right runbook is found, add the \
+         alert to its `scope.alerts`\n",
+        shown_path(&place.searched)
+    );
+    let _ = anstream::stderr().write_all(message.as_bytes());
+}
+
 /// Exit 1 explained when the best an alert got is a words match.
 pub(super) fn weak_only(triage: &AlertTriage, alerts: usize) {
     let this = if alerts == 1 {
@@ -373,10 +389,15 @@ pub(super) fn weak_only(triage: &AlertTriage, alerts: usize) {
     } else {
         format!("the alert {}", triage.alert.headline())
     };
+    let hint = if alerts == 1 {
+        "\n  once the right runbook is found, add the alert to its `scope.alerts`"
+    } else {
+        ""
+    };
     let message = format!(
         "{YELLOW}no confident match{YELLOW:#}: no runbook claims {this} (by runbook_url, \
-         matcher, alert pattern or service); the weak matches above only share words with it\n  \
-         once the right runbook is found, add the alert to its `scope.alerts`\n"
+         matcher, alert pattern or service); the weak matches above only share words with \
+         it{hint}\n"
     );
     let message = crate::sanitize::sanitize_styled(&message, &STYLES);
     let _ = anstream::stderr().write_all(message.as_bytes());
