@@ -206,7 +206,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
                 catalog: Some(absolute(&catalog).display().to_string()),
             },
             anchored: true,
-            alert,
+            alert: alert.map(Box::new),
         },
     )?;
     let engine = Engine::new(

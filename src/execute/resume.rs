@@ -149,7 +149,7 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                     incident: record.incident.clone(),
                     inputs: inputs.clone(),
                     alerted_at: alerted_at.clone(),
-                    alert: alert.clone(),
+                    alert: alert.as_deref().cloned(),
                     rehearsal: *rehearsal,
                     from: from.clone(),
                     flags: flags.clone(),

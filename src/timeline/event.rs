@@ -42,7 +42,7 @@ pub enum Event {
         /// The alert the run started from (`--alert`): text, labels, annotations, start
         /// time. Absent when started without one, and in older timelines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        alert: Option<crate::alert::Alert>,
+        alert: Option<Box<crate::alert::Alert>>,
     },
     StepStarted {
         /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.

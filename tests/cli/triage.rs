@@ -844,3 +844,34 @@ fn an_empty_matcher_and_a_bad_label_name_are_lint_errors() {
         "{stdout}"
     );
 }
+
+#[test]
+fn resume_brings_the_alert_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    // No terminal and no `--yes`: the manual step pauses the run (exit 3).
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .arg("--alert")
+            .arg(fixture("alerts/alertmanager-crashlooping.json"))
+            .arg("--timeline")
+            .arg(&timeline),
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .args(["run", "--yes", "--resume"])
+            .arg(&timeline),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("  KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Tell the owners of shop that cart-7d9f8b6c5-x2x8q crashes."),
+        "{stdout}"
+    );
+}

@@ -947,7 +947,7 @@ mod tests {
 
     #[test]
     fn runbook_url_ranks_the_runbook_it_names_first() {
-        let catalog = vec![
+        let catalog = [
             (
                 "k8s/crash",
                 yaml_runbook("  alerts:\n    - alertname: KubePodCrashLooping"),
@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn alert_boilerplate_is_not_a_match() {
-        let catalog = vec![
+        let catalog = [
             (
                 "db/postgres",
                 runbook(
