@@ -100,7 +100,7 @@ fn scope(doc: &mut Blocks, runbook: &Runbook) {
             .map(|alert| format!("  - {}", code(&alert.to_string())))
             .collect();
         items.push(format!(
-            "**Alerts** (regexes and matchers of `runbook triage`):\n{}",
+            "**Alerts** (regexes matched by `runbook triage`):\n{}",
             alerts.join("\n")
         ));
     }
