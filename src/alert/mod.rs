@@ -374,8 +374,25 @@ pub fn accepts(input: &crate::model::Input, value: &str) -> bool {
     let fits_pattern = input
         .pattern
         .as_ref()
-        .is_none_or(|pattern| regex::Regex::new(pattern).is_ok_and(|regex| regex.is_match(value)));
+        .is_none_or(|pattern| pattern_matches(pattern, value));
     !input.secret && in_choices && fits_pattern
+}
+
+/// An input's pattern, compiled once per process: triage checks the same few patterns for
+/// every alert of a group.
+fn pattern_matches(pattern: &str, value: &str) -> bool {
+    type Cache = std::collections::HashMap<String, Option<regex::Regex>>;
+    thread_local! {
+        static COMPILED: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::new());
+    }
+    COMPILED.with(|compiled| {
+        compiled
+            .borrow_mut()
+            .entry(pattern.to_string())
+            .or_insert_with(|| regex::Regex::new(pattern).ok())
+            .as_ref()
+            .is_some_and(|regex| regex.is_match(value))
+    })
 }
 
 /// `runbook run --alert FILE|-`: the alert to start from, and how many the payload held (a
