@@ -73,6 +73,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "TIME")]
     pub alerted_at: Option<String>,
 
+    /// Start from this alert: a payload file (Alertmanager, Grafana, PagerDuty V3, Opsgenie,
+    /// Prometheus alert) or `-` for stdin; fills the inputs that name a `label`, the alert
+    /// time, and `alert.*` in templates
+    #[arg(long, value_name = "FILE")]
+    pub alert: Option<String>,
+
     /// Where to write the timeline [default: timelines/INCIDENT.jsonl]
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
@@ -103,7 +109,7 @@ pub struct RunArgs {
 
     /// Continue an interrupted run from its timeline; the first run's flags come back with it
     /// (`--set` gives secrets, or replaces an input)
-    #[arg(long, value_name = "TIMELINE", conflicts_with_all = ["incident", "timeline", "from", "dry_run", "rehearse", "alerted_at"])]
+    #[arg(long, value_name = "TIMELINE", conflicts_with_all = ["incident", "timeline", "from", "dry_run", "rehearse", "alerted_at", "alert"])]
     pub resume: Option<PathBuf>,
 
     /// With --resume: the runbook file to continue, when the one the timeline names has moved
@@ -188,9 +194,11 @@ pub enum ListFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct TriageArgs {
-    /// The alert as it arrived, e.g. `[user-sync-service] creating user: POST /api/users: 500`
-    #[arg(value_name = "ALERT TEXT")]
-    pub alert: String,
+    /// The alert as it arrived: its text (`[FIRING:1] KubePodCrashLooping (…)`), a payload
+    /// file (Alertmanager, Grafana, PagerDuty V3, Opsgenie webhook, Prometheus alert), or `-`
+    /// for stdin [default: stdin, when it is not a terminal]
+    #[arg(value_name = "ALERT")]
+    pub alert: Option<String>,
 
     /// Catalog folder (or a single file) [default: the `--catalog` folder, else runbooks]
     #[arg(value_name = "PATH")]

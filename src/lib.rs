@@ -4,6 +4,7 @@
 //! rendered ([`render`]) or — in later work — executed. Each subcommand lives in
 //! [`commands`]; [`run`] dispatches the parsed command line to it.
 
+pub mod alert;
 pub mod cli;
 pub mod commands;
 mod error;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             sets: args.set,
             incident: args.incident,
             alerted_at: args.alerted_at,
+            alert: args.alert,
             timeline: args.timeline,
             ssh_config: args.ssh_config,
             from: args.from,
@@ -55,9 +57,12 @@ pub fn run(cli: Cli) -> ExitStatus {
         ),
         Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
         Command::List(args) => commands::list::list(&args.path, args.format),
-        Command::Triage(args) => {
-            commands::triage::triage(&args.alert, args.path.as_deref(), args.format, catalog)
-        }
+        Command::Triage(args) => commands::triage::triage(
+            args.alert.as_deref(),
+            args.path.as_deref(),
+            args.format,
+            catalog,
+        ),
         Command::Status(args) => commands::status::status(commands::status::StatusSettings {
             path: args.path,
             format: args.format,

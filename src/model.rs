@@ -194,14 +194,126 @@ pub enum Priority {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
-    /// The services this runbook is for; at least one.
+    /// The services this runbook is for; at least one, unless `alerts` says which alerts
+    /// it answers.
+    #[serde(default)]
     pub services: Vec<Sp<String>>,
     /// The environments it applies to.
     #[serde(default)]
     pub environments: Vec<Sp<String>>,
-    /// Regexes matched against alert text by `runbook triage`.
+    /// The alerts it answers, for `runbook triage`: a regex matched against the alert text,
+    /// or a matcher on the alert's name, labels and text.
     #[serde(default)]
-    pub alerts: Vec<Sp<String>>,
+    pub alerts: Vec<Sp<AlertRule>>,
+}
+
+/// One entry of `scope.alerts`: a regex on the alert text, or a matcher.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AlertRule {
+    /// A regex searched for in the alert text.
+    Pattern(String),
+    /// Conditions on the alert's name, labels and text, all of which must hold.
+    Matcher(AlertMatcher),
+}
+
+impl AlertRule {
+    /// The regex of the pattern form.
+    pub fn pattern(&self) -> Option<&str> {
+        match self {
+            AlertRule::Pattern(pattern) => Some(pattern),
+            AlertRule::Matcher(_) => None,
+        }
+    }
+
+    /// The matcher form.
+    pub fn matcher(&self) -> Option<&AlertMatcher> {
+        match self {
+            AlertRule::Pattern(_) => None,
+            AlertRule::Matcher(matcher) => Some(matcher),
+        }
+    }
+}
+
+// By hand: a string is a pattern, a mapping a matcher. The mapping is read by the YAML
+// deserializer itself (not buffered as serde's untagged enums are), so its values keep their
+// positions.
+impl<'de> Deserialize<'de> for AlertRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RuleVisitor;
+        impl<'de> serde::de::Visitor<'de> for RuleVisitor {
+            type Value = AlertRule;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a regex, or a matcher `{alertname, labels, text}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<AlertRule, E> {
+                Ok(AlertRule::Pattern(value.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, value: String) -> Result<AlertRule, E> {
+                Ok(AlertRule::Pattern(value))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<AlertRule, A::Error> {
+                AlertMatcher::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(AlertRule::Matcher)
+            }
+        }
+        deserializer.deserialize_any(RuleVisitor)
+    }
+}
+
+impl fmt::Display for AlertRule {
+    /// The regex; a matcher as `alertname=~… labels.severity=~… text=~…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AlertRule::Pattern(pattern) => f.write_str(pattern),
+            AlertRule::Matcher(matcher) => {
+                let parts: Vec<String> = matcher
+                    .regexes()
+                    .iter()
+                    .map(|(what, regex)| format!("{what}=~{}", regex.value))
+                    .collect();
+                f.write_str(&parts.join(" "))
+            }
+        }
+    }
+}
+
+/// The matcher form of `scope.alerts`: each value is a regex that must match the whole value
+/// (`^(…)$`), and every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertMatcher {
+    /// A regex for the alert's `alertname` label, e.g. `KubePodCrashLooping`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertname: Option<Sp<String>>,
+    /// Label name → regex for its value, e.g. `severity: "critical|warning"`; the label must be
+    /// there.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<Sp<String>, Sp<String>>,
+    /// A regex for the alert text (its summary, description, title or message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Sp<String>>,
+}
+
+impl AlertMatcher {
+    /// Every regex of the matcher, with what it is for (`alertname`, `labels.severity`,
+    /// `text`).
+    pub fn regexes(&self) -> Vec<(String, &Sp<String>)> {
+        let mut found = Vec::new();
+        if let Some(name) = &self.alertname {
+            found.push(("alertname".to_string(), name));
+        }
+        for (label, regex) in &self.labels {
+            found.push((format!("labels.{}", label.value), regex));
+        }
+        if let Some(text) = &self.text {
+            found.push(("text".to_string(), text));
+        }
+        found
+    }
 }
 
 /// Someone to call.
@@ -264,6 +376,10 @@ pub struct Input {
     /// Environment variable the value is taken from when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Sp<String>>,
+    /// Alert label the value is taken from when a run or triage starts from an alert that
+    /// has it (`namespace`, `pod`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Sp<String>>,
     /// Accept a value starting with `-` even where the input is a word of its own in a
     /// command (`ssh {{ inputs.host }}`), where such a value would be read as an option.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

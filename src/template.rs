@@ -51,8 +51,8 @@ impl Escape {
 }
 
 /// The top-level names a template may use (SPEC section 3).
-pub const KNOWN_ROOTS: [&str; 8] = [
-    "inputs", "vars", "steps", "host", "links", "contacts", "runbook", "incident",
+pub const KNOWN_ROOTS: [&str; 9] = [
+    "inputs", "vars", "steps", "host", "links", "contacts", "runbook", "incident", "alert",
 ];
 
 /// Builds the environment: strict about undefined names, escaping by template name, with

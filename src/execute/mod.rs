@@ -39,6 +39,8 @@ pub struct RunSettings {
     pub sets: Vec<String>,
     pub incident: Option<String>,
     pub alerted_at: Option<String>,
+    /// `--alert FILE|-`: the alert payload the run starts from.
+    pub alert: Option<String>,
     pub timeline: Option<PathBuf>,
     pub ssh_config: Option<PathBuf>,
     pub from: Option<String>,
@@ -86,6 +88,19 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         let (name, value) = split_pair("--set", pair)?;
         sets.insert(name, value);
     }
+    let (alert, alerts_in_payload) = match &settings.alert {
+        Some(argument) => {
+            let (alert, count) = crate::alert::read_for_run(argument)?;
+            (Some(alert), count)
+        }
+        None => (None, 0),
+    };
+    // The alert's labels fill the inputs that name them; `--set` has the last word.
+    if let Some(alert) = &alert {
+        for (name, value) in crate::alert::label_inputs(&runbook, alert) {
+            sets.entry(name).or_insert(value);
+        }
+    }
     let answers: HashMap<String, String> = settings
         .answers
         .iter()
@@ -94,6 +109,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     let alerted_at = settings
         .alerted_at
         .as_deref()
+        .or(alert.as_ref().and_then(|a| a.starts_at.as_deref()))
         .map(|t| {
             t.parse::<jiff::Timestamp>()
                 .map_err(|e| Error::InvalidFlag {
@@ -128,7 +144,8 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
 
     if settings.dry_run {
         let inputs = inputs::for_dry_run(&runbook, &sets);
-        let state = RunState::new(&id, "dry-run", inputs);
+        let mut state = RunState::new(&id, "dry-run", inputs);
+        state.alert = alert.clone();
         crate::commands::write_stdout(&dry_run::plan(&runbook, &id, &state, start))?;
         return Ok(ExitStatus::Success);
     }
@@ -141,6 +158,9 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     let mut prompter = Prompter::new(settings.yes, answers, terminal);
 
     banner(&screen, &runbook, &id, settings.rehearse);
+    if let Some(alert) = &alert {
+        alert_lines(&screen, alert, alerts_in_payload);
+    }
     let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
         Ok(inputs) => inputs,
         Err(ending) => return Ok(report_unstarted(&screen, ending)),
@@ -162,7 +182,8 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
             .unwrap_or_else(|| PathBuf::from("timelines").join(format!("{incident}.jsonl"))),
     );
     let mut timeline = Timeline::create(&timeline_path, &incident, masker)?;
-    let state = RunState::new(&id, &incident, inputs);
+    let mut state = RunState::new(&id, &incident, inputs);
+    state.alert = alert.clone();
     links(&screen, &runbook, &state);
     screen.info(&format!("timeline: {}", timeline_path.display()));
 
@@ -186,6 +207,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
                 catalog: Some(absolute(&catalog).display().to_string()),
             },
             anchored: true,
+            alert: alert.map(Box::new),
         },
     )?;
     let engine = Engine::new(
@@ -421,6 +443,9 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     check_answers(&runbook, &answers)?;
     let mut prompter = Prompter::new(settings.yes, answers, std::io::stdin().is_terminal());
     banner(&screen, &runbook, &run.runbook_id, run.rehearsal);
+    if let Some(alert) = &run.alert {
+        alert_lines(&screen, alert, 1);
+    }
     if crate::timeline::sha256_hex(text.as_bytes()) != run.sha256 {
         screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
     }
@@ -443,6 +468,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         screen.warn(&format!("the timeline ended with a torn line (the machine stopped mid-write); its {bytes} bytes were cut off"));
     }
     let mut state = RunState::new(&run.runbook_id, &run.incident, inputs);
+    state.alert = run.alert.clone();
     rebuilt.top.restore_into(&mut state);
     links(&screen, &runbook, &state);
     screen.info(&format!("timeline: {}", timeline_path.display()));
@@ -567,7 +593,13 @@ fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
         .map(|s| s.as_str())
         .collect();
     screen.section("Scope");
-    screen.line(&format!("  services: {}", services.join(", ")));
+    if !services.is_empty() {
+        screen.line(&format!("  services: {}", services.join(", ")));
+    }
+    if services.is_empty() && !runbook.scope.alerts.is_empty() {
+        let alerts: Vec<String> = runbook.scope.alerts.iter().map(|a| a.to_string()).collect();
+        screen.line(&format!("  alerts: {}", alerts.join(" · ")));
+    }
     if !environments.is_empty() {
         screen.line(&format!("  environments: {}", environments.join(", ")));
     }
@@ -577,6 +609,35 @@ fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
             screen.line(&format!("  {}. {}", n + 1, contact_line(contact)));
         }
     }
+}
+
+/// The alert the run started from (`--alert`), under the banner: which alert, since when,
+/// and what it says.
+fn alert_lines(screen: &Screen, alert: &crate::alert::Alert, in_payload: usize) {
+    screen.section("Alert");
+    for line in alert_header(alert, in_payload) {
+        screen.line(&line);
+    }
+}
+
+/// The lines of [`alert_lines`], without the screen.
+pub fn alert_header(alert: &crate::alert::Alert, in_payload: usize) -> Vec<String> {
+    let mut lines = vec![format!("  {} · {}", alert.headline(), alert.source.name())];
+    if alert.name().is_some() && !alert.text.is_empty() && alert.text != alert.headline() {
+        let text = alert.text.lines().next().unwrap_or_default();
+        lines.push(format!("  {text}"));
+    }
+    match (&alert.status, &alert.starts_at) {
+        (Some(status), Some(at)) => lines.push(format!("  {status} since {at}")),
+        (None, Some(at)) => lines.push(format!("  since {at}")),
+        _ => {}
+    }
+    if in_payload > 1 {
+        lines.push(format!(
+            "  the payload holds {in_payload} alerts: this run answers the first"
+        ));
+    }
+    lines
 }
 
 fn links(screen: &Screen, runbook: &Runbook, state: &RunState) {

@@ -114,6 +114,8 @@ pub struct Interrupted {
     /// The inputs as recorded (secrets as `***`), with the overrides of earlier resumes.
     pub inputs: BTreeMap<String, String>,
     pub alerted_at: Option<String>,
+    /// The alert the run started from (`--alert`).
+    pub alert: Option<crate::alert::Alert>,
     pub rehearsal: bool,
     /// `--from`: where the run started, when not at the first step.
     pub from: Option<String>,
@@ -137,6 +139,7 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                 rehearsal,
                 from,
                 flags,
+                alert,
                 ..
             } if found.is_none() => {
                 found = Some(Interrupted {
@@ -146,6 +149,7 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                     incident: record.incident.clone(),
                     inputs: inputs.clone(),
                     alerted_at: alerted_at.clone(),
+                    alert: alert.as_deref().cloned(),
                     rehearsal: *rehearsal,
                     from: from.clone(),
                     flags: flags.clone(),

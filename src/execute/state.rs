@@ -53,6 +53,8 @@ pub struct RunState {
     /// The vars as last recorded in a `step_finished`, so the next record holds only what
     /// changed since.
     pub(crate) recorded_vars: BTreeMap<String, serde_json::Value>,
+    /// The alert the run started from (`--alert`); `alert.*` is empty without one.
+    pub alert: Option<crate::alert::Alert>,
 }
 
 /// A value left out of a resumed run's state because it held a secret.
@@ -82,6 +84,7 @@ impl RunState {
             steps: BTreeMap::new(),
             withheld: Vec::new(),
             recorded_vars: BTreeMap::new(),
+            alert: None,
         }
     }
 
@@ -194,6 +197,9 @@ impl RunState {
         }
         if let Some(host) = host {
             context.insert("host", Value::from(host));
+        }
+        if uses("alert") {
+            context.insert("alert", crate::alert::template_value(self.alert.as_ref()));
         }
         context
     }

@@ -3,6 +3,7 @@
 //! A file that does not load gets a finding per structural mistake (every one, not just the
 //! first); a file that loads goes through every rule family below, and all findings are kept.
 
+mod alerts;
 mod catalog;
 mod data;
 mod flow;
@@ -212,6 +213,7 @@ pub fn lint_source(
     structure::check(&mut lint, options);
     flow::check(&mut lint);
     values::check(&mut lint);
+    alerts::check(&mut lint);
     templates::check(&mut lint);
     data::check(&mut lint);
     loops::check(&mut lint);

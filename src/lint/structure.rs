@@ -25,11 +25,12 @@ pub(super) fn check(lint: &mut FileLint<'_>, options: &LintOptions) {
         );
     }
     check_reviewed(lint, options);
-    if runbook.scope.services.is_empty() {
+    if runbook.scope.services.is_empty() && runbook.scope.alerts.is_empty() {
         lint.report(
             Rule::EmptyList,
             runbook.scope.pos,
-            "`scope.services` is empty; name at least one service this runbook is for",
+            "`scope.services` is empty; name at least one service this runbook is for, or the \
+             alerts it answers in `scope.alerts`",
         );
     }
     if runbook.steps.is_empty() {

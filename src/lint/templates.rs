@@ -523,6 +523,9 @@ fn check_capture_shapes(
     }
 }
 
+/// What templates see of the alert a run started from (`--alert`); all empty without one.
+const ALERT_FIELDS: [&str; 5] = ["text", "labels", "annotations", "starts_at", "starts_at_ms"];
+
 /// Why a dotted name is not defined here, or `None` when it is.
 fn undefined(
     lint: &FileLint<'_>,
@@ -589,6 +592,19 @@ fn undefined(
         "incident" => second.filter(|s| *s != "id").map(|s| format!("`incident.{s}` is not defined; use `incident.id`")),
         "contacts" => None,
         "data" => undefined_data(runbook, path),
+        "alert" => {
+            let second = second?;
+            if !ALERT_FIELDS.contains(&second) {
+                return Some(format!(
+                    "`alert.{second}` is not defined; use one of {}",
+                    ALERT_FIELDS.map(|f| format!("`alert.{f}`")).join(", ")
+                ));
+            }
+            match (second, third) {
+                ("labels" | "annotations", _) | (_, None) => None,
+                (field, Some(more)) => Some(format!("`alert.{field}` is text: it has no `{more}`")),
+            }
+        }
         other => {
             let known: Vec<String> = KNOWN_ROOTS.iter().map(|s| s.to_string()).collect();
             Some(format!(

@@ -7,7 +7,17 @@ use crate::model::{Command, Sp, parse_duration};
 pub(super) fn check(lint: &mut FileLint<'_>) {
     let runbook = lint.runbook;
     for alert in &runbook.scope.alerts {
-        check_regex(lint, alert, "alert pattern");
+        match &alert.value {
+            crate::model::AlertRule::Pattern(pattern) => {
+                check_regex(lint, &Sp::new(pattern.clone(), alert.pos), "alert pattern");
+            }
+            crate::model::AlertRule::Matcher(matcher) => {
+                super::alerts::check_matcher(lint, alert.pos, matcher);
+                for (what, regex) in matcher.regexes() {
+                    check_regex(lint, regex, &format!("alert matcher `{what}`"));
+                }
+            }
+        }
     }
     for input in runbook.inputs.values() {
         if let Some(pattern) = &input.pattern {

@@ -354,6 +354,10 @@ fn context_of(expected: &[String]) -> &'static str {
         "`http`"
     } else if has("question") {
         "`ask`"
+    } else if has("alertname") {
+        "an alert matcher"
+    } else if has("label") && has("secret") {
+        "an input"
     } else if has("label") {
         "a choice"
     } else if has("until") {

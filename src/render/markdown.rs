@@ -97,7 +97,7 @@ fn scope(doc: &mut Blocks, runbook: &Runbook) {
         let alerts: Vec<String> = scope
             .alerts
             .iter()
-            .map(|alert| format!("  - {}", code(alert)))
+            .map(|alert| format!("  - {}", code(&alert.to_string())))
             .collect();
         items.push(format!(
             "**Alerts** (regexes matched by `runbook triage`):\n{}",

@@ -39,6 +39,10 @@ pub enum Event {
         /// when it is gone, so deleting it cannot hide a dropped tail. Absent in older ones.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         anchored: bool,
+        /// The alert the run started from (`--alert`): text, labels, annotations, start
+        /// time. Absent when started without one, and in older timelines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert: Option<Box<crate::alert::Alert>>,
     },
     StepStarted {
         /// The step kind: `manual`, `check`, `action`, `decision`, `wait`, `sub-procedure`.

@@ -38,6 +38,7 @@ pub fn postmortem(records: &[Record]) -> String {
          Times are UTC._\n"
     );
     summary(&mut out, records, started);
+    alert_section(&mut out, started);
     timeline_table(&mut out, records);
     commands(&mut out, records);
     decisions(&mut out, records);
@@ -139,7 +140,7 @@ fn summary(out: &mut String, records: &[Record], started: Option<&Record>) {
         match (alerted_at, started) {
             (Some(alerted), Some(started)) => alert_lead(alerted, started)
                 .map_or("—".into(), |lead| format!("{lead} (alert → run started)")),
-            _ => "— (no `--alerted-at`)".into(),
+            _ => "— (no `--alert` or `--alerted-at`)".into(),
         },
     );
     row(
@@ -160,6 +161,49 @@ fn summary(out: &mut String, records: &[Record], started: Option<&Record>) {
             None => "— (the run did not end resolved)".into(),
         },
     );
+    out.push('\n');
+}
+
+/// The alert the run started from (`runbook run --alert`), as it arrived.
+fn alert_section(out: &mut String, started: Option<&Record>) {
+    let Some(Event::RunStarted {
+        alert: Some(alert), ..
+    }) = started.map(|r| &r.event)
+    else {
+        return;
+    };
+    let _ = writeln!(out, "## Alert\n");
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let mut row = |name: &str, value: String| {
+        let _ = writeln!(out, "| {name} | {} |", cell(&value));
+    };
+    row(
+        "Alert",
+        format!("{} ({})", alert.headline(), alert.source.name()),
+    );
+    if !alert.text.is_empty() {
+        row("Text", alert.text.clone());
+    }
+    if let Some(status) = &alert.status {
+        row("Status", status.clone());
+    }
+    if let Some(at) = &alert.starts_at {
+        row("Firing since", date_time_of(at));
+    }
+    if !alert.labels.is_empty() {
+        let labels: Vec<String> = alert
+            .labels
+            .iter()
+            .map(|(k, v)| code(&format!("{k}={v}")))
+            .collect();
+        row("Labels", labels.join(", "));
+    }
+    for (name, value) in &alert.annotations {
+        row(&format!("Annotation {}", code(name)), value.clone());
+    }
+    if let Some(url) = &alert.generator_url {
+        row("Source", url.clone());
+    }
     out.push('\n');
 }
 

@@ -449,6 +449,7 @@ mod tests {
             from: None,
             flags: Default::default(),
             anchored: false,
+            alert: None,
         }
     }
 

@@ -42,6 +42,7 @@ fn incident(dir: &Path, rehearsal: bool) -> PathBuf {
             from: None,
             flags: Default::default(),
             anchored: false,
+            alert: None,
         },
     );
     record(

@@ -80,7 +80,7 @@ fn the_printed_command_runs_as_pasted() {
         &["--format", "json"],
     );
     let json: Value = serde_json::from_str(&stdout).unwrap();
-    let command = json["matches"][0]["command"].as_str().unwrap();
+    let command = json["alerts"][0]["matches"][0]["command"].as_str().unwrap();
     let words = shlex::split(command).unwrap();
     assert_eq!(words[..2], ["runbook", "run"]);
     let (code, stdout, stderr) = output(runbook().args(&words[1..]).arg("--dry-run"));
@@ -114,7 +114,12 @@ fn shared_words_alone_are_a_weak_match() {
         "[billing-worker] consumers lag: backlog of 12000 orders",
         &[],
     );
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    // A weak match is a suggestion, not an answer: exit 1, and stderr says why.
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("no confident match: no runbook claims this alert"),
+        "{stderr}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines[0], "Weak match (no alert pattern or service matched): orders/consumer-lag",
@@ -124,13 +129,12 @@ fn shared_words_alone_are_a_weak_match() {
         stdout.contains("  weak match: shares words: backlog, consumer, lag, order\n"),
         "{stdout}"
     );
-    // `worker` appears in the refunds runbook's summary: a weaker match, labelled so.
+    // `worker` appears in the refunds runbook's summary: one shared word is chance, not a
+    // match.
     assert_eq!(
         section(&stdout, "Other matches"),
-        [
-            "  2. payments/refunds-stuck · Payments — refunds stuck in pending",
-            "     weak match: shares words: worker",
-        ]
+        Vec::<&str>::new(),
+        "{stdout}"
     );
 }
 
@@ -168,12 +172,17 @@ fn json_lists_every_match_with_its_tier_and_command() {
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
-        json["alert"],
+        json["alerts"][0]["alert"]["text"],
         "[payments-api] refund R1234 stuck in pending"
     );
-    assert_eq!(json["service"], "payments-api");
+    assert_eq!(json["alerts"][0]["alert"]["source"], "text");
+    assert_eq!(json["alerts"][0]["service"], "payments-api");
     assert_eq!(json["skipped"], Value::Array(Vec::new()));
-    let matches = json["matches"].as_array().unwrap();
+    assert_eq!(
+        json["groups"],
+        serde_json::json!([{ "runbook": "payments/refunds-stuck", "alerts": [0] }])
+    );
+    let matches = json["alerts"][0]["matches"].as_array().unwrap();
     let ranked: Vec<(&str, &str)> = matches
         .iter()
         .map(|m| (m["id"].as_str().unwrap(), m["tier"].as_str().unwrap()))
@@ -223,8 +232,12 @@ fn json_without_a_match_has_no_matches_and_exits_1() {
     let (code, stdout, _) = triage("[paymnts] ledger sync timed out", &["--format", "json"]);
     assert_eq!(code, 1);
     let json: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["matches"], Value::Array(Vec::new()));
-    assert_eq!(json["service"], "paymnts");
+    assert_eq!(json["alerts"][0]["matches"], Value::Array(Vec::new()));
+    assert_eq!(json["alerts"][0]["service"], "paymnts");
+    assert_eq!(
+        json["groups"],
+        serde_json::json!([{ "runbook": null, "alerts": [0] }])
+    );
 }
 
 #[test]
@@ -234,7 +247,7 @@ fn an_empty_alert_is_an_invalid_invocation() {
         assert_eq!(code, 2, "{alert:?}");
         assert_eq!(stdout, "");
         assert!(
-            stderr.contains("for `ALERT TEXT`: the alert text is empty"),
+            stderr.contains("for `ALERT`: the alert is empty"),
             "{stderr}"
         );
     }
@@ -323,7 +336,7 @@ fn triage_fixtures_pass_lint_without_warnings() {
 #[test]
 fn a_misspelt_service_gets_a_weak_match_and_a_suggestion() {
     let (code, stdout, stderr) = triage("[payments-apii] refund R1 stuck in pending", &[]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
         stdout.starts_with(
             "Weak match (no alert pattern or service matched): payments/refunds-stuck\n"
@@ -362,6 +375,503 @@ fn a_regex_that_does_not_compile_is_skipped_and_lint_errors_are_flagged() {
         stdout.contains(
             "  ⚠ `runbook lint` finds 1 error in it: `runbook run` refuses it until it is fixed"
         ),
+        "{stdout}"
+    );
+}
+
+// ---- Alerts as they arrive: payloads of each source, from a file or stdin, against the
+// ---- shipped catalog (`runbooks/`).
+
+/// `tests/fixtures/alerts/NAME`, relative to the repository (where the commands run).
+fn payload(name: &str) -> String {
+    format!("tests/fixtures/alerts/{name}")
+}
+
+/// `runbook triage ARGS…` at the root of the repository, `stdin` piped in.
+fn triage_stdin(stdin: &str, args: &[&str]) -> (i32, String, String) {
+    output(runbook().arg("triage").args(args).write_stdin(stdin))
+}
+
+fn json_of(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"))
+}
+
+#[test]
+fn an_alertmanager_group_is_triaged_alert_by_alert_and_grouped_by_runbook() {
+    let file = payload("alertmanager-mixed.json");
+    let (code, stdout, stderr) = output(runbook().args(["triage", &file, "--format", "json"]));
+    // The HPA alert has no runbook: the group exits 1, the others are still answered.
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let json = json_of(&stdout);
+    assert_eq!(
+        json["groups"],
+        serde_json::json!([
+            { "runbook": "kubernetes/pod-crash-looping", "alerts": [0, 2] },
+            { "runbook": null, "alerts": [1] },
+        ])
+    );
+    let first = &json["alerts"][0]["matches"][0];
+    assert_eq!(first["tier"], "matcher");
+    assert_eq!(
+        first["matched_labels"],
+        serde_json::json!({
+            "alertname": "KubePodCrashLooping", "severity": "warning",
+            "namespace": "shop", "pod": "cart-7d9f8b6c5-x2x8q", "container": "cart",
+        })
+    );
+    // A group payload: each alert's own labels and start time, with --set/--alerted-at.
+    assert_eq!(
+        first["command"],
+        "runbook run kubernetes/pod-crash-looping --alerted-at 2026-11-21T03:43:00Z \
+         --set container=cart --set namespace=shop --set pod=cart-7d9f8b6c5-x2x8q"
+    );
+    assert_eq!(
+        json["alerts"][2]["matches"][0]["command"],
+        "runbook run kubernetes/pod-crash-looping --alerted-at 2026-11-21T03:45:30Z \
+         --set container=checkout --set namespace=shop --set pod=checkout-5c6d7e8f9-q7w4r"
+    );
+    assert!(
+        stderr.contains(
+            "no match: none of the 6 runbooks in `runbooks` matches the alert KubeHpaMaxedOut"
+        ),
+        "{stderr}"
+    );
+
+    let (_, text, _) = output(runbook().args(["triage", &file]));
+    assert!(
+        text.starts_with(
+            "Alert 1 of 3: KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook · firing since 2026-11-21T03:43:00Z\n\
+             Alert 3 of 3: KubePodCrashLooping (namespace=shop pod=checkout-5c6d7e8f9-q7w4r container=checkout) · Alertmanager webhook · firing since 2026-11-21T03:45:30Z\n\n\
+             Best match: kubernetes/pod-crash-looping\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        section(&text, "Start it"),
+        [
+            "  # Alert 1 of 3",
+            "  runbook run kubernetes/pod-crash-looping --alerted-at 2026-11-21T03:43:00Z --set container=cart --set namespace=shop --set pod=cart-7d9f8b6c5-x2x8q",
+            "  # Alert 3 of 3",
+            "  runbook run kubernetes/pod-crash-looping --alerted-at 2026-11-21T03:45:30Z --set container=checkout --set namespace=shop --set pod=checkout-5c6d7e8f9-q7w4r",
+        ]
+    );
+    assert!(
+        text.contains("Alert 2 of 3: KubeHpaMaxedOut (namespace=shop horizontalpodautoscaler=cart job=kube-state-metrics) · Alertmanager webhook · firing since 2026-11-21T03:40:00Z\n  no runbook answers it\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_payload_on_stdin_is_read_with_a_dash_and_without_an_argument() {
+    let body =
+        std::fs::read_to_string(repo().join(payload("alertmanager-crashlooping.json"))).unwrap();
+    for args in [&["-", "--format", "json"][..], &["--format", "json"][..]] {
+        let (code, stdout, stderr) = triage_stdin(&body, args);
+        assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
+        let json = json_of(&stdout);
+        assert_eq!(
+            json["groups"],
+            serde_json::json!([{ "runbook": "kubernetes/pod-crash-looping", "alerts": [0, 1] }]),
+            "{args:?}"
+        );
+        assert_eq!(json["alerts"][1]["alert"]["source"], "alertmanager");
+        assert_eq!(
+            json["alerts"][1]["alert"]["labels"]["pod"],
+            "checkout-5c6d7e8f9-q7w4r"
+        );
+    }
+    // Plain text on stdin is a text alert.
+    let (code, stdout, _) = triage_stdin(
+        "[user-sync-service] creating user: POST /api/users: 500\n",
+        &["-"],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("Best match: user-sync/push-failures\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_payload_file_of_one_alert_prints_the_alert_flag() {
+    let file = payload("prometheus-node-filesystem.json");
+    let (code, stdout, stderr) = output(runbook().args(["triage", &file]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("Alert: NodeFilesystemSpaceFillingUp (instance=10.0.3.21:9100 mountpoint=/var device=/dev/nvme0n1p1) · Prometheus alert · since 2026-11-21T02:10:00Z\n\nBest match: node/filesystem-filling\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        section(&stdout, "Start it"),
+        [format!(
+            "  runbook run node/filesystem-filling --alert {file}"
+        )]
+    );
+    // The command runs as printed: the labels fill the inputs.
+    let (code, dry, stderr) = output(runbook().args([
+        "run",
+        "node/filesystem-filling",
+        "--alert",
+        &file,
+        "--dry-run",
+    ]));
+    assert_eq!(code, 0, "{dry}{stderr}");
+    assert!(dry.contains("df -h /var"), "{dry}");
+    assert!(dry.contains("`10.0.3.21:9100`"), "{dry}");
+}
+
+#[test]
+fn grafana_pagerduty_and_opsgenie_payloads_find_their_runbooks() {
+    for (file, runbook_id, tier, text) in [
+        (
+            "grafana-crashlooping.json",
+            "kubernetes/pod-crash-looping",
+            "matcher",
+            "Pod is crash looping.",
+        ),
+        (
+            "pagerduty-incident.json",
+            "web-front/saturated-backends",
+            "regex",
+            "[web-front] HAProxy backend web/web-2 is DOWN",
+        ),
+        (
+            "opsgenie-create.json",
+            "kubernetes/pod-crash-looping",
+            "matcher",
+            "[FIRING:1] KubePodCrashLooping (cart shop warning)",
+        ),
+    ] {
+        let path = payload(file);
+        let (code, stdout, stderr) = output(runbook().args(["triage", &path, "--format", "json"]));
+        assert_eq!(code, 0, "{file}: {stdout}{stderr}");
+        let json = json_of(&stdout);
+        let alert = &json["alerts"][0];
+        assert_eq!(alert["alert"]["text"], text, "{file}");
+        assert_eq!(alert["matches"][0]["id"], runbook_id, "{file}");
+        assert_eq!(alert["matches"][0]["tier"], tier, "{file}");
+        // One alert from a file: `--alert FILE` carries it.
+        assert!(
+            alert["matches"][0]["command"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("--alert {path}")),
+            "{file}: {}",
+            alert["matches"][0]["command"]
+        );
+    }
+    let (_, stdout, _) = output(runbook().args([
+        "triage",
+        &payload("opsgenie-create.json"),
+        "--format",
+        "json",
+    ]));
+    let alert = &json_of(&stdout)["alerts"][0]["alert"];
+    assert_eq!(alert["source"], "opsgenie");
+    assert_eq!(alert["labels"]["severity"], "warning", "a `key:value` tag");
+    assert_eq!(alert["labels"]["pod"], "cart-7d9f8b6c5-x2x8q", "a detail");
+    assert_eq!(alert["starts_at"], "2026-11-21T03:43:00Z");
+    let (_, stdout, _) = output(runbook().args([
+        "triage",
+        &payload("pagerduty-incident.json"),
+        "--format",
+        "json",
+    ]));
+    let alert = &json_of(&stdout)["alerts"][0]["alert"];
+    assert_eq!(alert["source"], "pagerduty");
+    assert_eq!(alert["labels"]["service"], "web-front");
+    assert_eq!(alert["starts_at"], "2026-11-21T03:48:12Z");
+    assert_eq!(
+        alert["generator_url"],
+        "https://acme.pagerduty.com/incidents/Q2K4HWCQ8A5L1T"
+    );
+}
+
+#[test]
+fn a_malformed_payload_names_its_format_and_what_is_wrong() {
+    for (input, expected) in [
+        (
+            payload("alertmanager-bad-labels.json"),
+            "error: invalid value `tests/fixtures/alerts/alertmanager-bad-labels.json` for `ALERT`: Alertmanager webhook: `alerts[0].labels` is a list, not an object of names and values\n",
+        ),
+        (
+            payload("pagerduty-no-title.json"),
+            "error: invalid value `tests/fixtures/alerts/pagerduty-no-title.json` for `ALERT`: PagerDuty V3 webhook: `event.data.title` is missing or empty: the incident has no title\n",
+        ),
+    ] {
+        let (code, stdout, stderr) = output(runbook().args(["triage", &input]));
+        assert_eq!((code, stdout.as_str()), (2, ""), "{input}");
+        assert_eq!(stderr, expected);
+    }
+    for (stdin, expected) in [
+        (
+            r#"{"alerts": {"labels": {}}}"#,
+            "Alertmanager webhook: `alerts` is an object, not a list",
+        ),
+        (
+            r#"{"labels": {"alertname": "X"}, "startsAt": "yesterday"}"#,
+            "Prometheus alert: `startsAt` is `yesterday`, not an RFC 3339 time",
+        ),
+        (
+            r#"{"action": "Create", "alert": {"message": "m", "createdAt": "now"}}"#,
+            "Opsgenie webhook: `alert.createdAt` is text, not a time in epoch milliseconds",
+        ),
+        (
+            r#"{"status": "firing"#,
+            "JSON: the alert starts with `{` but is not valid JSON",
+        ),
+        (
+            r#"{"foo": 1}"#,
+            "JSON: a JSON object with the keys `foo` is none of the payloads",
+        ),
+    ] {
+        let (code, _, stderr) = triage_stdin(stdin, &["-"]);
+        assert_eq!(code, 2, "{stdin}");
+        assert!(
+            stderr.starts_with(&format!("error: invalid value `-` for `ALERT`: {expected}")),
+            "{stdin}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_firing_subject_and_alert_boilerplate_do_not_mislead_triage() {
+    let (code, stdout, stderr) = output(runbook().args([
+        "triage",
+        "[FIRING:1] KubePodCrashLooping (shop cart-7d9f8b6c5-x2x8q cart warning)",
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("Best match: kubernetes/pod-crash-looping\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("FIRING:1`"),
+        "not taken as a service: {stdout}"
+    );
+    for alert in [
+        "[FIRING:1] KubeJobFailed (batch nightly-report) Job batch/nightly-report failed to complete. Removing failed job after investigation should clear this alert.",
+        "nothing-matches-this",
+    ] {
+        let (code, stdout, stderr) = output(runbook().args(["triage", alert]));
+        assert_eq!((code, stdout.as_str()), (1, ""), "{alert}: {stderr}");
+        assert!(stderr.starts_with("no match: "), "{stderr}");
+    }
+}
+
+#[test]
+fn a_runbook_url_pointing_at_a_step_ranks_that_runbook_first() {
+    let body = r#"{"labels": {"alertname": "SomethingElse", "severity": "page"},
+        "annotations": {"summary": "Queue consumers lag", "runbook_url": "https://runbooks.example.com/web-front/saturated-backends.html#step-drain"},
+        "startsAt": "2026-11-21T03:00:00Z"}"#;
+    let (code, stdout, stderr) = triage_stdin(body, &["-", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let best = &json_of(&stdout)["alerts"][0]["matches"][0];
+    assert_eq!(best["id"], "web-front/saturated-backends");
+    assert_eq!(best["tier"], "runbook_url");
+    assert_eq!(best["step"], "drain");
+    assert_eq!(
+        best["command"],
+        "runbook run web-front/saturated-backends --alerted-at 2026-11-21T03:00:00Z"
+    );
+}
+
+#[test]
+fn an_empty_stdin_is_an_invalid_invocation() {
+    // An empty stdin is an empty alert: exit 2, not a hang.
+    let (code, _, stderr) = output(runbook().arg("triage").write_stdin(""));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the alert is empty"), "{stderr}");
+}
+
+// ---- `runbook run --alert`: the alert's labels fill inputs, its start is the alert time,
+// ---- templates see it, and the timeline and the postmortem keep it.
+
+#[test]
+fn run_with_an_alert_fills_inputs_templates_the_timeline_and_the_postmortem() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .arg("--alert")
+            .arg(fixture("alerts/alertmanager-crashlooping.json"))
+            .arg("--timeline")
+            .arg(&timeline)
+            .arg("--yes"),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The header says which alert, from which source, since when; a group gives its first.
+    for line in [
+        "  KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook",
+        "  Pod is crash looping.",
+        "  firing since 2026-11-21T03:43:00Z",
+        "  the payload holds 2 alerts: this run answers the first",
+        "  Pod dashboard: https://grafana.example.com/d/pod?var-pod=cart-7d9f8b6c5-x2x8q&from=1795232580000",
+    ] {
+        assert!(
+            stdout.contains(&format!("{line}\n")),
+            "{line:?} in\n{stdout}"
+        );
+    }
+    // Labels became inputs; `alert.*` rendered, a missing label as empty text.
+    assert!(
+        stdout.contains("shop/cart-7d9f8b6c5-x2x8q at 1795232580000 in cart missing=."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The alert says: Pod is crash looping."),
+        "{stdout}"
+    );
+
+    let text = std::fs::read_to_string(&timeline).unwrap();
+    let started: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(started["event"], "run_started");
+    assert_eq!(started["alerted_at"], "2026-11-21T03:43:00Z");
+    assert_eq!(started["inputs"]["pod"], "cart-7d9f8b6c5-x2x8q");
+    assert_eq!(started["alert"]["labels"]["container"], "cart");
+    assert_eq!(
+        started["alert"]["annotations"]["summary"],
+        "Pod is crash looping."
+    );
+    assert_eq!(started["alert"]["starts_at"], "2026-11-21T03:43:00Z");
+    assert_eq!(started["alert"]["source"], "alertmanager");
+
+    let (code, md, stderr) = output(
+        runbook_in(dir.path())
+            .args(["timeline", "--format", "md"])
+            .arg(&timeline),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(md.contains("| Alerted | 2026-11-21 03:43:00 UTC |"), "{md}");
+    let tta = md
+        .lines()
+        .find(|l| l.starts_with("| Time to acknowledge |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(tta.ends_with("(alert → run started) |"), "{tta}");
+    assert!(md.contains("## Alert\n"), "{md}");
+    assert!(
+        md.contains("| Alert | KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) (Alertmanager webhook) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Firing since | 2026-11-21 03:43:00 UTC |"),
+        "{md}"
+    );
+    assert!(md.contains("`pod=cart-7d9f8b6c5-x2x8q`"), "{md}");
+}
+
+#[test]
+fn without_an_alert_the_alert_names_are_empty_and_set_wins_over_a_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .args(["--set", "namespace=ops", "--set", "pod=api-1", "--yes"])
+            .arg("--timeline")
+            .arg(dir.path().join("t.jsonl")),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ops/api-1 at  in  missing=."), "{stdout}");
+
+    // With an alert from stdin, `--set` still has the last word.
+    let body = std::fs::read_to_string(fixture("alerts/prometheus-node-filesystem.json")).unwrap();
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .args([
+                "run",
+                "--dry-run",
+                "--alert",
+                "-",
+                "--set",
+                "mountpoint=/srv",
+            ])
+            .arg(repo().join("runbooks/node/filesystem-filling.yaml"))
+            .write_stdin(body),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("df -h /srv"), "{stdout}");
+    assert!(stdout.contains("10.0.3.21:9100"), "{stdout}");
+}
+
+#[test]
+fn lint_knows_the_alert_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("alerts/runbooks/pod-echo.yaml"))
+        .unwrap()
+        .replace("{{ alert.text }}", "{{ alert.txt }}")
+        .replace("{{ alert.labels.nope }}", "{{ alert.starts_at.day }}");
+    std::fs::write(dir.path().join("pod-echo.yaml"), text).unwrap();
+    let (code, stdout, _) = output(runbook_in(dir.path()).args(["lint", "."]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("`alert.txt` is not defined; use one of `alert.text`, `alert.labels`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`alert.starts_at` is text: it has no `day`"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = output(
+        runbook_in(&repo())
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .args(["lint", "--deny-warnings", "tests/fixtures/alerts/runbooks"]),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn an_empty_matcher_and_a_bad_label_name_are_lint_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("alerts/runbooks/pod-echo.yaml"))
+        .unwrap()
+        .replace(
+            "    - alertname: KubePodCrashLooping\n",
+            "    - labels: {}\n",
+        )
+        .replace("label: pod }", "label: pod-name }");
+    std::fs::write(dir.path().join("pod-echo.yaml"), text).unwrap();
+    let (code, stdout, _) = output(runbook_in(dir.path()).args(["lint", "."]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("this alert matcher has no condition"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`pod-name` is not an alert label name"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn resume_brings_the_alert_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = dir.path().join("t.jsonl");
+    // No terminal and no `--yes`: the manual step pauses the run (exit 3).
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .arg("run")
+            .arg(fixture("alerts/runbooks/pod-echo.yaml"))
+            .arg("--alert")
+            .arg(fixture("alerts/alertmanager-crashlooping.json"))
+            .arg("--timeline")
+            .arg(&timeline),
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let (code, stdout, stderr) = output(
+        runbook_in(dir.path())
+            .args(["run", "--yes", "--resume"])
+            .arg(&timeline),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("  KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Tell the owners of shop that cart-7d9f8b6c5-x2x8q crashes."),
         "{stdout}"
     );
 }

@@ -1,4 +1,5 @@
-//! `runbook triage "ALERT TEXT" [PATH]`: which runbook answers this alert.
+//! `runbook triage [ALERT] [PATH]`: which runbook answers this alert — or each alert of a
+//! payload (Alertmanager, Grafana, PagerDuty, Opsgenie; see [`crate::alert`]).
 //!
 //! The catalog is loaded — a runbook that does not load is skipped with a warning, so a broken
 //! sibling never hides the right one —, ranked by [`rank`], and each match is given what the
@@ -7,14 +8,16 @@
 mod rank;
 mod report;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use minijinja::context;
 use serde::Serialize;
 
-use self::rank::{Candidate, Match, Reason, Tier};
+use self::rank::{Candidate, Match, Ranker, Reason, Tier};
 use super::write_stdout;
+use crate::alert::{Alert, Origin, Source};
 use crate::cli::TriageFormat;
 use crate::lint::{self, LintOptions, Severity};
 use crate::load::{self, SourceFile};
@@ -22,23 +25,16 @@ use crate::model::{Contact, Runbook};
 use crate::template::shell_quote;
 use crate::{Error, ExitStatus};
 
-/// Ranks the catalog at `path` against `alert` and prints the matches, best first.
+/// Ranks the catalog at `path` against each alert of the input and prints the matches, best
+/// first, alerts that lead to the same runbook together.
 pub fn triage(
-    alert: &str,
+    alert: Option<&str>,
     path: Option<&Path>,
     format: TriageFormat,
     catalog: Option<PathBuf>,
 ) -> Result<ExitStatus, Error> {
-    let alert_text = alert.trim();
-    if alert_text.is_empty() {
-        return Err(Error::InvalidFlag {
-            flag: "ALERT TEXT",
-            value: alert.to_string(),
-            reason: "the alert text is empty; paste the alert as it arrived, e.g. \
-                     `runbook triage \"[user-sync-service] creating user: POST /api/users: 500\"`"
-                .into(),
-        });
-    }
+    let (text, origin) = read_input(alert)?;
+    let alerts = crate::alert::parse_from("ALERT", &text, &origin)?;
     let place = CatalogPlace::new(path, catalog);
     let files = load::expand_paths(std::slice::from_ref(&place.searched))?;
     if files.is_empty() {
@@ -56,27 +52,56 @@ pub fn triage(
         .map(|(id, _, runbook)| Candidate { id, runbook })
         .collect();
     let services = known_services(&candidates);
-    let service = rank::named_service(alert_text, &services);
-    let ranked = rank::rank(alert_text, service.as_deref(), &candidates);
+    let ranker = Ranker::new(&candidates);
 
     let lint_options = LintOptions::new(Some(place.root.clone()))?;
     let mut lint_catalog = lint::Catalog::new(place.root.clone());
-    let matches: Vec<Found> = ranked
-        .iter()
-        .map(|ranked| {
-            let (id, source, runbook) = &loaded[ranked.candidate];
-            let lint_errors = lint::lint_source(source, &mut lint_catalog, &lint_options)
+    // Each runbook is linted once, however many alerts it answers.
+    let mut lint_errors: HashMap<usize, usize> = HashMap::new();
+    let env = crate::template::environment();
+    // `--alert FILE` gives `runbook run` the whole alert; only a file of one alert says
+    // which one.
+    let payload_file = match (&origin, alerts.len()) {
+        (Origin::File(file), 1) if alerts[0].source != Source::Text => Some(file.clone()),
+        _ => None,
+    };
+    let triaged: Vec<AlertTriage> = alerts
+        .into_iter()
+        .map(|alert| {
+            let service = rank::alert_service(&alert, &services);
+            let ranked = ranker.rank_top(&alert, service.as_deref(), MAX_MATCHES);
+            let matches = ranked
                 .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            found(id, &source.path, runbook, ranked, &place, lint_errors)
+                .map(|ranked| {
+                    let (id, source, runbook) = &loaded[ranked.candidate];
+                    let errors = *lint_errors.entry(ranked.candidate).or_insert_with(|| {
+                        lint::lint_source(source, &mut lint_catalog, &lint_options)
+                            .iter()
+                            .filter(|d| d.severity == Severity::Error)
+                            .count()
+                    });
+                    let shown = Shown {
+                        id,
+                        file: &source.path,
+                        runbook,
+                        place: &place,
+                        env: &env,
+                        payload_file: payload_file.as_deref(),
+                    };
+                    found(&shown, ranked, &alert, errors)
+                })
+                .collect();
+            AlertTriage {
+                alert,
+                service,
+                matches,
+            }
         })
         .collect();
 
     let triage = Triage {
-        alert: alert_text.to_string(),
-        service,
-        matches,
+        groups: groups(&triaged),
+        alerts: triaged,
         skipped,
     };
     match format {
@@ -85,23 +110,102 @@ pub fn triage(
             &(serde_json::to_string_pretty(&triage).expect("a triage serializes") + "\n"),
         )?,
     }
-    if triage.matches.is_empty() {
-        report::no_match(&triage, &place, &services, loaded.len());
-        return Ok(ExitStatus::Failure);
+    // A words match is a suggestion, not an answer: exit 0 says every alert has a runbook
+    // that claims it (runbook_url, matcher, regex, service).
+    let mut answered = true;
+    for alert in &triage.alerts {
+        match alert.matches.first() {
+            None => report::no_match(alert, &place, &services, loaded.len(), triage.alerts.len()),
+            Some(best) if best.is_weak() => report::weak_only(alert, triage.alerts.len()),
+            Some(_) => continue,
+        }
+        answered = false;
     }
-    Ok(ExitStatus::Success)
+    if !answered && triage.alerts.len() > 1 {
+        report::unanswered_hint(&place);
+    }
+    Ok(if answered {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// The most matches shown for one alert, best first (`--format json` included): past the
+/// best few, a long tail of weak matches helps nobody, and a group of hundreds of alerts
+/// against a large catalog would print megabytes.
+const MAX_MATCHES: usize = 20;
+
+/// The alert as given: the argument (text or a payload file), or stdin when it is `-` or
+/// absent and stdin is not a terminal.
+fn read_input(alert: Option<&str>) -> Result<(String, Origin), Error> {
+    match alert {
+        None if std::io::stdin().is_terminal() => Err(Error::InvalidFlag {
+            flag: "ALERT",
+            value: String::new(),
+            reason: "no alert given: paste the alert text (`runbook triage \"[FIRING:1] \
+                     KubePodCrashLooping …\"`), name a payload file, or pipe the payload in \
+                     (`… | runbook triage -`)"
+                .into(),
+        }),
+        None | Some("-") => Ok((crate::alert::read_stdin("ALERT")?, Origin::Stdin)),
+        Some(argument) if looks_like_payload_file(argument) => {
+            let path = PathBuf::from(argument);
+            Ok((crate::alert::read_file("ALERT", &path)?, Origin::File(path)))
+        }
+        Some(argument) => Ok((argument.to_string(), Origin::Argument)),
+    }
+}
+
+/// An argument is a payload file when it is one line naming an existing file: alert texts
+/// are not file names.
+fn looks_like_payload_file(argument: &str) -> bool {
+    !argument.contains('\n') && !argument.trim().is_empty() && Path::new(argument).is_file()
+}
+
+/// Alerts that lead to the same runbook, in the order they came; the alerts nothing answers
+/// make a group of their own.
+fn groups(alerts: &[AlertTriage]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (index, alert) in alerts.iter().enumerate() {
+        let runbook = alert.matches.first().map(|m| m.id.clone());
+        match groups.iter_mut().find(|g| g.runbook == runbook) {
+            Some(group) => group.alerts.push(index),
+            None => groups.push(Group {
+                runbook,
+                alerts: vec![index],
+            }),
+        }
+    }
+    groups
 }
 
 /// What triage found, as `--format json` prints it.
 #[derive(Debug, Serialize)]
 struct Triage {
-    /// The alert, trimmed.
-    alert: String,
+    /// Each alert of the input, with its matches.
+    alerts: Vec<AlertTriage>,
+    /// The alerts by the runbook that answers them best (`runbook` null: none does).
+    groups: Vec<Group>,
+    /// Runbooks that could not be loaded and so were not ranked.
+    skipped: Vec<Skipped>,
+}
+
+/// One alert and the runbooks that answer it, best first.
+#[derive(Debug, Serialize)]
+struct AlertTriage {
+    alert: Alert,
     /// The service the alert names, if it names one.
     service: Option<String>,
     matches: Vec<Found>,
-    /// Runbooks that could not be loaded and so were not ranked.
-    skipped: Vec<Skipped>,
+}
+
+/// Alerts whose best match is the same runbook.
+#[derive(Debug, Serialize)]
+struct Group {
+    runbook: Option<String>,
+    /// Indexes into `alerts`.
+    alerts: Vec<usize>,
 }
 
 /// One matching runbook and what it takes to act on it.
@@ -115,6 +219,11 @@ struct Found {
     /// Words tier only: the sum of the shared words' rarity.
     #[serde(skip_serializing_if = "Option::is_none")]
     score: Option<f64>,
+    /// The alert's labels that matched (a matcher's conditions) or filled an input.
+    matched_labels: BTreeMap<String, String>,
+    /// The step a `runbook_url` ending in `#step-ID` points at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<String>,
     owner: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     priority: Option<String>,
@@ -200,7 +309,13 @@ impl CatalogPlace {
     /// The command that starts the runbook in `file` when pasted in this directory: by id
     /// when the id leads back to that file, with `--catalog` unless `runbook run` would find
     /// the catalog by itself; else by path.
-    fn run_command(&self, id: &str, file: &Path, sets: &[(String, String)]) -> String {
+    fn run_command(
+        &self,
+        id: &str,
+        file: &Path,
+        sets: &[(String, String)],
+        alert: &[String],
+    ) -> String {
         let mut words = vec!["runbook".to_string(), "run".to_string()];
         let by_id =
             load::resolve_id(&self.root, id).is_some_and(|p| absolute(&p) == absolute(file));
@@ -215,6 +330,7 @@ impl CatalogPlace {
         } else {
             words.push(shell_quote(&shown_path(file)));
         }
+        words.extend(alert.iter().cloned());
         for (name, value) in sets {
             words.push("--set".into());
             // Input names are plain identifiers; only the value may need quoting.
@@ -286,17 +402,22 @@ fn known_services<'a>(candidates: &[Candidate<'a>]) -> Vec<&'a str> {
     services
 }
 
+/// What is the same for every match of a runbook, and where the command is run from.
+struct Shown<'a> {
+    id: &'a str,
+    file: &'a Path,
+    runbook: &'a Runbook,
+    place: &'a CatalogPlace,
+    env: &'a minijinja::Environment<'static>,
+    /// The payload file to give `runbook run --alert`, when the input was a file of one alert.
+    payload_file: Option<&'a Path>,
+}
+
 /// Everything printed about one match.
-fn found(
-    id: &str,
-    file: &Path,
-    runbook: &Runbook,
-    ranked: &Match,
-    place: &CatalogPlace,
-    lint_errors: usize,
-) -> Found {
+fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -> Found {
+    let runbook = shown.runbook;
     let reason = &ranked.reason;
-    let given = given_inputs(runbook, reason);
+    let given = given_inputs(runbook, ranked, alert);
     let asks_for = runbook
         .inputs
         .iter()
@@ -312,22 +433,61 @@ fn found(
                 .collect(),
         })
         .collect();
-    let sets: Vec<(String, String)> = given.into_iter().collect();
+    let mut matched_labels: BTreeMap<String, String> = match reason {
+        Reason::Matcher { labels, .. } => labels.iter().cloned().collect(),
+        _ => BTreeMap::new(),
+    };
+    for given in given.values() {
+        if let Some((label, value)) = &given.label {
+            matched_labels.insert(label.clone(), value.clone());
+        }
+    }
+    let all_sets: Vec<(String, String)> = given
+        .iter()
+        .map(|(name, given)| (name.clone(), given.value.clone()))
+        .collect();
+    // With `--alert FILE`, `runbook run` fills the label inputs and `alerted_at` itself;
+    // otherwise the command says them.
+    let (alert_flags, sets): (Vec<String>, Vec<(String, String)>) = match shown.payload_file {
+        Some(file) => (
+            vec!["--alert".into(), shell_quote(&shown_path(file))],
+            given
+                .iter()
+                .filter(|(_, given)| given.label.is_none())
+                .map(|(name, given)| (name.clone(), given.value.clone()))
+                .collect(),
+        ),
+        None => (
+            alert
+                .starts_at
+                .iter()
+                .flat_map(|at| ["--alerted-at".to_string(), shell_quote(at)])
+                .collect(),
+            all_sets.clone(),
+        ),
+    };
     Found {
-        id: id.to_string(),
+        id: shown.id.to_string(),
         title: runbook.title.value.clone(),
-        file: file.display().to_string(),
+        file: shown.file.display().to_string(),
         tier: ranked.tier(),
         reason: describe(reason),
         score: match reason {
             Reason::Words { score, .. } => Some((score * 1000.0).round() / 1000.0),
             _ => None,
         },
+        matched_labels,
+        step: match reason {
+            Reason::RunbookUrl { step, .. } => step.clone(),
+            _ => None,
+        },
         owner: runbook.owner.value.clone(),
         priority: runbook.priority.as_ref().map(|p| format!("{:?}", p.value)),
         contacts: runbook.contacts.iter().map(|c| c.value.clone()).collect(),
-        links: shown_links(id, runbook, &sets),
-        command: place.run_command(id, file, &sets),
+        links: shown_links(shown.env, shown.id, runbook, &all_sets, alert),
+        command: shown
+            .place
+            .run_command(shown.id, shown.file, &sets, &alert_flags),
         lint_errors,
         asks_for,
     }
@@ -336,6 +496,27 @@ fn found(
 /// One sentence on why a runbook matched.
 fn describe(reason: &Reason) -> String {
     match reason {
+        Reason::RunbookUrl { url, step } => {
+            let step = step
+                .as_ref()
+                .map(|s| format!(", at step `{s}`"))
+                .unwrap_or_default();
+            format!("the alert's runbook_url `{url}` names it{step}")
+        }
+        Reason::Matcher {
+            index,
+            matcher,
+            labels,
+            ..
+        } => {
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(" on {}", shown.join(", "))
+            };
+            format!("alert matcher `{matcher}` (scope.alerts[{index}]) holds{labels}")
+        }
         Reason::Pattern {
             index,
             pattern,
@@ -354,34 +535,59 @@ fn describe(reason: &Reason) -> String {
     }
 }
 
-/// Inputs the alert itself gives: named groups of the matching pattern that are inputs of the
-/// runbook (never secret ones), kept only when the value is one the input accepts.
-fn given_inputs(runbook: &Runbook, reason: &Reason) -> BTreeMap<String, String> {
-    let Reason::Pattern { captures, .. } = reason else {
-        return BTreeMap::new();
-    };
-    captures
-        .iter()
-        .filter(|(name, value)| {
-            let Some((_, input)) = runbook.inputs.iter().find(|(n, _)| n.as_str() == name) else {
-                return false;
-            };
-            let in_choices = input
-                .choices
-                .as_ref()
-                .is_none_or(|choices| choices.iter().any(|c| c.as_str() == value));
-            let fits_pattern = input.pattern.as_ref().is_none_or(|pattern| {
-                regex::Regex::new(pattern).is_ok_and(|regex| regex.is_match(value))
-            });
-            !input.secret && in_choices && fits_pattern
-        })
-        .cloned()
-        .collect()
+/// A value the alert gives an input, and the label it came from, if it came from one.
+#[derive(Debug, Clone)]
+struct Given {
+    value: String,
+    label: Option<(String, String)>,
+}
+
+/// Inputs the alert itself gives: named groups of the pattern or matcher that matched, and
+/// the inputs whose `label` the alert has — never secret ones, and only when the value is
+/// one the input accepts.
+fn given_inputs(runbook: &Runbook, ranked: &Match, alert: &Alert) -> BTreeMap<String, Given> {
+    let mut given: BTreeMap<String, Given> = BTreeMap::new();
+    for (name, input) in &runbook.inputs {
+        if let Some(label) = &input.label
+            && let Some(value) = alert.labels.get(label.as_str())
+            && !value.is_empty()
+        {
+            given.insert(
+                name.value.clone(),
+                Given {
+                    value: value.clone(),
+                    label: Some((label.value.clone(), value.clone())),
+                },
+            );
+        }
+    }
+    for (name, value) in ranked.captures() {
+        given.insert(
+            name.clone(),
+            Given {
+                value: value.clone(),
+                label: None,
+            },
+        );
+    }
+    given.retain(|name, given| {
+        let Some((_, input)) = runbook.inputs.iter().find(|(n, _)| n.as_str() == name) else {
+            return false;
+        };
+        crate::alert::accepts(input, &given.value)
+    });
+    given
 }
 
 /// Links with their templates filled in from the inputs' defaults and what the alert gave;
 /// a link that needs more (an input without default, a step's result) stays as written.
-fn shown_links(id: &str, runbook: &Runbook, given: &[(String, String)]) -> Vec<ShownLink> {
+fn shown_links(
+    env: &minijinja::Environment<'static>,
+    id: &str,
+    runbook: &Runbook,
+    given: &[(String, String)],
+    alert: &Alert,
+) -> Vec<ShownLink> {
     // Owned: minijinja values hold on to what they are given.
     let mut inputs: BTreeMap<String, String> = runbook
         .inputs
@@ -392,8 +598,8 @@ fn shown_links(id: &str, runbook: &Runbook, given: &[(String, String)]) -> Vec<S
         })
         .collect();
     inputs.extend(given.iter().cloned());
-    let env = crate::template::environment();
     let values = context! {
+        alert => crate::alert::template_value(Some(alert)),
         inputs => inputs,
         runbook => context! {
             id => id.to_string(),

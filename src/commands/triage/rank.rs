@@ -1,13 +1,16 @@
-//! Ranking a catalog against an alert: the runbooks whose alert patterns match come first,
-//! then those for the service the alert names, then those that merely share words with it.
-//! A pure function of the alert text and the runbooks, so the order is easy to pin in tests.
+//! Ranking a catalog against an alert, strongest reason first: the runbook the alert's
+//! `runbook_url` names; the runbooks whose `scope.alerts` matchers hold; those whose alert
+//! regexes match its text; those for the service it names; and last those that merely share
+//! words with it. [`Ranker`] compiles the catalog once, so a group of alerts costs one pass
+//! per alert, and the order is a pure function of the alert and the runbooks.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::model::Runbook;
+use crate::alert::{Alert, Source};
+use crate::model::{AlertRule, Runbook};
 
 /// A runbook that loaded, under its catalog id.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +21,12 @@ pub struct Candidate<'a> {
 
 /// How a runbook matched, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// The alert's `runbook_url` annotation names it.
+    RunbookUrl,
+    /// One of its `scope.alerts` matchers holds for the alert's name, labels and text.
+    Matcher,
     /// One of its `scope.alerts` regexes matches the alert text.
     Regex,
     /// Its `scope.services` holds the service the alert names.
@@ -31,6 +38,23 @@ pub enum Tier {
 /// Why a runbook matched.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
+    RunbookUrl {
+        url: String,
+        /// The step of a `#step-ID` fragment, when the URL has one.
+        step: Option<String>,
+    },
+    Matcher {
+        /// Index in `scope.alerts` of the most specific matcher that held.
+        index: usize,
+        /// The matcher, written out (`alertname=~… labels.severity=~…`).
+        matcher: String,
+        /// How many conditions it has: more is more specific.
+        conditions: usize,
+        /// The labels its conditions matched, with the alert's values.
+        labels: Vec<(String, String)>,
+        /// Named groups of its `text` regex.
+        captures: Vec<(String, String)>,
+    },
     Pattern {
         /// Index in `scope.alerts` of the most specific pattern that matched.
         index: usize,
@@ -55,7 +79,7 @@ pub enum Reason {
 /// One runbook of the ranking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
-    /// Index into the candidates given to [`rank`].
+    /// Index into the candidates given to [`Ranker::new`].
     pub candidate: usize,
     pub reason: Reason,
 }
@@ -63,15 +87,42 @@ pub struct Match {
 impl Match {
     pub fn tier(&self) -> Tier {
         match self.reason {
+            Reason::RunbookUrl { .. } => Tier::RunbookUrl,
+            Reason::Matcher { .. } => Tier::Matcher,
             Reason::Pattern { .. } => Tier::Regex,
             Reason::Service { .. } => Tier::Service,
             Reason::Words { .. } => Tier::Words,
         }
     }
+
+    /// Named groups of the regex that matched.
+    pub fn captures(&self) -> &[(String, String)] {
+        match &self.reason {
+            Reason::Matcher { captures, .. } | Reason::Pattern { captures, .. } => captures,
+            _ => &[],
+        }
+    }
 }
 
-/// The service an alert names: `[service] …`, or `service: …` when that is a service of the
-/// catalog (a bare leading word before a colon is too often something else, like `ERROR:`).
+/// The service an alert names: its `service` (or `app`) label; for text, `[service] …`, or
+/// `service: …` when that is a service of the catalog (a bare leading word before a colon is
+/// too often something else, like `ERROR:`). An Alertmanager subject (`[FIRING:2] …`) names
+/// no service.
+pub fn alert_service(alert: &Alert, known: &[&str]) -> Option<String> {
+    if let Some(service) = ["service", "app"]
+        .iter()
+        .find_map(|key| alert.labels.get(*key))
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Some(service.trim().to_string());
+    }
+    if alert.source != Source::Text || crate::alert::subject::parse(&alert.text).is_some() {
+        return None;
+    }
+    named_service(&alert.text, known)
+}
+
+/// The service a text names: `[service] …`, or `service: …` when that is a known service.
 pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
     let alert = alert.trim_start();
     if let Some(rest) = alert.strip_prefix('[')
@@ -87,47 +138,252 @@ pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
 
 /// Services compare without regard to case: alerting tools and YAML authors disagree on it.
 pub fn same_service(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
 }
 
-/// Ranks `candidates` against the alert text; each matching runbook appears once, in its best
-/// tier. Within a tier: the longest matching pattern (the most specific) and then the most
-/// patterns matched; the fewest services (the most specific); the highest word score. Ties go
-/// to the smaller id, so the order never depends on the file system.
-pub fn rank(alert: &str, service: Option<&str>, candidates: &[Candidate<'_>]) -> Vec<Match> {
-    let alert_words = words(alert);
-    let catalog_words: Vec<BTreeSet<String>> = candidates
-        .iter()
-        .map(|candidate| runbook_words(candidate.runbook))
-        .collect();
-    let rarity = rarity(&catalog_words);
-    let mut matches: Vec<Match> = candidates
-        .iter()
-        .zip(&catalog_words)
-        .enumerate()
-        .filter_map(|(index, (candidate, own_words))| {
-            let reason = pattern_reason(alert, candidate.runbook)
-                .or_else(|| service_reason(service?, candidate.runbook))
-                .or_else(|| words_reason(&alert_words, own_words, &rarity))?;
-            Some(Match {
-                candidate: index,
-                reason,
+/// A regex that must match a whole value.
+fn whole(regex: &str) -> Option<regex::Regex> {
+    regex::Regex::new(&format!("^(?:{regex})$")).ok()
+}
+
+/// A matcher, compiled. A regex that does not compile makes the matcher never hold (lint's
+/// `invalid-regex` reports it).
+struct CompiledMatcher {
+    index: usize,
+    shown: String,
+    alertname: Option<regex::Regex>,
+    labels: Vec<(String, regex::Regex)>,
+    text: Option<regex::Regex>,
+    conditions: usize,
+}
+
+/// What ranking needs of one runbook, computed once.
+struct Compiled {
+    patterns: Vec<(usize, regex::Regex)>,
+    matchers: Vec<CompiledMatcher>,
+    words: BTreeSet<String>,
+}
+
+/// The catalog, compiled for ranking alerts against it.
+pub struct Ranker<'a> {
+    candidates: &'a [Candidate<'a>],
+    compiled: Vec<Compiled>,
+    rarity: BTreeMap<String, f64>,
+    /// Word → the candidates whose words hold it, so that an alert meets only the runbooks
+    /// it shares words with, not the whole catalog.
+    postings: BTreeMap<String, Vec<usize>>,
+}
+
+impl<'a> Ranker<'a> {
+    pub fn new(candidates: &'a [Candidate<'a>]) -> Self {
+        let compiled: Vec<Compiled> = candidates
+            .iter()
+            .map(|candidate| compile(candidate.runbook))
+            .collect();
+        let catalog_words: Vec<&BTreeSet<String>> = compiled.iter().map(|c| &c.words).collect();
+        let rarity = rarity(&catalog_words);
+        let mut postings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, words) in catalog_words.iter().enumerate() {
+            for word in words.iter() {
+                postings.entry(word.clone()).or_default().push(index);
+            }
+        }
+        Ranker {
+            candidates,
+            compiled,
+            rarity,
+            postings,
+        }
+    }
+
+    /// Ranks the catalog against one alert; each matching runbook appears once, in its best
+    /// tier. Within a tier: the runbook whose id is the longest the URL ends in; the matcher
+    /// with the most conditions; the longest matching pattern (the most specific), then the
+    /// most patterns matched; the fewest services (the most specific); the highest word
+    /// score. Ties go to the smaller id, so the order never depends on the file system.
+    #[cfg(test)]
+    pub fn rank(&self, alert: &Alert, service: Option<&str>) -> Vec<Match> {
+        self.rank_top(alert, service, usize::MAX)
+    }
+
+    /// The first `limit` matches of [`Ranker::rank`]. Words matches are scored from the
+    /// postings and only the best ones are spelt out, so a catalog where every runbook
+    /// shares a word or two with the alert costs little more than one where none does.
+    pub fn rank_top(&self, alert: &Alert, service: Option<&str>, limit: usize) -> Vec<Match> {
+        let alert_words = words(&alert.words_text());
+        // How many words each candidate shares with the alert, and their summed rarity.
+        let mut shared: BTreeMap<usize, (usize, f64)> = BTreeMap::new();
+        for word in &alert_words {
+            let rarity = self.rarity.get(word).copied().unwrap_or(0.0);
+            for index in self.postings.get(word).into_iter().flatten() {
+                let entry = shared.entry(*index).or_default();
+                entry.0 += 1;
+                entry.1 += rarity;
+            }
+        }
+        let url_choice = alert
+            .runbook_url()
+            .and_then(|url| self.url_candidate(url).map(|found| (url, found)));
+        let mut matches: Vec<Match> = self
+            .candidates
+            .iter()
+            .zip(&self.compiled)
+            .enumerate()
+            .filter_map(|(index, (candidate, compiled))| {
+                let by_url = url_choice
+                    .as_ref()
+                    .filter(|(_, (chosen, _))| *chosen == index)
+                    .map(|(url, (_, step))| Reason::RunbookUrl {
+                        url: url.to_string(),
+                        step: step.clone(),
+                    });
+                let reason = by_url
+                    .or_else(|| matcher_reason(alert, compiled))
+                    .or_else(|| pattern_reason(&alert.text, compiled))
+                    .or_else(|| service_reason(service?, candidate.runbook))?;
+                Some(Match {
+                    candidate: index,
+                    reason,
+                })
             })
-        })
-        .collect();
-    matches.sort_by(|a, b| {
-        a.tier()
-            .cmp(&b.tier())
-            .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
-            .then_with(|| tie_break(a, b))
-            .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
-    });
-    matches
+            .collect();
+        let candidates = self.candidates;
+        let order = |a: &Match, b: &Match| {
+            a.tier()
+                .cmp(&b.tier())
+                .then_with(|| strength(b, candidates).total_cmp(&strength(a, candidates)))
+                .then_with(|| tie_break(a, b))
+                .then_with(|| candidates[a.candidate].id.cmp(candidates[b.candidate].id))
+        };
+        matches.sort_by(order);
+        matches.truncate(limit);
+        let wanted = limit - matches.len();
+        if wanted > 0 {
+            let strong: std::collections::HashSet<usize> =
+                matches.iter().map(|m| m.candidate).collect();
+            let mut weak: Vec<(usize, f64)> = shared
+                .iter()
+                .filter(|(index, (count, _))| *count >= MIN_SHARED_WORDS && !strong.contains(index))
+                .map(|(index, (_, score))| (*index, *score))
+                .collect();
+            // The same order as the words tier's: the score, then the id.
+            weak.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then_with(|| candidates[a.0].id.cmp(candidates[b.0].id))
+            });
+            let mut spelt: Vec<Match> = weak
+                .into_iter()
+                .take(wanted)
+                .filter_map(|(index, _)| {
+                    let reason =
+                        words_reason(&alert_words, &self.compiled[index].words, &self.rarity)?;
+                    Some(Match {
+                        candidate: index,
+                        reason,
+                    })
+                })
+                .collect();
+            // Scores summed in the postings' order may differ in the last bit: sort again
+            // by the scores as the reasons hold them.
+            spelt.sort_by(order);
+            matches.extend(spelt);
+        }
+        matches
+    }
+
+    /// The candidate a `runbook_url` names, with the step of its `#step-ID` fragment: its id
+    /// exactly, or a URL whose path ends in `/ID` (with `.html`, `.md`, `.yaml` or a `/`
+    /// after it). The longest id wins (`db/backup` over `backup`).
+    fn url_candidate(&self, url: &str) -> Option<(usize, Option<String>)> {
+        let (base, fragment) = match url.split_once('#') {
+            Some((base, fragment)) => (base, Some(fragment)),
+            None => (url, None),
+        };
+        let base = base
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let base = [".html", ".htm", ".md", ".yaml", ".yml"]
+            .iter()
+            .find_map(|ext| base.strip_suffix(ext))
+            .unwrap_or(base);
+        let step = fragment
+            .and_then(|f| f.strip_prefix("step-"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        self.candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                base == c.id
+                    || base
+                        .strip_suffix(c.id)
+                        .is_some_and(|head| head.ends_with('/'))
+            })
+            .max_by_key(|(_, c)| c.id.len())
+            .map(|(index, _)| (index, step))
+    }
+}
+
+fn compile(runbook: &Runbook) -> Compiled {
+    let mut patterns = Vec::new();
+    let mut matchers = Vec::new();
+    for (index, rule) in runbook.scope.alerts.iter().enumerate() {
+        match &rule.value {
+            AlertRule::Pattern(pattern) => {
+                if let Ok(regex) = regex::Regex::new(pattern) {
+                    patterns.push((index, regex));
+                }
+            }
+            AlertRule::Matcher(matcher) => {
+                let conditions = matcher.regexes().len();
+                if conditions == 0 {
+                    continue;
+                }
+                let alertname = match &matcher.alertname {
+                    Some(name) => match whole(name) {
+                        Some(regex) => Some(regex),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                let labels: Option<Vec<(String, regex::Regex)>> = matcher
+                    .labels
+                    .iter()
+                    .map(|(label, regex)| Some((label.value.clone(), whole(regex)?)))
+                    .collect();
+                let Some(labels) = labels else { continue };
+                let text = match &matcher.text {
+                    Some(text) => match whole(text) {
+                        Some(regex) => Some(regex),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                matchers.push(CompiledMatcher {
+                    index,
+                    shown: rule.value.to_string(),
+                    alertname,
+                    labels,
+                    text,
+                    conditions,
+                });
+            }
+        }
+    }
+    Compiled {
+        patterns,
+        matchers,
+        words: runbook_words(runbook),
+    }
 }
 
 /// Within a tier, higher is better.
 fn strength(found: &Match, candidates: &[Candidate<'_>]) -> f64 {
     match &found.reason {
+        Reason::RunbookUrl { .. } => 0.0,
+        Reason::Matcher { conditions, .. } => *conditions as f64,
         Reason::Pattern { pattern, .. } => pattern.chars().count() as f64,
         // A runbook for one service is more to the point than one shared by five.
         Reason::Service { .. } => {
@@ -145,15 +401,69 @@ fn tie_break(a: &Match, b: &Match) -> Ordering {
     }
 }
 
-fn pattern_reason(alert: &str, runbook: &Runbook) -> Option<Reason> {
-    // A pattern that does not compile is lint's business (invalid-regex); here it just
-    // cannot match.
-    let matching: Vec<(usize, regex::Regex)> = runbook
-        .scope
-        .alerts
+fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
+    let holds = |m: &&CompiledMatcher| {
+        m.alertname
+            .as_ref()
+            .is_none_or(|regex| alert.name().is_some_and(|name| regex.is_match(name)))
+            && m.labels.iter().all(|(label, regex)| {
+                alert
+                    .labels
+                    .get(label)
+                    .is_some_and(|value| regex.is_match(value))
+            })
+            && m.text
+                .as_ref()
+                .is_none_or(|regex| regex.is_match(alert.text.trim()))
+    };
+    // The matcher with the most conditions is the most specific; the first wins a tie.
+    let best = compiled
+        .matchers
         .iter()
-        .enumerate()
-        .filter_map(|(index, pattern)| Some((index, regex::Regex::new(pattern).ok()?)))
+        .filter(holds)
+        .rev()
+        .max_by_key(|m| m.conditions)?;
+    let mut labels: Vec<(String, String)> = Vec::new();
+    if best.alertname.is_some()
+        && let Some(name) = alert.name()
+    {
+        labels.push(("alertname".into(), name.to_string()));
+    }
+    for (label, _) in &best.labels {
+        labels.push((label.clone(), alert.labels[label].clone()));
+    }
+    let captures = best
+        .text
+        .as_ref()
+        .map(|regex| named_groups(regex, alert.text.trim()))
+        .unwrap_or_default();
+    Some(Reason::Matcher {
+        index: best.index,
+        matcher: best.shown.clone(),
+        conditions: best.conditions,
+        labels,
+        captures,
+    })
+}
+
+fn named_groups(regex: &regex::Regex, text: &str) -> Vec<(String, String)> {
+    regex
+        .captures(text)
+        .map(|found| {
+            regex
+                .capture_names()
+                .flatten()
+                .filter_map(|name| Some((name.to_string(), found.name(name)?.as_str().to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
+    let alert = alert.trim();
+    let matching: Vec<&(usize, regex::Regex)> = compiled
+        .patterns
+        .iter()
         .filter(|(_, regex)| regex.is_match(alert))
         .collect();
     let count = matching.len();
@@ -162,21 +472,11 @@ fn pattern_reason(alert: &str, runbook: &Runbook) -> Option<Reason> {
         .into_iter()
         .rev()
         .max_by_key(|(_, regex)| regex.as_str().chars().count())?;
-    let captures = regex
-        .captures(alert)
-        .map(|found| {
-            regex
-                .capture_names()
-                .flatten()
-                .filter_map(|name| Some((name.to_string(), found.name(name)?.as_str().to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
     Some(Reason::Pattern {
-        index,
+        index: *index,
         pattern: regex.as_str().to_string(),
         count,
-        captures,
+        captures: named_groups(regex, alert),
     })
 }
 
@@ -194,10 +494,11 @@ fn service_reason(service: &str, runbook: &Runbook) -> Option<Reason> {
 fn words_reason(
     alert_words: &BTreeSet<String>,
     own_words: &BTreeSet<String>,
-    rarity: &BTreeMap<&str, f64>,
+    rarity: &BTreeMap<String, f64>,
 ) -> Option<Reason> {
     let shared: Vec<String> = alert_words.intersection(own_words).cloned().collect();
-    if shared.is_empty() {
+    // One word in common is chance (`failed`, `down`, `pod`): a weak match needs two.
+    if shared.len() < MIN_SHARED_WORDS {
         return None;
     }
     // Summed in sorted order, so equal sets always give equal scores.
@@ -208,22 +509,26 @@ fn words_reason(
     Some(Reason::Words { shared, score })
 }
 
+/// The fewest words an alert and a runbook must share to match on words alone.
+const MIN_SHARED_WORDS: usize = 2;
+
 /// How rare each word is across the catalog (its inverse document frequency): a word that
 /// only one runbook uses says more than one they all use. Never zero, so that a catalog of
 /// one runbook still matches on words.
-fn rarity(catalog_words: &[BTreeSet<String>]) -> BTreeMap<&str, f64> {
+fn rarity(catalog_words: &[&BTreeSet<String>]) -> BTreeMap<String, f64> {
     let mut runbooks_with: BTreeMap<&str, usize> = BTreeMap::new();
-    for word in catalog_words.iter().flatten() {
+    for word in catalog_words.iter().copied().flatten() {
         *runbooks_with.entry(word.as_str()).or_default() += 1;
     }
     let total = catalog_words.len() as f64;
     runbooks_with
         .into_iter()
-        .map(|(word, count)| (word, (1.0 + total / count as f64).ln()))
+        .map(|(word, count)| (word.to_string(), (1.0 + total / count as f64).ln()))
         .collect()
 }
 
-/// The words a runbook is about: its title, summary, step names and services.
+/// The words a runbook is about: its title, summary, step names, services and the alert
+/// names of its matchers (split at their capitals).
 fn runbook_words(runbook: &Runbook) -> BTreeSet<String> {
     let mut text = runbook.title.value.clone();
     if let Some(summary) = &runbook.summary {
@@ -237,6 +542,12 @@ fn runbook_words(runbook: &Runbook) -> BTreeSet<String> {
     for service in &runbook.scope.services {
         text.push(' ');
         text.push_str(service);
+    }
+    for rule in &runbook.scope.alerts {
+        if let Some(name) = rule.matcher().and_then(|m| m.alertname.as_ref()) {
+            text.push(' ');
+            text.push_str(&crate::alert::split_camel_case(name));
+        }
     }
     words(&text)
 }
@@ -254,10 +565,14 @@ fn without_template_tags(text: &str) -> String {
 pub fn words(text: &str) -> BTreeSet<String> {
     text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(word))
+        .filter(|word| !word.chars().all(|c| c.is_ascii_digit()) && !is_stop_word(word))
         .map(singular)
-        .filter(|word| word.chars().count() >= 3 && !STOP_WORDS.contains(&word.as_str()))
+        .filter(|word| word.chars().count() >= 3 && !is_stop_word(word))
         .collect()
+}
+
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok() || ALERT_WORDS.binary_search(&word).is_ok()
 }
 
 /// A light plural folding (`pushes` → `push`, `queries` → `query`, `pods` → `pod`), enough
@@ -280,7 +595,7 @@ fn singular(word: &str) -> String {
     }
 }
 
-/// Words too common to tell one runbook from another.
+/// Words too common to tell one runbook from another. Sorted.
 const STOP_WORDS: &[&str] = &[
     "about", "above", "after", "again", "all", "also", "and", "any", "are", "because", "been",
     "before", "being", "below", "both", "but", "can", "com", "could", "did", "does", "done",
@@ -293,10 +608,50 @@ const STOP_WORDS: &[&str] = &[
     "your",
 ];
 
+/// The words every alert has — its boilerplate (`… for longer than 15 minutes`), its status
+/// and severity, the words of "nothing matches" — which say nothing about which runbook
+/// answers it. Sorted.
+const ALERT_WORDS: &[&str] = &[
+    "alert",
+    "alerting",
+    "anything",
+    "critical",
+    "currently",
+    "day",
+    "description",
+    "during",
+    "expected",
+    "firing",
+    "hour",
+    "info",
+    "kube",
+    "last",
+    "least",
+    "less",
+    "longer",
+    "match",
+    "minute",
+    "nothing",
+    "past",
+    "prometheus",
+    "resolved",
+    "second",
+    "severity",
+    "something",
+    "state",
+    "summary",
+    "value",
+    "warning",
+];
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::parse;
+
+    /// A plain-text alert.
+    fn text(alert: &str) -> Alert {
+        crate::alert::parse(alert).expect("text parses").remove(0)
+    }
 
     /// A runbook with the given services, alert patterns and title.
     fn runbook(services: &[&str], alerts: &[&str], title: &str) -> Runbook {
@@ -326,12 +681,14 @@ mod tests {
             .iter()
             .flat_map(|(_, r)| r.scope.services.iter().map(|s| s.as_str()))
             .collect();
-        let service = named_service(alert, &services);
-        let ranked: Vec<(&str, Tier)> = rank(alert, service.as_deref(), &candidates)
+        let alert = text(alert);
+        let service = alert_service(&alert, &services);
+        let ranked: Vec<(&str, Tier)> = Ranker::new(&candidates)
+            .rank(&alert, service.as_deref())
             .iter()
             .map(|found| (candidates[found.candidate].id, found.tier()))
             .collect();
-        assert_eq!(ranked, expected, "alert: {alert}");
+        assert_eq!(ranked, expected, "alert: {}", alert.text);
     }
 
     fn catalog() -> Vec<(&'static str, Runbook)> {
@@ -403,13 +760,11 @@ mod tests {
     #[test]
     fn the_service_prefix_ignores_case_and_the_colon_form_needs_a_known_service() {
         let catalog = catalog();
+        // `down` alone is not enough for a words match.
         case(
             "[HAProxy] backend web-2 is DOWN",
             &catalog,
-            &[
-                ("web/saturated", Tier::Service),
-                ("user-sync/pod-down", Tier::Words),
-            ],
+            &[("web/saturated", Tier::Service)],
         );
         case(
             "Kubernetes: node not ready",
@@ -455,10 +810,9 @@ mod tests {
             .iter()
             .map(|(id, runbook)| Candidate { id, runbook })
             .collect();
-        let ranked = rank(
-            "[user-sync-service] creating user: POST /api/users: 403",
+        let ranked = Ranker::new(&candidates).rank(
+            &text("[user-sync-service] creating user: POST /api/users: 403"),
             Some("user-sync-service"),
-            &candidates,
         );
         assert_eq!(
             ranked[0].reason,
@@ -478,11 +832,12 @@ mod tests {
             &[r"^\[web\] backend (?P<backend>web-[0-9]+) is DOWN"],
             "Down",
         );
-        let candidates = [Candidate {
+        let candidates = vec![Candidate {
             id: "web/down",
             runbook: &down,
         }];
-        let ranked = rank("[web] backend web-2 is DOWN", Some("web"), &candidates);
+        let ranked =
+            Ranker::new(&candidates).rank(&text("[web] backend web-2 is DOWN"), Some("web"));
         let Reason::Pattern { captures, .. } = &ranked[0].reason else {
             panic!("{ranked:?}")
         };
@@ -502,5 +857,223 @@ mod tests {
         assert_eq!(singular("status"), "status");
         assert_eq!(singular("process"), "process");
         assert_eq!(singular("pods"), "pod");
+    }
+
+    /// A runbook from YAML lines of `scope:` and `inputs:`.
+    fn yaml_runbook(scope: &str) -> Runbook {
+        let yaml = format!(
+            "runbook: 1\ntitle: T\nowner: team\nreviewed: 2026-11-01\nscope:\n{scope}\nsteps:\n  - {{ id: a, name: Look, instructions: x }}\n"
+        );
+        parse(&yaml).unwrap_or_else(|error| panic!("{yaml}\n{error:?}"))
+    }
+
+    fn alert_with(name: &str, labels: &[(&str, &str)], text: &str) -> Alert {
+        let mut alert = Alert {
+            text: text.into(),
+            source: Source::Alertmanager,
+            ..Alert::default()
+        };
+        alert.labels.insert("alertname".into(), name.into());
+        for (k, v) in labels {
+            alert.labels.insert(k.to_string(), v.to_string());
+        }
+        alert
+    }
+
+    fn ranked_ids(catalog: &[(&str, Runbook)], alert: &Alert) -> Vec<(String, Tier)> {
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        Ranker::new(&candidates)
+            .rank(alert, None)
+            .iter()
+            .map(|m| (candidates[m.candidate].id.to_string(), m.tier()))
+            .collect()
+    }
+
+    #[test]
+    fn matchers_need_every_condition_and_match_whole_values() {
+        let catalog = vec![
+            (
+                "k8s/crash",
+                yaml_runbook(
+                    "  alerts:\n    - alertname: KubePodCrashLooping\n      labels: { severity: 'warning|critical' }\n      text: 'Pod .* waiting.*'",
+                ),
+            ),
+            (
+                "k8s/any",
+                yaml_runbook("  alerts:\n    - alertname: 'Kube.*'"),
+            ),
+        ];
+        let crash = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "warning")],
+            "Pod shop/cart (cart) is in waiting state",
+        );
+        assert_eq!(
+            ranked_ids(&catalog, &crash),
+            [
+                ("k8s/crash".to_string(), Tier::Matcher),
+                ("k8s/any".to_string(), Tier::Matcher)
+            ],
+            "the matcher with more conditions comes first"
+        );
+        // `warning|critical` must match the whole value.
+        let warnings = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "warnings")],
+            "Pod x waiting",
+        );
+        assert_eq!(ranked_ids(&catalog, &warnings)[0].0, "k8s/any");
+        // A label the alert does not have fails the matcher.
+        let no_severity = alert_with("KubePodCrashLooping", &[], "Pod x waiting");
+        assert_eq!(ranked_ids(&catalog, &no_severity)[0].0, "k8s/any");
+        // The text must hold too.
+        let other_text = alert_with(
+            "KubePodCrashLooping",
+            &[("severity", "critical")],
+            "Pod restarts",
+        );
+        assert_eq!(ranked_ids(&catalog, &other_text)[0].0, "k8s/any");
+        // `alertname=Kube.*` is anchored: `NotKube…` is no match.
+        let other = alert_with("NotKubeAtAll", &[], "x");
+        assert!(
+            ranked_ids(&catalog, &other)
+                .iter()
+                .all(|(_, tier)| *tier != Tier::Matcher)
+        );
+    }
+
+    #[test]
+    fn runbook_url_ranks_the_runbook_it_names_first() {
+        let catalog = [
+            (
+                "k8s/crash",
+                yaml_runbook("  alerts:\n    - alertname: KubePodCrashLooping"),
+            ),
+            ("db/backup", yaml_runbook("  services: [db]")),
+            ("backup", yaml_runbook("  services: [other]")),
+        ];
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        for (url, expected, step) in [
+            ("db/backup", "db/backup", None),
+            (
+                "https://runbooks.example.com/db/backup.html#step-restore",
+                "db/backup",
+                Some("restore"),
+            ),
+            (
+                "https://runbooks.example.com/catalog/db/backup/",
+                "db/backup",
+                None,
+            ),
+            ("https://runbooks.example.com/backup.md", "backup", None),
+        ] {
+            let mut alert = alert_with("KubePodCrashLooping", &[], "x");
+            alert.annotations.insert("runbook_url".into(), url.into());
+            let ranked = ranker.rank(&alert, None);
+            assert_eq!(candidates[ranked[0].candidate].id, expected, "{url}");
+            assert_eq!(
+                ranked[0].reason,
+                Reason::RunbookUrl {
+                    url: url.into(),
+                    step: step.map(str::to_string)
+                }
+            );
+            assert_eq!(ranked[1].tier(), Tier::Matcher, "{url}");
+        }
+        let mut elsewhere = alert_with("KubePodCrashLooping", &[], "x");
+        elsewhere.annotations.insert(
+            "runbook_url".into(),
+            "https://example.com/db/backups".into(),
+        );
+        assert_eq!(ranker.rank(&elsewhere, None)[0].tier(), Tier::Matcher);
+    }
+
+    #[test]
+    fn a_firing_subject_names_an_alert_not_a_service() {
+        let alert = text("[FIRING:3] KubePodCrashLooping (shop cart warning)");
+        assert_eq!(alert.name(), Some("KubePodCrashLooping"));
+        assert_eq!(alert_service(&alert, &["FIRING:3"]), None);
+        let catalog = vec![(
+            "k8s/crash",
+            yaml_runbook("  alerts:\n    - alertname: KubePodCrashLooping"),
+        )];
+        assert_eq!(
+            ranked_ids(&catalog, &alert),
+            [("k8s/crash".to_string(), Tier::Matcher)]
+        );
+    }
+
+    #[test]
+    fn alert_boilerplate_is_not_a_match() {
+        let catalog = [
+            (
+                "db/postgres",
+                runbook(
+                    &["postgres"],
+                    &[],
+                    "Postgres replication lag longer than minutes",
+                ),
+            ),
+            (
+                "misc/nothing",
+                runbook(&["misc"], &[], "Nothing matches this shop"),
+            ),
+        ];
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        for alert in [
+            "[FIRING:1] KubePodNotReady (shop) Pod shop/cart has been in a non-ready state for longer than 15 minutes.",
+            "nothing-matches-this",
+        ] {
+            assert_eq!(ranker.rank(&text(alert), None), Vec::new(), "{alert}");
+        }
+    }
+
+    #[test]
+    fn stop_word_lists_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.is_sorted());
+        assert!(ALERT_WORDS.is_sorted());
+    }
+
+    #[test]
+    fn the_top_matches_are_the_head_of_the_whole_ranking() {
+        let catalog: Vec<(String, Runbook)> = (0..30)
+            .map(|i| {
+                let title = match i % 3 {
+                    0 => "Queue backlog grows on the consumer",
+                    1 => "Queue consumer stuck",
+                    _ => "Consumer backlog and queue lag",
+                };
+                (
+                    format!("r{i:02}"),
+                    runbook(&[&format!("svc{i}")], &[], title),
+                )
+            })
+            .collect();
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let ranker = Ranker::new(&candidates);
+        let alert = text("[svc4] the queue backlog and a consumer lag");
+        let all = ranker.rank(&alert, alert_service(&alert, &[]).as_deref());
+        assert!(all.len() > 10);
+        for limit in [1, 5, 10, all.len()] {
+            assert_eq!(
+                ranker.rank_top(&alert, Some("svc4"), limit),
+                all[..limit],
+                "{limit}"
+            );
+        }
     }
 }

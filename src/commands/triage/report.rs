@@ -8,7 +8,8 @@ use std::io::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::rank::same_service;
-use super::{CatalogPlace, Found, Skipped, Triage, shown_path};
+use super::{AlertTriage, CatalogPlace, Found, Skipped, Triage, shown_path};
+use crate::alert::Source;
 use crate::model::Contact;
 
 const BOLD: Style = Style::new().bold();
@@ -34,10 +35,96 @@ pub(super) fn text(triage: &Triage, services: &[&str]) -> String {
 
 fn unsanitized_text(triage: &Triage, services: &[&str]) -> String {
     let mut out = String::new();
-    let Some((best, others)) = triage.matches.split_first() else {
+    // A pasted text alert: the matches alone, as before payloads were read.
+    if let [only] = triage.alerts.as_slice()
+        && only.alert.source == Source::Text
+    {
+        alert_block(&mut out, only, &[], services);
         return out;
+    }
+    let total = triage.alerts.len();
+    for group in &triage.groups {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        for index in &group.alerts {
+            let alert = &triage.alerts[*index];
+            let _ = writeln!(
+                out,
+                "{BOLD}{}{BOLD:#}: {}",
+                which(*index, total),
+                describe_alert(alert)
+            );
+        }
+        let first = &triage.alerts[group.alerts[0]];
+        if first.matches.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {YELLOW}no runbook answers {}{YELLOW:#}",
+                if group.alerts.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+            continue;
+        }
+        out.push('\n');
+        // Each alert of the group gets its own command: their labels differ.
+        let commands: Vec<(String, String)> = if group.alerts.len() > 1 {
+            group
+                .alerts
+                .iter()
+                .map(|index| {
+                    let alert = &triage.alerts[*index];
+                    (which(*index, total), alert.matches[0].command.clone())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        alert_block(&mut out, first, &commands, services);
+    }
+    out
+}
+
+/// `Alert 2 of 5`, or `Alert` when there is one.
+fn which(index: usize, total: usize) -> String {
+    if total == 1 {
+        "Alert".to_string()
+    } else {
+        format!("Alert {} of {total}", index + 1)
+    }
+}
+
+/// `KubePodCrashLooping (namespace=prod pod=api-1) · Alertmanager webhook · firing since
+/// 2026-11-21T03:58:00Z`
+fn describe_alert(triaged: &AlertTriage) -> String {
+    let alert = &triaged.alert;
+    let mut line = alert.headline();
+    line.push_str(&format!(" {DIM}· {}", alert.source.name()));
+    match (&alert.status, &alert.starts_at) {
+        (Some(status), Some(at)) => line.push_str(&format!(" · {status} since {at}")),
+        (None, Some(at)) => line.push_str(&format!(" · since {at}")),
+        (Some(status), None) => line.push_str(&format!(" · {status}")),
+        (None, None) => {}
+    }
+    line.push_str(&format!("{DIM:#}"));
+    line
+}
+
+/// The best match in full and the others in a line or two; `commands` holds one command per
+/// alert when several alerts share the best match.
+fn alert_block(
+    out: &mut String,
+    triaged: &AlertTriage,
+    commands: &[(String, String)],
+    services: &[&str],
+) {
+    let Some((best, others)) = triaged.matches.split_first() else {
+        return;
     };
-    best_match(&mut out, best, triage, services);
+    best_match(out, best, triaged, commands, services);
     if !others.is_empty() {
         let _ = writeln!(out, "\n{BOLD}Other matches{BOLD:#}");
         for (rank, other) in others.iter().take(OTHERS_SHOWN).enumerate() {
@@ -54,14 +141,19 @@ fn unsanitized_text(triage: &Triage, services: &[&str]) -> String {
         if hidden > 0 {
             let _ = writeln!(
                 out,
-                "  {DIM}… and {hidden} more (`--format json` lists them all){DIM:#}"
+                "  {DIM}… and {hidden} more (`--format json` lists up to 20){DIM:#}"
             );
         }
     }
-    out
 }
 
-fn best_match(out: &mut String, best: &Found, triage: &Triage, services: &[&str]) {
+fn best_match(
+    out: &mut String,
+    best: &Found,
+    triage: &AlertTriage,
+    commands: &[(String, String)],
+    services: &[&str],
+) {
     let heading = if best.is_weak() {
         format!("{YELLOW}Weak match{YELLOW:#} (no alert pattern or service matched)")
     } else {
@@ -82,6 +174,7 @@ fn best_match(out: &mut String, best: &Found, triage: &Triage, services: &[&str]
     let _ = writeln!(out, "  {}", why(best));
     if let Some(service) = &triage.service
         && !services.iter().any(|known| same_service(known, service))
+        && triage.alert.source == Source::Text
     {
         // Likely a misspelt service: the fix is in the alert or in the runbook's `scope`.
         let close = closest_services(triage, services, TYPO_LIKENESS);
@@ -138,7 +231,14 @@ fn best_match(out: &mut String, best: &Found, triage: &Triage, services: &[&str]
     }
 
     let _ = writeln!(out, "\n{BOLD}Start it{BOLD:#}");
-    let _ = writeln!(out, "  {GREEN}{}{GREEN:#}", best.command);
+    if commands.is_empty() {
+        let _ = writeln!(out, "  {GREEN}{}{GREEN:#}", best.command);
+    } else {
+        for (which, command) in commands {
+            let _ = writeln!(out, "  {DIM}# {which}{DIM:#}");
+            let _ = writeln!(out, "  {GREEN}{command}{GREEN:#}");
+        }
+    }
     if !best.asks_for.is_empty() {
         let names: Vec<String> = best
             .asks_for
@@ -216,13 +316,30 @@ pub(super) fn warn_skipped(skipped: &Skipped) {
 }
 
 /// What to try when nothing matched: the services of the catalog closest to the alert's.
-pub(super) fn no_match(triage: &Triage, place: &CatalogPlace, services: &[&str], searched: usize) {
+pub(super) fn no_match(
+    triage: &AlertTriage,
+    place: &CatalogPlace,
+    services: &[&str],
+    searched: usize,
+    alerts: usize,
+) {
     let catalog = shown_path(&place.searched);
+    let this = if alerts == 1 {
+        "this alert".to_string()
+    } else {
+        format!("the alert {}", triage.alert.headline())
+    };
     let mut message = format!(
-        "{YELLOW}no match{YELLOW:#}: none of the {} in `{catalog}` matches this alert \
-         (no alert pattern, no service, no shared word)\n",
+        "{YELLOW}no match{YELLOW:#}: none of the {} in `{catalog}` matches {this} \
+         (no runbook_url, matcher, alert pattern, service or shared word)\n",
         plural(searched, "runbook")
     );
+    // In a group, one line per alert: the hints would repeat for each.
+    if alerts > 1 {
+        let message = crate::sanitize::sanitize_styled(&message, &STYLES);
+        let _ = anstream::stderr().write_all(message.as_bytes());
+        return;
+    }
     if let Some(service) = &triage.service {
         let _ = writeln!(
             message,
@@ -255,16 +372,52 @@ pub(super) fn no_match(triage: &Triage, place: &CatalogPlace, services: &[&str],
     let _ = anstream::stderr().write_all(message.as_bytes());
 }
 
+/// Once, after the lines of a group's unanswered alerts.
+pub(super) fn unanswered_hint(place: &CatalogPlace) {
+    let message = format!(
+        "  browse the catalog with `runbook list {}`; once the right runbook is found, add the \
+         alert to its `scope.alerts`\n",
+        shown_path(&place.searched)
+    );
+    let _ = anstream::stderr().write_all(message.as_bytes());
+}
+
+/// Exit 1 explained when the best an alert got is a words match.
+pub(super) fn weak_only(triage: &AlertTriage, alerts: usize) {
+    let this = if alerts == 1 {
+        "this alert".to_string()
+    } else {
+        format!("the alert {}", triage.alert.headline())
+    };
+    let hint = if alerts == 1 {
+        "\n  once the right runbook is found, add the alert to its `scope.alerts`"
+    } else {
+        ""
+    };
+    let message = format!(
+        "{YELLOW}no confident match{YELLOW:#}: no runbook claims {this} (by runbook_url, \
+         matcher, alert pattern or service); the weak matches above only share words with \
+         it{hint}\n"
+    );
+    let message = crate::sanitize::sanitize_styled(&message, &STYLES);
+    let _ = anstream::stderr().write_all(message.as_bytes());
+}
+
 /// How alike two names must be to pass for a typo (Jaro-Winkler, as `did_you_mean` uses).
 const TYPO_LIKENESS: f64 = 0.8;
 
 /// The three services most like the alert's service or, when it names none, like any of its
 /// words, and at least `min_likeness` alike; best first, ties by name.
-fn closest_services<'a>(triage: &Triage, services: &[&'a str], min_likeness: f64) -> Vec<&'a str> {
+fn closest_services<'a>(
+    triage: &AlertTriage,
+    services: &[&'a str],
+    min_likeness: f64,
+) -> Vec<&'a str> {
     let alert_words: Vec<String> = match &triage.service {
         Some(service) => vec![service.to_lowercase()],
         None => triage
             .alert
+            .words_text()
             .split(|c: char| c.is_whitespace() || "[](){}:;,\"'".contains(c))
             .filter(|word| word.chars().count() >= 3)
             .map(str::to_lowercase)
