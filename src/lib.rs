@@ -5,6 +5,7 @@
 //! [`commands`]; [`run`] dispatches the parsed command line to it.
 
 pub mod cli;
+pub mod color;
 pub mod commands;
 mod error;
 pub mod execute;
@@ -26,6 +27,11 @@ use cli::{Cli, Command};
 
 /// Runs one command line and reports any error on stderr.
 pub fn run(cli: Cli) -> ExitStatus {
+    color::init(match cli.color {
+        cli::ColorWhen::Auto => color::When::Auto,
+        cli::ColorWhen::Always => color::When::Always,
+        cli::ColorWhen::Never => color::When::Never,
+    });
     let catalog = cli.catalog;
     let result = match cli.command {
         Command::Run(args) => execute::run(execute::RunSettings {

@@ -78,16 +78,36 @@ impl Engine {
             Some((state.steps.get(key).cloned()?, captured))
         });
         let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
+        // Whether it can be undone: a one-line rollback as it is, a longer one shown in full
+        // by the failure menu before it runs.
+        let rollback = action
+            .rollback
+            .as_ref()
+            .and_then(|rollback| rollback.run.as_ref())
+            .map(|run| {
+                let rendered = state
+                    .render(runbook, &self.env, run, true, None)
+                    .unwrap_or_else(|_| run.value.clone());
+                match rendered.trim().lines().count() {
+                    0 | 1 => Some(format!("rollback if it fails: {}", rendered.trim())),
+                    _ => None,
+                }
+            });
+        let has_rollback = action.rollback.is_some();
         if plan.fan_out {
-            self.screen.info(&format!(
-                "This action changes {target} ({} host{}: {}). It will run:",
-                hosts.len(),
-                if hosts.len() == 1 { "" } else { "s" },
-                hosts.join(", ")
-            ));
+            self.screen.action_line(
+                "This action changes ",
+                &target,
+                &format!(
+                    " ({} host{}: {}). It will run:",
+                    hosts.len(),
+                    if hosts.len() == 1 { "" } else { "s" },
+                    hosts.join(", ")
+                ),
+            );
         } else {
             self.screen
-                .info(&format!("This action changes {target}. It will run:"));
+                .action_line("This action changes ", &target, ". It will run:");
         }
         let shown = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
         self.screen.command(
@@ -104,15 +124,8 @@ impl Engine {
                 hosts.first().copied().unwrap_or_default()
             ));
         }
-        if let Some(rollback) = &action.rollback
-            && let Some(run) = &rollback.run
-        {
-            self.screen.info(&format!(
-                "rollback if it fails: {}",
-                state
-                    .render(runbook, &self.env, run, true, None)
-                    .unwrap_or_else(|_| run.value.clone())
-            ));
+        if let Some(Some(rollback)) = &rollback {
+            self.screen.info(&rollback);
         }
         if let Some(why) = &action.irreversible {
             self.screen
@@ -130,7 +143,13 @@ impl Engine {
                 chose: None,
             });
         }
-        let question = format!("Run it on {target}?");
+        // A rollback too long for a line is said in the question, and shown in full by the
+        // failure menu before it runs.
+        let question = if has_rollback && !matches!(rollback, Some(Some(_))) {
+            format!("Run it on {target}? (a rollback is offered if it fails)")
+        } else {
+            format!("Run it on {target}?")
+        };
         match self.decide(id, &question, &confirmation)? {
             Decided::Run => {
                 if self.prompter.yes() {
