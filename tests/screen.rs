@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use support::haproxy::{Haproxy, haproxy_or_skip};
 use support::http::{Route, Server};
+use support::pty::{ENTER, Terminal};
 use support::sshd::{Sshd, sshd_or_skip};
 
 const BIN: &str = env!("CARGO_BIN_EXE_runbook");
@@ -471,4 +472,112 @@ fn the_haproxy_incident_at_120_columns_asks_within_40_lines() {
         count <= 40,
         "{count} lines before the first confirmation:\n{screen}"
     );
+}
+
+// ───────────────────────────── colour ─────────────────────────────
+
+/// The SGR sequences (colours, bold, dim) in `raw`: `ESC [ … m`.
+fn colour_codes(raw: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find("\x1b[") {
+        let after = &rest[at + 2..];
+        let end = after
+            .find(|c: char| ('\x40'..='\x7e').contains(&c))
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            found.push(format!("ESC[{}m", &after[..end]));
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    found
+}
+
+/// The demo at a terminal with `env` and `flags`: its first question answered by hand (a
+/// prompt drawn by inquire), the rest by `--yes`. Returns every byte it wrote.
+fn demo_at_a_terminal(env: &[(&str, &str)], flags: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    args.extend(demo_args(dir.path()));
+    args.push("--answer".into());
+    args.push("choose=Skip to the end".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn_env(dir.path(), &args, env);
+    t.expect("What should the demo call you?");
+    t.send(ENTER);
+    t.expect("When you have done it");
+    t.send(ENTER);
+    t.expect("When you have done it");
+    t.send(ENTER);
+    let (code, raw) = t.finish_raw();
+    assert_eq!(code, 0, "{raw}");
+    raw
+}
+
+#[test]
+fn a_terminal_gets_colour_by_default() {
+    let raw = demo_at_a_terminal(&[], &[]);
+    assert!(!colour_codes(&raw).is_empty(), "no colour at all:\n{raw}");
+}
+
+#[test]
+fn term_dumb_gets_no_colour_not_even_in_the_prompts() {
+    let raw = demo_at_a_terminal(&[("TERM", "dumb")], &[]);
+    assert_eq!(colour_codes(&raw), Vec::<String>::new(), "{raw}");
+}
+
+#[test]
+fn color_never_and_no_color_get_no_colour_not_even_in_the_prompts() {
+    let raw = demo_at_a_terminal(&[], &["--color", "never"]);
+    assert_eq!(colour_codes(&raw), Vec::<String>::new(), "{raw}");
+    let raw = demo_at_a_terminal(&[("NO_COLOR", "1")], &[]);
+    assert_eq!(colour_codes(&raw), Vec::<String>::new(), "{raw}");
+}
+
+#[test]
+fn color_always_and_clicolor_force_colour_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |flags: &[&str], env: &[(&str, &str)]| {
+        let each = tempfile::tempdir().unwrap();
+        let mut command = Command::new(BIN);
+        command
+            .args(flags)
+            .args(demo_args(each.path()))
+            .args(["--yes", "--answer", "choose=Skip to the end"])
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("TERM", "xterm");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(
+        colour_codes(&run(&[], &[])).is_empty(),
+        "a pipe gets no colour by default"
+    );
+    let always = run(&["--color", "always"], &[]);
+    assert!(!colour_codes(&always).is_empty(), "{always}");
+    let forced = run(&[], &[("CLICOLOR_FORCE", "1")]);
+    assert!(!colour_codes(&forced).is_empty(), "{forced}");
+    // The flag wins over the environment.
+    let never = run(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(colour_codes(&never).is_empty(), "{never}");
+    // Lint colours its findings the same way.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "runbook: 1\ntitle: x\n").unwrap();
+    let lint = Command::new(BIN)
+        .args(["--color", "always", "lint"])
+        .arg(&bad)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    assert!(!colour_codes(&text).is_empty(), "{text}");
 }
