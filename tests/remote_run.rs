@@ -195,7 +195,7 @@ steps:
     t.pick("The canary passed on 2 hosts. Go on with the other 3?", 1);
     t.expect("dead connect to host 127.0.0.1 port");
     t.expect("0 of 3 hosts passed; failed: dead; not started: web-3, web-4");
-    t.expect("not started after too many failures: web-3, web-4");
+    t.expect("too many failures: web-3, web-4");
     t.pick("The step failed. What now?", 5);
     t.expect("Runbook stopped at step `restart`: failed.");
     let (code, screen) = t.finish();

@@ -199,7 +199,7 @@ impl Prompter {
                 Ok(typed) if typed.trim() == expected => return Ok(Reply::Answer(true)),
                 Ok(typed) if typed.trim().is_empty() => return Ok(Reply::Answer(false)),
                 Ok(typed) => eprintln!(
-                    "  ✘ \"{}\" is not \"{}\"; type it exactly, or Enter alone to decline",
+                    "  ✘ `{}` is not `{}`; type it exactly, or Enter alone to decline",
                     sanitize(typed.trim()),
                     sanitize(expected)
                 ),

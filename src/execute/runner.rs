@@ -604,7 +604,22 @@ impl Runner {
         let (spinner, hosts) = if plan.fan_out {
             (None, Some(screen.hosts_progress(jobs.len())))
         } else {
-            (Some(screen.spinner_until("running", limits.timeout)), None)
+            // What runs, in the spinner: `local$ sleep 30 · 12s / 1m`.
+            let running = jobs
+                .first()
+                .map(|job| {
+                    let shown = job.shown();
+                    let first = shown.trim().lines().next().unwrap_or_default().to_string();
+                    let cut: String = first.chars().take(60).collect();
+                    let cut = if cut.len() < first.len() {
+                        format!("{cut}…")
+                    } else {
+                        cut
+                    };
+                    format!("{}$ {cut} ·", plan.target)
+                })
+                .unwrap_or_else(|| "running".into());
+            (Some(screen.spinner_until(&running, limits.timeout)), None)
         };
         let run = |job: &Job| match &hosts {
             Some(hosts) => {

@@ -348,32 +348,35 @@ impl Screen {
         lines
     }
 
-    /// What was expected next to what happened, then who to call first (the others are in
-    /// the failure menu's "Escalate" and behind "Contacts and links" at every prompt).
+    /// What was expected next to what happened, then who to call (given only when the
+    /// engineer is asked what now; the failure menu's "Escalate" lists them, without
+    /// printing them a third time).
     pub fn failure(&self, expected: &str, happened: &str, contacts: &[Sp<Contact>]) {
         self.emit_wrapped(
             &self.clean(expected),
             &format!("  {RED}✘ Step failed{RED:#} — expected: "),
             "      ",
         );
-        // A fan-out's `N of M hosts failed — …` repeats its host lines and summary above.
-        let repeats = happened
-            .split_once(" hosts failed")
-            .or_else(|| happened.split_once(" host failed"))
-            .is_some_and(|(count, _)| {
-                count
-                    .split(" of ")
-                    .all(|n| n.chars().all(|c| c.is_ascii_digit()))
-            });
+        // A fan-out's `N of M hosts failed — …` repeats its host lines and summary above
+        // (unless it says which hosts did not start).
+        let repeats = !happened.contains("not started")
+            && happened
+                .split_once(" hosts failed")
+                .or_else(|| happened.split_once(" host failed"))
+                .is_some_and(|(count, _)| {
+                    count
+                        .split(" of ")
+                        .all(|n| n.chars().all(|c| c.is_ascii_digit()))
+                });
         if !repeats {
             self.emit_wrapped(&self.clean(happened), "    happened: ", "      ");
         }
-        if let Some(first) = contacts.first() {
-            self.emit_wrapped(
-                &self.clean(&contact_line(first)),
-                "    who to call: ",
-                "      ",
-            );
+        // Who to call, in escalation order, when the engineer decides what now.
+        if !contacts.is_empty() {
+            self.emit("    who to call:");
+            for contact in contacts {
+                self.emit_wrapped(&self.clean(&contact_line(contact)), "      ", "        ");
+            }
         }
     }
 

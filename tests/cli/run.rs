@@ -169,7 +169,7 @@ fn a_person_walks_a_runbook_to_the_end() {
     t.expect("skipped: declined");
     t.expect("Step 4/6 · Is it better?");
     t.pick("Is the error rate back to normal?", 1);
-    t.expect("Is the error rate back to normal? Back to normal");
+    t.expect("Back to normal");
     t.expect("Step 6/6 · Write down who was on call");
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();

@@ -20,8 +20,9 @@ impl Engine {
             Err(error) => return Ok(super::cannot_render(error)),
         };
         // The command of a check that passes is not needed to decide anything (it is in the
-        // timeline and in `--dry-run`); a failing check shows it, under its results. Without
-        // a live terminal it is shown first, as the run goes.
+        // timeline and in `--dry-run`): at a live terminal it is in the spinner while it runs,
+        // and a failing check shows it under its results. Without a live terminal it is shown
+        // first, as the run goes.
         let shown = plan.jobs.first().map(|job| job.shown());
         let live = self.screen.is_live();
         if let (Some(shown), false) = (&shown, live) {
