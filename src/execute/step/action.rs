@@ -125,7 +125,7 @@ impl Engine {
             ));
         }
         if let Some(Some(rollback)) = &rollback {
-            self.screen.info(&rollback);
+            self.screen.info(rollback);
         }
         if let Some(why) = &action.irreversible {
             self.screen
