@@ -766,3 +766,47 @@ pub fn contact_line(contact: &Contact) -> String {
 pub fn human_duration(duration: Duration) -> String {
     crate::timeline::human_duration(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                crate::sanitize::sanitize(&anstream::adapter::strip_str(l).to_string()).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_phone_number_is_never_broken_across_lines() {
+        let text = "Call the network team on +33 1 00 00 00 03 before you drain anything";
+        for width in 20..60 {
+            let lines = wrap_styled(text, "", "", Some(width));
+            assert!(
+                lines.iter().any(|l| l.contains("+33 1 00 00 00 03")),
+                "width {width}: {lines:?}"
+            );
+            assert!(lines.iter().all(|l| !l.contains('\u{a0}')), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn markdown_is_drawn_bold_code_and_links_as_text_and_url() {
+        let text = "Open the [dashboard](https://grafana.example.com/d/web) and look at **web-2**;\nrun `top`.\n\n```\nweb-1 up\n```\n";
+        let lines = plain(&markdown_lines(text, "  ", Some(80)));
+        let all = lines.join("\n");
+        assert!(
+            all.contains("dashboard (https://grafana.example.com/d/web)"),
+            "{all}"
+        );
+        assert!(all.contains("web-2;") && all.contains("top."), "{all}");
+        assert!(all.contains("│ web-1 up"), "{all}");
+        for marker in ["**", "`", "]("] {
+            assert!(!all.contains(marker), "{marker} in {all}");
+        }
+        assert!(lines.iter().all(|l| display_width(l) <= 80), "{all}");
+    }
+}
