@@ -14,6 +14,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "RUNBOOK_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
 
+    /// When to colour the output (and the prompts): `auto` colours a terminal unless
+    /// NO_COLOR is set or TERM=dumb (CLICOLOR_FORCE forces it)
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -297,4 +302,13 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }

@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod cli;
+pub mod color;
 pub mod commands;
 mod error;
 pub mod execute;
@@ -27,6 +28,11 @@ use cli::{Cli, Command};
 
 /// Runs one command line and reports any error on stderr.
 pub fn run(cli: Cli) -> ExitStatus {
+    color::init(match cli.color {
+        cli::ColorWhen::Auto => color::When::Auto,
+        cli::ColorWhen::Always => color::When::Always,
+        cli::ColorWhen::Never => color::When::Never,
+    });
     // Fleet scale: as many open files as the system lets this user have (see `fleet`).
     execute::transport::fleet::raise_open_files_limit();
     let catalog = cli.catalog;

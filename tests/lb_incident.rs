@@ -194,17 +194,17 @@ fn a_person_drains_the_failing_backends_and_every_request_succeeds_again() {
     t.expect("1 of 3 hosts passed; failed: web-2, web-3");
     // The load over SSH, from each backend.
     t.expect("CPU load of each backend");
-    t.expect("3 of 3 hosts passed");
+    t.expect("web-3 exit 0");
     t.expect("Sessions and queue of each backend");
     t.expect("How bad is it?");
-    t.expect("Failing their health check: **web-2, web-3**");
+    t.expect("Failing their health check: web-2, web-3");
     t.pick("What now?", 0);
     // One confirmation that names the target host and shows the command for both servers.
     t.expect("Take the failing backends out of HAProxy");
     t.expect("This action changes lb (1 host: lb-1). It will run:");
     t.expect("set server web/web-2 state maint");
     t.expect("set server web/web-3 state maint");
-    t.answer("Type `lb` to confirm", "lb");
+    t.answer("To confirm, type: lb", "lb");
     t.expect("HAProxy shows them in maintenance");
     t.expect("Every request through HAProxy succeeds");
     t.pick("Put them back into HAProxy now?", 0);
@@ -382,12 +382,12 @@ fn when_haproxy_stops_before_the_drain_the_drain_fails() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut t = Terminal::spawn(dir.path(), &args);
     t.pick("When you have done it", 0);
-    t.expect("Failing their health check: **web-2, web-3**");
+    t.expect("Failing their health check: web-2, web-3");
     t.expect("What now?");
     haproxy.stop();
     t.send(ENTER);
     t.expect("set server web/web-2 state maint");
-    t.answer("Type `lb` to confirm", "lb");
+    t.answer("To confirm, type: lb", "lb");
     // Retry, roll back, skip, go to, escalate, stop.
     t.pick("The step failed. What now?", 5);
     t.expect("Runbook stopped at step `drain`: failed.");

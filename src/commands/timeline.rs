@@ -2,7 +2,7 @@
 //! from outside (outputs, values, notes): it is sanitised before it is shown, in text and in
 //! the postmortem; JSON escapes control characters itself.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 
 use super::write_stdout;
@@ -21,9 +21,7 @@ pub fn show(file: &Path, format: TimelineFormat) -> Result<ExitStatus, Error> {
     }
     let sanitized = || -> Vec<Record> { reading.records.iter().map(Record::sanitized).collect() };
     let text = match format {
-        TimelineFormat::Text => {
-            timeline::chronology(&reading.records, std::io::stdout().is_terminal())
-        }
+        TimelineFormat::Text => timeline::chronology(&reading.records, crate::color::on_stdout()),
         TimelineFormat::Md => timeline::postmortem(&sanitized()),
         TimelineFormat::Json => timeline::to_json(&reading.records),
     };

@@ -292,7 +292,11 @@ impl Engine {
                         Some(happened.clone()),
                         Some(result),
                     )?;
-                    self.screen.failure(&expected, &happened, &runbook.contacts);
+                    // Who to call when the engineer decides what now; not on a step the
+                    // runbook goes on past.
+                    let asks = matches!(flow::next(step, StepEnd::Failed), Next::AskEngineer);
+                    let contacts = if asks { &runbook.contacts[..] } else { &[] };
+                    self.screen.failure(&expected, &happened, contacts);
                     let next = match flow::next(step, StepEnd::Failed) {
                         Next::AskEngineer => {
                             match self.failure_menu(runbook, state, step, id, ran)? {

@@ -30,20 +30,27 @@ enum FailureChoice {
 }
 
 impl FailureChoice {
-    /// `unfinished`: the hosts a fan-out action failed on or did not start on.
-    fn label(self, unfinished: &[String]) -> String {
+    /// `unfinished`: the hosts a fan-out action failed on or did not start on; `skip_to`:
+    /// where a skip leads. Each label says where the choice leads.
+    fn label(self, unfinished: &[String], skip_to: &str) -> String {
         match self {
             FailureChoice::RetryUnfinished => format!(
                 "Retry on the hosts that failed or did not start: {}",
                 unfinished.join(", ")
             ),
-            FailureChoice::Retry if !unfinished.is_empty() => "Retry the step on every host".into(),
-            FailureChoice::Retry => "Retry the step".into(),
-            FailureChoice::Rollback => "Roll back (run the rollback command)".into(),
-            FailureChoice::Skip => "Skip it and go on".into(),
-            FailureChoice::GoTo => "Go to another step".into(),
-            FailureChoice::Escalate => "Escalate: show who to call".into(),
-            FailureChoice::Stop => "Stop the run (failed)".into(),
+            FailureChoice::Retry if !unfinished.is_empty() => {
+                "Retry the step on every host → runs it again".into()
+            }
+            FailureChoice::Retry => "Retry the step → runs it again".into(),
+            FailureChoice::Rollback => {
+                "Roll back → shows the rollback command and asks, then back here".into()
+            }
+            FailureChoice::Skip => format!("Skip it and go on → {skip_to}"),
+            FailureChoice::GoTo => "Go to another step → pick which".into(),
+            FailureChoice::Escalate => {
+                "Escalate → pick who you call (recorded), then back here".into()
+            }
+            FailureChoice::Stop => "Stop the run → it ends, failed".into(),
         }
     }
 }
@@ -84,6 +91,20 @@ impl Engine {
             }
             _ => Vec::new(),
         };
+        let skip_to = match flow::next(step, StepEnd::Skipped) {
+            Next::Step(to) => format!("goes on to step {to}"),
+            Next::End => "ends the run (resolved)".into(),
+            _ => match runbook
+                .steps
+                .iter()
+                .position(|s| s.id.value == step.id.value)
+            {
+                Some(at) if at + 1 < runbook.steps.len() => {
+                    format!("goes on to step {}", runbook.steps[at + 1].id.value)
+                }
+                _ => "ends the run (resolved)".into(),
+            },
+        };
         loop {
             let mut options = Vec::new();
             if !unfinished.is_empty() {
@@ -99,7 +120,10 @@ impl Engine {
                 FailureChoice::Escalate,
                 FailureChoice::Stop,
             ]);
-            let labels: Vec<String> = options.iter().map(|o| o.label(&unfinished)).collect();
+            let labels: Vec<String> = options
+                .iter()
+                .map(|o| o.label(&unfinished, &skip_to))
+                .collect();
             let picked = match self.ask(id, |p| {
                 p.select(id, "The step failed. What now?", &labels, None)
             })? {
@@ -149,11 +173,9 @@ impl Engine {
                         self.screen.warn("this runbook lists no contacts");
                         continue;
                     }
+                    // Listed once, in the menu itself.
                     let contacts: Vec<String> =
                         runbook.contacts.iter().map(|c| contact_line(c)).collect();
-                    for line in &contacts {
-                        self.screen.line(&format!("    {line}"));
-                    }
                     let picked = self.ask(id, |p| {
                         p.select(id, "Who are you calling?", &contacts, None)
                     })?;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use self::engine::{Ending, Engine, EngineSettings};
 use self::prompt::Prompter;
-use self::screen::{Screen, contact_line};
+use self::screen::Screen;
 use self::state::RunState;
 use self::transport::Interrupt;
 use crate::lint;
@@ -161,6 +161,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     if let Some(alert) = &alert {
         alert_lines(&screen, alert, alerts_in_payload);
     }
+    links(&screen, &mut prompter, &runbook, None);
     let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
         Ok(inputs) => inputs,
         Err(ending) => return Ok(report_unstarted(&screen, ending)),
@@ -184,8 +185,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     let mut timeline = Timeline::create(&timeline_path, &incident, masker)?;
     let mut state = RunState::new(&id, &incident, inputs);
     state.alert = alert.clone();
-    links(&screen, &runbook, &state);
-    screen.info(&format!("timeline: {}", timeline_path.display()));
+    links(&screen, &mut prompter, &runbook, Some(&state));
 
     timeline.record(
         None,
@@ -446,6 +446,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     if let Some(alert) = &run.alert {
         alert_lines(&screen, alert, 1);
     }
+    links(&screen, &mut prompter, &runbook, None);
     if crate::timeline::sha256_hex(text.as_bytes()) != run.sha256 {
         screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
     }
@@ -470,7 +471,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     let mut state = RunState::new(&run.runbook_id, &run.incident, inputs);
     state.alert = run.alert.clone();
     rebuilt.top.restore_into(&mut state);
-    links(&screen, &runbook, &state);
+    links(&screen, &mut prompter, &runbook, Some(&state));
     screen.info(&format!("timeline: {}", timeline_path.display()));
     // Every step had finished (the run only lacks its end): the walk below starts past the
     // last step, and `finish` records the end as any run's.
@@ -565,26 +566,21 @@ fn check_answers(runbook: &Runbook, answers: &HashMap<String, String>) -> Result
     Ok(())
 }
 
-/// Title, summary, scope and contacts: what the engineer needs before anything runs.
+/// The compact header: title; id, priority, owner, scope; what the runbook restores (the
+/// first sentence of its summary); who to call first. The dashboard follows once the inputs
+/// are known ([`links`]); every contact and link is one menu entry away at every prompt.
 fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
-    screen.blank();
     let mode = if rehearse {
         " · REHEARSAL: actions are shown, not run"
     } else {
         ""
     };
-    screen.title(
-        &runbook.title,
-        &format!(
-            "{id} · owner {} · reviewed {}{mode}",
-            runbook.owner.value, runbook.reviewed.value
-        ),
-    );
-    if let Some(summary) = &runbook.summary {
-        screen.blank();
-        screen.text_block(summary);
+    let mut about = vec![id.to_string()];
+    if let Some(priority) = &runbook.priority {
+        about.push(format!("{:?}", priority.value));
     }
-    screen.blank();
+    about.push(format!("owner {}", runbook.owner.value));
+    about.push(format!("reviewed {}", runbook.reviewed.value));
     let services: Vec<&str> = runbook.scope.services.iter().map(|s| s.as_str()).collect();
     let environments: Vec<&str> = runbook
         .scope
@@ -592,22 +588,19 @@ fn banner(screen: &Screen, runbook: &Runbook, id: &str, rehearse: bool) {
         .iter()
         .map(|s| s.as_str())
         .collect();
-    screen.section("Scope");
-    if !services.is_empty() {
-        screen.line(&format!("  services: {}", services.join(", ")));
-    }
-    if services.is_empty() && !runbook.scope.alerts.is_empty() {
-        let alerts: Vec<String> = runbook.scope.alerts.iter().map(|a| a.to_string()).collect();
-        screen.line(&format!("  alerts: {}", alerts.join(" · ")));
-    }
+    // The scope in one word or two: the environments (the services are in the title, most
+    // often, and in `runbook list`).
     if !environments.is_empty() {
-        screen.line(&format!("  environments: {}", environments.join(", ")));
+        about.push(environments.join(", "));
+    } else if !services.is_empty() {
+        about.push(services.join(", "));
     }
-    if !runbook.contacts.is_empty() {
-        screen.section("Contacts (in escalation order)");
-        for (n, contact) in runbook.contacts.iter().enumerate() {
-            screen.line(&format!("  {}. {}", n + 1, contact_line(contact)));
-        }
+    screen.title(&runbook.title, &format!("{}{mode}", about.join(" · ")));
+    if let Some(summary) = &runbook.summary {
+        screen.markdown(&first_sentence(summary), "");
+    }
+    if let Some(first) = runbook.contacts.first() {
+        screen.line(&format!("Call first: {}", reach_line(first)));
     }
 }
 
@@ -640,17 +633,62 @@ pub fn alert_header(alert: &crate::alert::Alert, in_payload: usize) -> Vec<Strin
     lines
 }
 
-fn links(screen: &Screen, runbook: &Runbook, state: &RunState) {
-    if runbook.links.is_empty() {
+/// `Web team on-call — chat #web-oncall · phone +33 1 00 00 00 02`: the name and how to reach.
+fn reach_line(contact: &crate::model::Contact) -> String {
+    let reach: Vec<String> = [
+        ("chat", &contact.chat),
+        ("phone", &contact.phone),
+        ("email", &contact.email),
+    ]
+    .into_iter()
+    .filter_map(|(how, value)| value.as_ref().map(|v| format!("{how} {v}")))
+    .collect();
+    if reach.is_empty() {
+        contact.name.value.clone()
+    } else {
+        format!("{} — {}", contact.name.value, reach.join(" · "))
+    }
+}
+
+/// The first sentence of the summary (its first paragraph when no sentence ends in it).
+fn first_sentence(summary: &str) -> String {
+    let paragraph = summary.trim().split("\n\n").next().unwrap_or_default();
+    let flat = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(". ") {
+        Some(end) => flat[..=end].to_string(),
+        None => flat,
+    }
+}
+
+/// The links rendered with the run's inputs: the dashboard on screen, and every contact and
+/// link behind the "Contacts and links" entry of every prompt.
+fn links(screen: &Screen, prompter: &mut Prompter, runbook: &Runbook, state: Option<&RunState>) {
+    let env = crate::template::environment();
+    let rendered: Vec<(String, String)> = runbook
+        .links
+        .iter()
+        .map(|link| {
+            let url = state
+                .and_then(|state| state.render(runbook, &env, &link.url, false, None).ok())
+                .unwrap_or_else(|| link.url.value.clone());
+            (link.name.value.clone(), url)
+        })
+        .collect();
+    prompter.set_reference(screen.reference(&runbook.contacts, &rendered));
+    if state.is_none() {
         return;
     }
-    let env = crate::template::environment();
-    screen.section("Links");
-    for link in &runbook.links {
-        let url = state
-            .render(runbook, &env, &link.url, false, None)
-            .unwrap_or_else(|_| link.url.value.clone());
-        screen.line(&format!("  {}: {url}", link.name.value));
+    let dashboard = rendered
+        .iter()
+        .find(|(name, _)| name.to_lowercase().contains("dashboard"))
+        .or(rendered.first());
+    let more = if runbook.contacts.len() + runbook.links.len() > 1 {
+        " · every contact and link: ☎ in any menu"
+    } else {
+        ""
+    };
+    if let Some((name, url)) = dashboard {
+        screen.line(&format!("{name}: {url}{more}"));
     }
 }
 

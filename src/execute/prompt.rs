@@ -41,6 +41,7 @@ pub enum Declined {
 const NOTE: &str = "✎ Add a note to the timeline";
 const QUIT: &str = "⏸ Quit — pause the run (resume later with --resume)";
 const BACK: &str = "↩ Back to the question";
+const CONTACTS: &str = "☎ Contacts and links — show them again";
 
 /// Where answers come from.
 #[derive(Debug)]
@@ -53,6 +54,8 @@ pub struct Prompter {
     terminal: bool,
     /// Actions answered No by a script (`runbook test`), and what to do then, by step id.
     declines: HashMap<String, Declined>,
+    /// The contacts and links, ready to show (see [`Prompter::set_reference`]).
+    reference: Vec<String>,
 }
 
 impl Prompter {
@@ -62,12 +65,25 @@ impl Prompter {
             answers,
             terminal,
             declines: HashMap::new(),
+            reference: Vec::new(),
         }
     }
 
     /// A scripted No to the action of `step` (`runbook test`), then `then`.
     pub fn decline(&mut self, step: &str, then: Declined) {
         self.declines.insert(step.to_string(), then);
+    }
+
+    /// The contacts and links (lines made safe by the screen): every menu, and the Esc menu
+    /// of every prompt, offers to show them again.
+    pub fn set_reference(&mut self, lines: Vec<String>) {
+        self.reference = lines;
+    }
+
+    /// Shows the contacts and links; the question is then asked again.
+    fn show_reference<T>(&self) -> Asked<T> {
+        super::screen::print_lines(&self.reference);
+        Ok(Reply::Note(String::new()))
     }
 
     /// `--yes` was given.
@@ -77,6 +93,11 @@ impl Prompter {
 
     pub fn is_interactive(&self) -> bool {
         self.terminal
+    }
+
+    /// `--answer` (or `--yes`) answers the question of step `step`.
+    pub fn answered_by_flag(&self, step: &str) -> bool {
+        self.answers.contains_key(step)
     }
 
     fn needs_human<T>(&self, step: &str, question: &str) -> Asked<T> {
@@ -108,14 +129,34 @@ impl Prompter {
         let mut items: Vec<String> = options.iter().map(|o| sanitize(o).into_owned()).collect();
         items.push(NOTE.into());
         items.push(QUIT.into());
+        if !self.reference.is_empty() {
+            items.push(CONTACTS.into());
+        }
+        // An answer that would run past the terminal's edge after its question goes on a
+        // line of its own.
+        let longest = items
+            .iter()
+            .map(|i| super::screen::display_width(i))
+            .max()
+            .unwrap_or(0);
+        let long = super::screen::width()
+            .is_some_and(|w| super::screen::display_width(question) + longest + 4 > w);
+        let mut config = if crate::color::on_stderr() {
+            inquire::ui::RenderConfig::default_colored()
+        } else {
+            inquire::ui::RenderConfig::empty()
+        };
+        config.answer_from_new_line = long;
         let _on_screen = Prompting::start();
         let picked = Select::new(question, items)
-            .with_help_message("↑↓ to move, Enter to pick, Esc for note or quit")
+            .with_render_config(config)
+            .with_help_message("↑↓ to move, Enter to pick, Esc: note, quit, contacts")
             .with_page_size(12)
             .raw_prompt();
         match picked {
             Ok(choice) if choice.index < options.len() => Ok(Reply::Answer(choice.index)),
             Ok(choice) if choice.value == NOTE => self.note(),
+            Ok(choice) if choice.value == CONTACTS => self.show_reference(),
             Ok(_) => Err(NoAnswer::Quit),
             Err(error) => self.escape(error),
         }
@@ -163,10 +204,10 @@ impl Prompter {
             return self.needs_human(step, question);
         }
         let _on_screen = Prompting::start();
-        let prompt = sanitize(&format!("{question} Type `{expected}` to confirm:")).into_owned();
+        let prompt = sanitize(&format!("{question} To confirm, type: {expected}")).into_owned();
         loop {
             match Text::new(&prompt)
-                .with_help_message("Enter alone to decline; Esc for note or quit")
+                .with_help_message("Enter alone to decline; Esc: note, quit, contacts")
                 .prompt()
             {
                 Ok(typed) if typed.trim() == expected => return Ok(Reply::Answer(true)),
@@ -227,10 +268,10 @@ impl Prompter {
                 Password::new(question)
                     .without_confirmation()
                     .with_display_mode(PasswordDisplayMode::Hidden)
-                    .with_help_message("typing is hidden; Esc for note or quit")
+                    .with_help_message("typing is hidden; Esc: note, quit, contacts")
                     .prompt()
             } else {
-                let mut prompt = Text::new(question).with_help_message("Esc for note or quit");
+                let mut prompt = Text::new(question).with_help_message("Esc: note, quit, contacts");
                 if let Some(default) = default {
                     prompt = prompt.with_default(default);
                 }
@@ -253,9 +294,13 @@ impl Prompter {
         let _on_screen = Prompting::start();
         match error {
             InquireError::OperationCanceled => {
-                let options = vec![BACK.to_string(), NOTE.to_string(), QUIT.to_string()];
+                let mut options = vec![BACK.to_string(), NOTE.to_string(), QUIT.to_string()];
+                if !self.reference.is_empty() {
+                    options.push(CONTACTS.into());
+                }
                 match Select::new("What now?", options).prompt() {
                     Ok(choice) if choice == NOTE => self.note(),
+                    Ok(choice) if choice == CONTACTS => self.show_reference(),
                     Ok(choice) if choice == BACK => Ok(Reply::Note(String::new())),
                     _ => Err(NoAnswer::Quit),
                 }

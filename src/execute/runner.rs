@@ -938,7 +938,22 @@ impl Runner {
         let (spinner, hosts) = if plan.fan_out {
             (None, Some(screen.hosts_progress(jobs.len())))
         } else {
-            (Some(screen.spinner("running")), None)
+            // What runs, in the spinner: `local$ sleep 30 · 12s / 1m`.
+            let running = jobs
+                .first()
+                .map(|job| {
+                    let shown = job.shown();
+                    let first = shown.trim().lines().next().unwrap_or_default().to_string();
+                    let cut: String = first.chars().take(60).collect();
+                    let cut = if cut.len() < first.len() {
+                        format!("{cut}…")
+                    } else {
+                        cut
+                    };
+                    format!("{}$ {cut} ·", plan.target)
+                })
+                .unwrap_or_else(|| "running".into());
+            (Some(screen.spinner_until(&running, limits.timeout)), None)
         };
         let run = |job: &Job| match &hosts {
             Some(hosts) => {
@@ -1009,6 +1024,8 @@ impl Runner {
             );
             if execution.interrupted() {
                 screen.warn(&format!("interrupted: {summary} before Ctrl-C"));
+            } else if execution.ok() && screen.is_live() {
+                // Every host's own ✔ line said it, just above.
             } else if execution.ok() {
                 screen.ok(&summary);
             } else {
@@ -1088,11 +1105,13 @@ fn show(
             job.host(),
             human_duration(output.duration())
         );
-        if ok {
-            screen.ok(&line);
-        } else {
-            screen.fail(&line);
-        }
+        // Under a failing host, what it said (stderr first): the reason, on the screen.
+        let said = match output {
+            Output::Shell(o) if !o.stderr.trim().is_empty() => o.stderr.as_str(),
+            Output::Shell(o) if o.stdout.trim().lines().count() > 1 => o.stdout.as_str(),
+            _ => "",
+        };
+        screen.host_outcome(ok, &line, said);
     } else {
         let text = match output {
             Output::Shell(o) if !o.stderr.trim().is_empty() => format!("{}{}", o.stdout, o.stderr),

@@ -31,6 +31,17 @@ const YELLOW: Style = Style::new()
 const CYAN: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)))
     .bold();
+/// An action's mark and its target: what changes something stands out, in colour and in words.
+const ACTION: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Black)))
+    .bg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
+    .bold();
+const CODE: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+const ITALIC: Style = Style::new().italic();
+/// How many lines of a failing host's output a fan-out shows under its line.
+const FAILED_HOST_LINES: usize = 3;
+/// Below this, text is not wrapped any narrower.
+const MIN_WIDTH: usize = 40;
 
 /// How many lines of a command's output the screen shows after it ran.
 const TAIL_LINES: usize = 6;
@@ -60,7 +71,7 @@ impl Screen {
             masker,
             started: Instant::now(),
             alerted: alert_age.and_then(|age| Instant::now().checked_sub(age)),
-            live: std::io::stderr().is_terminal(),
+            live: std::io::stderr().is_terminal() && !crate::color::dumb_terminal(),
             quiet: false,
         }
     }
@@ -81,13 +92,21 @@ impl Screen {
         self.started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
     }
 
+    /// Whether spinners and live lines are drawn (a terminal on stderr).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     pub fn set_masker(&mut self, masker: Masker) {
         self.masker = masker;
     }
 
-    /// Prints text (masked and sanitised) and a newline.
+    /// Prints text (masked and sanitised), wrapped to the terminal, and a newline.
     pub fn line(&self, text: &str) {
-        self.emit(&self.clean(text));
+        let text = self.clean(text);
+        let indent: String = text.chars().take_while(|c| *c == ' ').collect();
+        let rest = format!("{indent}  ");
+        self.emit_wrapped(&text[indent.len()..], &indent, &rest);
     }
 
     /// Text from outside, safe to show: masked whole, then sanitised.
@@ -110,42 +129,122 @@ impl Screen {
     }
 
     pub fn title(&self, title: &str, subtitle: &str) {
-        self.emit(&format!("{BOLD}{}{BOLD:#}", self.clean(title)));
+        let mut line = format!("{BOLD}{}{BOLD:#}", self.clean(title));
         if !subtitle.is_empty() {
-            self.emit(&format!("{DIM}{}{DIM:#}", self.clean(subtitle)));
+            line.push_str(&format!("   {DIM}{}{DIM:#}", self.clean(subtitle)));
         }
+        self.emit_wrapped(&line, "", "  ");
     }
 
     pub fn section(&self, name: &str) {
         self.emit(&format!("{CYAN}{}{CYAN:#}", self.clean(name)));
     }
 
-    /// `Step 3/9 · Restart the deployment   [action]   ⏱ 4m 10s · alert 12m 02s`
+    /// `Step 3/9 · Restart the deployment   ACTION   ⏱ 4m 10s · alert 12m 02s`; an action's
+    /// kind stands out (`ACTION`, in colour too), a check's is dim. No blank line between
+    /// steps: the context of a decision stays on one screen.
     pub fn step_header(&self, number: usize, total: usize, name: &str, kind: &str) {
-        self.blank();
         let (name, kind) = (self.clean(name), self.clean(kind));
-        self.emit(&format!(
-            "{BOLD}Step {number}/{total} · {name}{BOLD:#}   {DIM}[{kind}]   {}{DIM:#}",
-            self.clock()
-        ));
-    }
-
-    /// Instructions, indented.
-    pub fn text_block(&self, text: &str) {
-        for line in self.clean(text).trim_end().lines() {
-            self.emit(&format!("  {line}"));
+        let kind = if kind == "action" {
+            format!("{ACTION} ACTION {ACTION:#}")
+        } else {
+            format!("{DIM}[{kind}]{DIM:#}")
+        };
+        let head = format!("{BOLD}Step {number}/{total} · {name}{BOLD:#}   {kind}");
+        let clock = format!("{DIM}{}{DIM:#}", self.clock());
+        // The clock goes on a line of its own rather than past the edge.
+        match width() {
+            Some(width) if display_width(&head) + 3 + display_width(&clock) > width => {
+                self.emit_wrapped(&head, "", "  ");
+                self.emit(&format!("  {clock}"));
+            }
+            _ => self.emit(&format!("{head}   {clock}")),
         }
     }
 
-    /// The exact command before it runs.
+    /// Instructions, indented, their Markdown drawn for the terminal and wrapped to its width.
+    pub fn text_block(&self, text: &str) {
+        for line in markdown_lines(&self.clean(text), "  ", width()) {
+            self.emit(&line);
+        }
+    }
+
+    /// The exact command before it runs; a line longer than the terminal goes on below with
+    /// `↪`, so that nothing is cut and nothing looks like a line of its own.
     pub fn command(&self, target: &str, script: &str) {
         let target = self.clean(target);
         let script = self.clean(script);
         let mut lines = script.trim_end().lines();
         let first = lines.next().unwrap_or_default();
-        self.emit(&format!("  {DIM}{target}${DIM:#} {BOLD}{first}{BOLD:#}"));
+        self.emit_command(&format!("  {DIM}{target}${DIM:#} "), first);
         for more in lines {
-            self.emit(&format!("    {BOLD}{more}{BOLD:#}"));
+            self.emit_command("    ", more);
+        }
+    }
+
+    /// A check's command, on one line (cut to the terminal's width with `…`): a check changes
+    /// nothing, its whole command is in the timeline and in `--dry-run`.
+    pub fn command_line(&self, target: &str, script: &str) {
+        let target = self.clean(target);
+        let script = self.clean(script);
+        let mut lines = script.trim().lines();
+        let mut first = lines.next().unwrap_or_default().trim_end().to_string();
+        let more = lines.count();
+        if more > 0 {
+            first.push_str(&format!(
+                " … (+{more} line{})",
+                if more == 1 { "" } else { "s" }
+            ));
+        }
+        let prefix = format!("  {DIM}{target}${DIM:#} ");
+        let room = width().map(|w| w.saturating_sub(display_width(&prefix)));
+        let shown = match room {
+            Some(room) if display_width(&first) > room => {
+                let mut cut = String::new();
+                for c in first.chars() {
+                    if display_width(&cut) + 2 > room {
+                        break;
+                    }
+                    cut.push(c);
+                }
+                format!("{}…", cut.trim_end())
+            }
+            _ => first,
+        };
+        self.emit(&format!("{prefix}{BOLD}{shown}{BOLD:#}"));
+    }
+
+    fn emit_command(&self, prefix: &str, line: &str) {
+        let Some(width) = width() else {
+            self.emit(&format!("{prefix}{BOLD}{line}{BOLD:#}"));
+            return;
+        };
+        let options = textwrap::Options::new(
+            width
+                .saturating_sub(display_width(prefix))
+                .max(MIN_WIDTH / 2),
+        )
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .break_words(true)
+        .subsequent_indent("  ");
+        for (n, part) in textwrap::wrap(line, options).iter().enumerate() {
+            if n == 0 {
+                self.emit(&format!("{prefix}{BOLD}{part}{BOLD:#}"));
+            } else {
+                self.emit(&format!(
+                    "{}{DIM}↪{DIM:#}{BOLD}{}{BOLD:#}",
+                    " ".repeat(display_width(prefix).saturating_sub(1)),
+                    part.strip_prefix(' ').unwrap_or(part)
+                ));
+            }
+        }
+    }
+
+    /// Writes a styled line, wrapped to the terminal: `first` before its first line,
+    /// `rest` before the others.
+    fn emit_wrapped(&self, styled: &str, first: &str, rest: &str) {
+        for line in wrap_styled(styled, first, rest, width()) {
+            self.emit(&line);
         }
     }
 
@@ -168,35 +267,130 @@ impl Screen {
             ));
         }
         for line in &lines[skip..] {
-            self.emit(&format!("    {DIM}│{DIM:#} {line}"));
+            self.emit_wrapped(
+                line,
+                &format!("    {DIM}│{DIM:#} "),
+                &format!("    {DIM}│{DIM:#}   "),
+            );
+        }
+    }
+
+    /// A fan-out host's result: ✔ or ✘ and one line; under a failing host, the last lines of
+    /// what it said (stderr first), so that the reason is on the screen.
+    pub fn host_outcome(&self, ok: bool, line: &str, said: &str) {
+        if ok {
+            self.ok(line);
+            return;
+        }
+        self.fail(line);
+        let said = self.clean(said);
+        let lines: Vec<&str> = said
+            .trim_end()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let skip = lines.len().saturating_sub(FAILED_HOST_LINES);
+        for line in &lines[skip..] {
+            self.emit_wrapped(
+                line,
+                &format!("      {DIM}│{DIM:#} "),
+                &format!("      {DIM}│{DIM:#}   "),
+            );
         }
     }
 
     pub fn ok(&self, text: &str) {
-        self.emit(&format!("  {GREEN}✔{GREEN:#} {}", self.clean(text)));
+        self.emit_wrapped(&self.clean(text), &format!("  {GREEN}✔{GREEN:#} "), "    ");
     }
 
     pub fn warn(&self, text: &str) {
-        self.emit(&format!("  {YELLOW}!{YELLOW:#} {}", self.clean(text)));
+        self.emit_wrapped(
+            &self.clean(text),
+            &format!("  {YELLOW}!{YELLOW:#} "),
+            "    ",
+        );
     }
 
     pub fn fail(&self, text: &str) {
-        self.emit(&format!("  {RED}✘{RED:#} {}", self.clean(text)));
+        self.emit_wrapped(&self.clean(text), &format!("  {RED}✘{RED:#} "), "    ");
     }
 
     pub fn info(&self, text: &str) {
-        self.emit(&format!("  {DIM}{}{DIM:#}", self.clean(text)));
+        self.emit_wrapped(&format!("{DIM}{}{DIM:#}", self.clean(text)), "  ", "  ");
     }
 
-    /// What was expected next to what happened, then who to call.
-    pub fn failure(&self, expected: &str, happened: &str, contacts: &[Sp<Contact>]) {
-        self.emit(&format!("  {RED}Step failed{RED:#}"));
-        self.line(&format!("    expected: {expected}"));
-        self.line(&format!("    happened: {happened}"));
+    /// A line about an action: `what` with `target` standing out (it is what changes).
+    pub fn action_line(&self, before: &str, target: &str, after: &str) {
+        self.emit_wrapped(
+            &format!(
+                "{}{ACTION}{}{ACTION:#}{}",
+                self.clean(before),
+                self.clean(target),
+                self.clean(after)
+            ),
+            "  ",
+            "  ",
+        );
+    }
+
+    /// Text with some Markdown in it, indented by `indent` and wrapped.
+    pub fn markdown(&self, text: &str, indent: &str) {
+        for line in markdown_lines(&self.clean(text), indent, width()) {
+            self.emit(&line);
+        }
+    }
+
+    /// The contacts (in escalation order) and the links: the facts to bring back at any
+    /// prompt. `links` are rendered already.
+    pub fn reference(&self, contacts: &[Sp<Contact>], links: &[(String, String)]) -> Vec<String> {
+        let mut lines = Vec::new();
         if !contacts.is_empty() {
-            self.line("    who to call:");
+            lines.push(format!("{CYAN}Who to call, in this order{CYAN:#}"));
+            for (n, contact) in contacts.iter().enumerate() {
+                lines.push(format!(
+                    "  {}. {}",
+                    n + 1,
+                    self.clean(&contact_line(contact))
+                ));
+            }
+        }
+        if !links.is_empty() {
+            lines.push(format!("{CYAN}Links{CYAN:#}"));
+            for (name, url) in links {
+                lines.push(format!("  {}: {}", self.clean(name), self.clean(url)));
+            }
+        }
+        lines
+    }
+
+    /// What was expected next to what happened, then who to call (given only when the
+    /// engineer is asked what now; the failure menu's "Escalate" lists them, without
+    /// printing them a third time).
+    pub fn failure(&self, expected: &str, happened: &str, contacts: &[Sp<Contact>]) {
+        self.emit_wrapped(
+            &self.clean(expected),
+            &format!("  {RED}✘ Step failed{RED:#} — expected: "),
+            "      ",
+        );
+        // A fan-out's `N of M hosts failed — …` repeats its host lines and summary above
+        // (unless it says which hosts did not start).
+        let repeats = !happened.contains("not started")
+            && happened
+                .split_once(" hosts failed")
+                .or_else(|| happened.split_once(" host failed"))
+                .is_some_and(|(count, _)| {
+                    count
+                        .split(" of ")
+                        .all(|n| n.chars().all(|c| c.is_ascii_digit()))
+                });
+        if !repeats {
+            self.emit_wrapped(&self.clean(happened), "    happened: ", "      ");
+        }
+        // Who to call, in escalation order, when the engineer decides what now.
+        if !contacts.is_empty() {
+            self.emit("    who to call:");
             for contact in contacts {
-                self.line(&format!("      {}", contact_line(contact)));
+                self.emit_wrapped(&self.clean(&contact_line(contact)), "      ", "        ");
             }
         }
     }
@@ -212,6 +406,29 @@ impl Screen {
             ),
             None => format!("⏱ {}", human_duration(since_start)),
         }
+    }
+
+    /// A spinner that shows the time limit too: `running 12s / 1m`.
+    pub fn spinner_until(&self, message: &str, limit: Duration) -> ProgressBar {
+        let bar = self.spinner(message);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "  {{spinner}} {{msg}} {{elapsed}} / {}",
+                human_duration(limit)
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    }
+
+    /// A spinner whose message says it all (a countdown): no clock of its own.
+    pub fn countdown(&self) -> ProgressBar {
+        let bar = self.spinner("");
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
     }
 
     /// A spinner on stderr while something runs; nothing when stderr is not a terminal.
@@ -318,6 +535,217 @@ impl HostsProgress {
     }
 }
 
+/// Prints lines already made safe and styled (the [`Screen::reference`]), wrapped to the
+/// terminal.
+pub fn print_lines(lines: &[String]) {
+    let mut out = anstream::stdout().lock();
+    for line in lines {
+        for part in wrap_styled(line, "", "      ", width()) {
+            let _ = writeln!(out, "{part}");
+        }
+    }
+    let _ = out.flush();
+}
+
+/// The terminal's width, when stdout is one (else `COLUMNS`, else none: no wrapping).
+pub fn width() -> Option<usize> {
+    use std::io::IsTerminal as _;
+    let stdout = std::io::stdout();
+    let columns = if stdout.is_terminal() {
+        terminal_size::terminal_size_of(&stdout).map(|(w, _)| w.0 as usize)
+    } else {
+        None
+    };
+    columns
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .filter(|&w| w > 0)
+        .map(|w: usize| w.max(MIN_WIDTH))
+}
+
+/// Columns a (possibly styled) text takes.
+pub fn display_width(text: &str) -> usize {
+    textwrap::core::display_width(text)
+}
+
+/// A phone number (`+33 1 00 00 00 02`) is one word: its spaces become no-break spaces for
+/// the wrapping, and are put back after.
+const NBSP: char = '\u{a0}';
+
+fn keep_phone_numbers_whole(text: &str) -> String {
+    static PHONE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\+?\(?[0-9][0-9()]*(?:[ .-][0-9()]+){2,}").expect("a valid regex")
+    });
+    PHONE
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            caps[0].replace(' ', &NBSP.to_string())
+        })
+        .into_owned()
+}
+
+/// `styled` wrapped to `width` (never inside a word or a phone number), `first` before its
+/// first line and `rest` before the others.
+pub fn wrap_styled(styled: &str, first: &str, rest: &str, width: Option<usize>) -> Vec<String> {
+    let Some(width) = width else {
+        return vec![format!("{first}{styled}")];
+    };
+    let text = keep_phone_numbers_whole(styled);
+    let options = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .break_words(false);
+    let lines = textwrap::wrap(&text, options);
+    if lines.is_empty() {
+        return vec![first.trim_end().to_string()];
+    }
+    lines
+        .into_iter()
+        .map(|line| line.replace(NBSP, " "))
+        .collect()
+}
+
+/// Markdown for the terminal: **bold**, `code` and links as `text (url)`, lists with `•`,
+/// code blocks indented under `│`; paragraphs wrapped to `width` after `indent`.
+pub fn markdown_lines(text: &str, indent: &str, width: Option<usize>) -> Vec<String> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut lines: Vec<String> = Vec::new();
+    let mut paragraph = String::new();
+    let mut prefix_first = indent.to_string();
+    let mut prefix_rest = indent.to_string();
+    let mut links: Vec<String> = Vec::new();
+    let mut link_text = String::new();
+    let mut in_code_block = false;
+    let mut after_code = false;
+    let mut lists: Vec<Option<u64>> = Vec::new();
+    let flush = |paragraph: &mut String, first: &str, rest: &str, lines: &mut Vec<String>| {
+        if paragraph.trim().is_empty() {
+            paragraph.clear();
+            return;
+        }
+        lines.extend(wrap_styled(paragraph.trim(), first, rest, width));
+        paragraph.clear();
+    };
+    let blank = |lines: &mut Vec<String>| {
+        if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+            lines.push(String::new());
+        }
+    };
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        if !matches!(
+            event,
+            Event::End(TagEnd::CodeBlock) | Event::Start(Tag::Paragraph)
+        ) {
+            after_code = false;
+        }
+        match event {
+            // A paragraph after a code block follows it closely: the `│` sets the code off.
+            // A short paragraph ending in `:` introduces what follows, close to what is above.
+            Event::Start(Tag::Paragraph)
+                if lists.is_empty() && !after_code && !introduces(text, range.start) =>
+            {
+                blank(&mut lines)
+            }
+            Event::Start(Tag::Heading { .. }) => {
+                blank(&mut lines);
+                paragraph.push_str(&format!("{BOLD}"));
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                paragraph.push_str(&format!("{BOLD:#}"));
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+            }
+            Event::End(TagEnd::Paragraph) => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                prefix_first = prefix_rest.clone();
+            }
+            Event::Start(Tag::List(start)) => {
+                if lists.is_empty() {
+                    blank(&mut lines);
+                }
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                lists.push(start);
+            }
+            Event::End(TagEnd::List(_)) => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                lists.pop();
+                prefix_first = format!("{indent}{}", "  ".repeat(lists.len()));
+                prefix_rest = prefix_first.clone();
+            }
+            Event::Start(Tag::Item) => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                let depth = "  ".repeat(lists.len().saturating_sub(1));
+                let mark = match lists.last_mut() {
+                    Some(Some(n)) => {
+                        *n += 1;
+                        format!("{}.", *n - 1)
+                    }
+                    _ => "•".to_string(),
+                };
+                prefix_first = format!("{indent}{depth}{mark} ");
+                prefix_rest = format!("{indent}{depth}{}", " ".repeat(display_width(&mark) + 1));
+            }
+            Event::End(TagEnd::Item) => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+            }
+            Event::Start(Tag::CodeBlock(_)) => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                in_code_block = true;
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code_block = false;
+                after_code = true;
+            }
+            Event::Text(text) if in_code_block => {
+                let bar = format!("{prefix_rest}  {DIM}│{DIM:#} ");
+                let more = format!("{prefix_rest}  {DIM}│{DIM:#}   ");
+                for line in text.trim_end_matches('\n').lines() {
+                    lines.extend(wrap_styled(line, &bar, &more, width));
+                }
+            }
+            Event::Start(Tag::Strong) => paragraph.push_str(&format!("{BOLD}")),
+            Event::End(TagEnd::Strong) => paragraph.push_str(&format!("{BOLD:#}")),
+            Event::Start(Tag::Emphasis) => paragraph.push_str(&format!("{ITALIC}")),
+            Event::End(TagEnd::Emphasis) => paragraph.push_str(&format!("{ITALIC:#}")),
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                links.push(dest_url.to_string());
+                link_text.clear();
+            }
+            Event::End(TagEnd::Link) => {
+                let url = links.pop().unwrap_or_default();
+                if link_text.trim() != url.trim() && !url.is_empty() {
+                    paragraph.push_str(&format!(" ({CODE}{url}{CODE:#})"));
+                }
+            }
+            Event::Code(code) => {
+                paragraph.push_str(&format!("{CODE}{code}{CODE:#}"));
+                link_text.push_str(&code);
+            }
+            Event::Text(text) => {
+                paragraph.push_str(&text);
+                link_text.push_str(&text);
+            }
+            Event::SoftBreak => paragraph.push(' '),
+            Event::HardBreak => flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines),
+            Event::Html(html) | Event::InlineHtml(html) => paragraph.push_str(&html),
+            Event::Rule => {
+                flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+                lines.push(format!("{indent}{DIM}───{DIM:#}"));
+            }
+            _ => {}
+        }
+    }
+    flush(&mut paragraph, &prefix_first, &prefix_rest, &mut lines);
+    while lines.first().is_some_and(|l| l.trim().is_empty()) {
+        lines.remove(0);
+    }
+    lines
+}
+
+/// Whether the paragraph at `start` of `text` is a short one ending in `:` (`HAProxy:`).
+fn introduces(text: &str, start: usize) -> bool {
+    let line = text[start..].lines().next().unwrap_or_default().trim_end();
+    line.ends_with(':') && line.chars().count() <= 40
+}
+
 /// Text from outside, safe to show: masked whole (so that a secret cut by a line break or
 /// quoted is still found), then sanitised.
 pub fn clean(masker: &Masker, text: &str) -> String {
@@ -352,4 +780,48 @@ pub fn contact_line(contact: &Contact) -> String {
 /// screen and the record read the same.
 pub fn human_duration(duration: Duration) -> String {
     crate::timeline::human_duration(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                crate::sanitize::sanitize(&anstream::adapter::strip_str(l).to_string()).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_phone_number_is_never_broken_across_lines() {
+        let text = "Call the network team on +33 1 00 00 00 03 before you drain anything";
+        for width in 20..60 {
+            let lines = wrap_styled(text, "", "", Some(width));
+            assert!(
+                lines.iter().any(|l| l.contains("+33 1 00 00 00 03")),
+                "width {width}: {lines:?}"
+            );
+            assert!(lines.iter().all(|l| !l.contains('\u{a0}')), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn markdown_is_drawn_bold_code_and_links_as_text_and_url() {
+        let text = "Open the [dashboard](https://grafana.example.com/d/web) and look at **web-2**;\nrun `top`.\n\n```\nweb-1 up\n```\n";
+        let lines = plain(&markdown_lines(text, "  ", Some(80)));
+        let all = lines.join("\n");
+        assert!(
+            all.contains("dashboard (https://grafana.example.com/d/web)"),
+            "{all}"
+        );
+        assert!(all.contains("web-2;") && all.contains("top."), "{all}");
+        assert!(all.contains("│ web-1 up"), "{all}");
+        for marker in ["**", "`", "]("] {
+            assert!(!all.contains(marker), "{marker} in {all}");
+        }
+        assert!(lines.iter().all(|l| display_width(l) <= 80), "{all}");
+    }
 }

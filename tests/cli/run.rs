@@ -169,7 +169,7 @@ fn a_person_walks_a_runbook_to_the_end() {
     t.expect("skipped: declined");
     t.expect("Step 4/6 · Is it better?");
     t.pick("Is the error rate back to normal?", 1);
-    t.expect("answer: Back to normal");
+    t.expect("Back to normal");
     t.expect("Step 6/6 · Write down who was on call");
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();
@@ -341,19 +341,19 @@ fn confirm_type_runs_only_when_the_target_is_typed() {
 
     t.expect("Step 1/2 · Flush the cache");
     // A wrong word asks again; Enter alone declines, and the menu skips it.
-    t.answer("Type `local` to confirm", "prod");
+    t.answer("To confirm, type: local", "prod");
     t.expect("`prod` is not `local`");
-    t.answer("Type `local` to confirm", "");
+    t.answer("To confirm, type: local", "");
     t.pick("Not run. What now?", 1);
     t.expect("skipped: declined");
     t.expect("Step 2/2 · Flush the cache again");
     // Esc at a typed confirmation opens back / note / quit: a note, then the question again.
-    t.expect("Type `local` to confirm");
+    t.expect("To confirm, type: local");
     t.send(ESC);
     t.pick("What now?", 1);
     t.answer("Note for the timeline", "typing it this time");
     t.expect("note recorded");
-    t.answer("Type `local` to confirm", "local");
+    t.answer("To confirm, type: local", "local");
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();
 
@@ -772,9 +772,9 @@ fn a_mistyped_confirmation_asks_again_and_its_template_is_rendered() {
         &["--set", "cluster=prod-eu"],
     );
 
-    t.answer("Type `prod-eu` to confirm", "prod");
+    t.answer("To confirm, type: prod-eu", "prod");
     t.expect("`prod` is not `prod-eu`");
-    t.answer("Type `prod-eu` to confirm", "prod-eu");
+    t.answer("To confirm, type: prod-eu", "prod-eu");
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();
 

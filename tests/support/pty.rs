@@ -47,6 +47,48 @@ impl Terminal {
         }
     }
 
+    /// [`Terminal::spawn`] with `env` set, and without `NO_COLOR` unless `env` gives it: for
+    /// the tests of colour.
+    pub fn spawn_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"stty echo cols 120 rows 50 && exec "$0" "$@""#)
+            .arg(env!("CARGO_BIN_EXE_runbook"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
+            .env("TERM", "xterm")
+            .env_remove("RUNBOOK_CATALOG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut session = OsSession::spawn(command).expect("runbook starts in a pty");
+        session.set_expect_timeout(Some(EXPECT_TIMEOUT));
+        Terminal {
+            session,
+            transcript: String::new(),
+        }
+    }
+
+    /// [`Terminal::finish`], with every escape sequence kept.
+    #[track_caller]
+    pub fn finish_raw(mut self) -> (i32, String) {
+        self.expect_eof();
+        let status = self
+            .session
+            .get_process()
+            .wait()
+            .expect("runbook is waited for");
+        let code = match status {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("runbook did not exit normally: {other:?}"),
+        };
+        (code, self.transcript)
+    }
+
     /// Waits until the screen shows `text` (after what was already matched).
     #[track_caller]
     pub fn expect(&mut self, text: &str) {

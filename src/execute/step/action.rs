@@ -82,16 +82,36 @@ impl Engine {
             Some((state.steps.get(key).cloned()?, captured))
         });
         let hosts: Vec<&str> = plan.jobs.iter().map(|j| j.host()).collect();
+        // Whether it can be undone: a one-line rollback as it is, a longer one shown in full
+        // by the failure menu before it runs.
+        let rollback = action
+            .rollback
+            .as_ref()
+            .and_then(|rollback| rollback.run.as_ref())
+            .map(|run| {
+                let rendered = state
+                    .render(runbook, &self.env, run, true, None)
+                    .unwrap_or_else(|_| run.value.clone());
+                match rendered.trim().lines().count() {
+                    0 | 1 => Some(format!("rollback if it fails: {}", rendered.trim())),
+                    _ => None,
+                }
+            });
+        let has_rollback = action.rollback.is_some();
         if plan.fan_out {
-            self.screen.info(&format!(
-                "This action changes {target} ({} host{}: {}). It will run:",
-                hosts.len(),
-                if hosts.len() == 1 { "" } else { "s" },
-                hosts.join(", ")
-            ));
+            self.screen.action_line(
+                "This action changes ",
+                &target,
+                &format!(
+                    " ({} host{}: {}). It will run:",
+                    hosts.len(),
+                    if hosts.len() == 1 { "" } else { "s" },
+                    hosts.join(", ")
+                ),
+            );
         } else {
             self.screen
-                .info(&format!("This action changes {target}. It will run:"));
+                .action_line("This action changes ", &target, ". It will run:");
         }
         let first = plan.jobs.first().map(|j| j.shown()).unwrap_or_default();
         let differ = plan.jobs.iter().any(|j| j.shown() != first);
@@ -114,15 +134,8 @@ impl Engine {
             }
             first
         };
-        if let Some(rollback) = &action.rollback
-            && let Some(run) = &rollback.run
-        {
-            self.screen.info(&format!(
-                "rollback if it fails: {}",
-                state
-                    .render(runbook, &self.env, run, true, None)
-                    .unwrap_or_else(|_| run.value.clone())
-            ));
+        if let Some(Some(rollback)) = &rollback {
+            self.screen.info(rollback);
         }
         if let Some(why) = &action.irreversible {
             self.screen
@@ -155,6 +168,10 @@ impl Engine {
                 plan.jobs.len(),
                 if plan.jobs.len() == 1 { "" } else { "s" }
             )
+        } else if has_rollback && !matches!(rollback, Some(Some(_))) {
+            // A rollback too long for a line is said in the question, and shown in full by
+            // the failure menu before it runs.
+            format!("Run it on {target}? (a rollback is offered if it fails)")
         } else {
             format!("Run it on {target}?")
         };

@@ -19,11 +19,20 @@ impl Engine {
             Ok(plan) => plan,
             Err(error) => return Ok(super::cannot_render(error)),
         };
-        if let Some(job) = plan.jobs.first() {
-            self.screen.command(&plan.target, &job.shown());
+        // The command of a check that passes is not needed to decide anything (it is in the
+        // timeline and in `--dry-run`): at a live terminal it is in the spinner while it runs,
+        // and a failing check shows it under its results. Without a live terminal it is shown
+        // first, as the run goes.
+        let shown = plan.jobs.first().map(|job| job.shown());
+        let live = self.screen.is_live();
+        if let (Some(shown), false) = (&shown, live) {
+            self.screen.command_line(&plan.target, shown);
         }
         let limits = self.limits(step, check, false);
         let execution = self.execute(runbook, state, &plan, &plan.jobs, check, &limits, id)?;
+        if let (Some(shown), true, false) = (&shown, live, execution.ok()) {
+            self.screen.command_line(&plan.target, shown);
+        }
         Ok(self.conclude(state, step, id, check, &execution))
     }
 }

@@ -48,7 +48,10 @@ impl Engine {
                     value: None,
                 },
             )?;
-            self.screen.ok(&format!("answer: {label}"));
+            // At a terminal the menu leaves its answer on the screen; a flag's answer is shown.
+            if !self.prompter.is_interactive() || self.prompter.answered_by_flag(id) {
+                self.screen.ok(&format!("answer: {label}"));
+            }
             return Ok(done(label.clone(), Some(label)));
         }
         let name = ask

@@ -104,7 +104,7 @@ impl Engine {
                 });
             }
             // Countdown to the next try, watching for Ctrl-C.
-            let spinner = self.screen.spinner("");
+            let spinner = self.screen.countdown();
             let until = Instant::now() + every;
             while Instant::now() < until {
                 if self.interrupt.is_set() {
@@ -114,10 +114,12 @@ impl Engine {
                     }));
                 }
                 let now = Instant::now();
+                // Whole seconds: a countdown that reads `8.5s 0s` helps nobody.
+                let left = limit.saturating_sub(started.elapsed());
                 spinner.set_message(format!(
-                    "try {tries} failed; next try in {}s; gives up in {}",
+                    "try {tries} failed; next try in {}s · gives up in {}",
                     until.saturating_duration_since(now).as_secs() + 1,
-                    human_duration(limit.saturating_sub(started.elapsed()))
+                    human_duration(Duration::from_secs(left.as_secs()))
                 ));
                 std::thread::sleep(
                     Duration::from_millis(50).min(until.saturating_duration_since(now)),
