@@ -47,7 +47,11 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Lint(args) => {
             commands::lint::lint(&args.paths, args.format, args.deny_warnings, catalog)
         }
-        Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
+        Command::Render(args) => match (args.out, args.runbook) {
+            (Some(out), _) => commands::render::site(&out, catalog),
+            (None, Some(runbook)) => commands::render::render(&runbook, args.format, catalog),
+            (None, None) => unreachable!("clap requires RUNBOOK without --out"),
+        },
         Command::List(args) => commands::list::list(&args.path, args.format),
         Command::Triage(args) => {
             commands::triage::triage(&args.alert, args.path.as_deref(), args.format, catalog)

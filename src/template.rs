@@ -714,6 +714,71 @@ fn input_named_at(lexemes: &[Lexeme], at: usize) -> Option<String> {
     }
 }
 
+/// A piece of a template rendered ahead of any run (by `runbook render`): text, or an
+/// expression that only a run can fill in, as written (`inputs.backend`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaticPiece {
+    Text(String),
+    RunTime(String),
+}
+
+/// Renders what a template can show before a run, with this environment: every `{{ expr }}`
+/// whose value `context` holds becomes text, every other one stays a [`StaticPiece::RunTime`].
+/// A template with a block tag or a comment (`{% %}`, `{# #}`) cannot be rendered in pieces
+/// (a branch could depend on a run-time value): `None`, to be shown as written.
+pub fn render_static(
+    env: &Environment<'_>,
+    source: &str,
+    context: &Value,
+) -> Option<Vec<StaticPiece>> {
+    if source.contains("{%") || source.contains("{#") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            pieces.push(StaticPiece::Text(rest[..open].to_string()));
+        }
+        let inside = &rest[open + 2..];
+        let close = expression_end(inside)?;
+        let expression = inside[..close].trim_start_matches('-').trim_end_matches('-');
+        let expression = expression.trim();
+        let value = env
+            .compile_expression(expression)
+            .ok()
+            .and_then(|compiled| compiled.eval(context).ok())
+            .filter(|value| !value.is_undefined());
+        pieces.push(match value {
+            Some(value) => StaticPiece::Text(plain_text(&value)),
+            None => StaticPiece::RunTime(expression.to_string()),
+        });
+        rest = &inside[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(StaticPiece::Text(rest.to_string()));
+    }
+    Some(pieces)
+}
+
+/// Where the `}}` that closes an expression starts, quotes skipped.
+fn expression_end(inside: &str) -> Option<usize> {
+    let bytes = inside.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, b'"' | b'\'') => quote = Some(bytes[i]),
+            (None, b'}') if bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
