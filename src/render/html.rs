@@ -5,7 +5,7 @@
 //! from anywhere and runs no script: raw HTML written in a runbook is shown as text, images
 //! become links, and a Mermaid block an author wrote stays as source.
 
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStream};
 
 use super::markdown::{Block, document};
 use super::statics::{RUN_TIME_CLOSE, RUN_TIME_OPEN, Statics};
@@ -150,7 +150,8 @@ fn body(markdown: &str) -> String {
     // Whether each open link was kept: a link to an address a run fills in leads nowhere yet,
     // so it is shown as its text.
     let mut links_kept: Vec<bool> = Vec::new();
-    for event in Parser::new_ext(markdown, options) {
+    // Text merged, so that a run-time mark is never cut in two.
+    for event in TextMergeStream::new(Parser::new_ext(markdown, options)) {
         match event {
             Event::Text(text) if text.contains(RUN_TIME_OPEN) => {
                 events.push(Event::Html(marks(&text).into()));

@@ -63,7 +63,7 @@ pub(crate) fn document(runbook: &Runbook, statics: &Statics) -> Vec<Block> {
     };
     doc.push(format!("# {}", heading(&runbook.title)));
     if let Some(summary) = &runbook.summary {
-        doc.push(prose(&statics.resolve(summary)));
+        doc.push(prose(&unlinked(&statics.resolve(summary))));
     }
     about(&mut doc, runbook);
     scope(&mut doc, runbook);
@@ -291,7 +291,7 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
         ));
     }
     if let Some(instructions) = &step.instructions {
-        doc.push(prose(&doc.statics.resolve(instructions)));
+        doc.push(prose(&unlinked(&doc.statics.resolve(instructions))));
     }
     match kind {
         StepKind::Manual => {}
@@ -559,6 +559,19 @@ fn prose(markdown: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A Markdown link to an address only a run knows, `[text](⟨links.X⟩)`, becomes its text
+/// followed by the mark: there is nothing to follow yet.
+fn unlinked(resolved: &str) -> String {
+    static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let link = LINK.get_or_init(|| {
+        regex::Regex::new(&format!(
+            r"\[([^\]\n]*)\]\(\s*({RUN_TIME_OPEN}[^{RUN_TIME_CLOSE}]*{RUN_TIME_CLOSE})\s*\)"
+        ))
+        .expect("valid regex")
+    });
+    link.replace_all(resolved, "$1 ($2)").into_owned()
 }
 
 /// Text for a heading: inline text, and a trailing `#` escaped so that it is not read as a

@@ -135,10 +135,16 @@ mod tests {
             statics.resolve("{{ runbook.id }}: {{inputs.host}} {{ links.Host }} {{ vars.x | upper }}"),
             "team/t: \u{E000}inputs.host\u{E001} \u{E000}links.Host\u{E001} \u{E000}vars.x | upper\u{E001}"
         );
-        // A secret's default is never shown; a block tag leaves the template as written.
+        // A secret's default is never shown; block tags stay as written.
         assert_eq!(statics.resolve("{{ inputs.key }}"), "\u{E000}inputs.key\u{E001}");
         let branch = "{% if inputs.env == 'prod' %}careful{% endif %}";
         assert_eq!(statics.resolve(branch), branch);
+        assert_eq!(
+            statics.resolve("{{ contacts[0].name }}{%- if x %} now{% else %} later{% endif %} {# note #}"),
+            "Ops{%- if x %} now{% else %} later{% endif %} {# note #}"
+        );
+        let raw = "{% raw %}{{ inputs.env }}{% endraw %}";
+        assert_eq!(statics.resolve(raw), raw);
         assert_eq!(statics.resolve("no template"), "no template");
     }
 }

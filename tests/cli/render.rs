@@ -145,7 +145,7 @@ fn what_only_a_run_knows_stays_marked() {
          inputs: { pod: { description: The pod }, env: { default: prod } }\n\
          steps:\n  - id: look\n    name: Look\n    instructions: |\n      \
          Pod `{{ inputs.pod }}` in {{ inputs.env }}: read [its logs]({{ links['Pod logs'] }}), \
-         incident {{ incident.id }}; call {{ contacts[0].name }}.\n\
+         incident {{ incident.id }}; call {{ contacts[0].name }}.\n      \
          {% if inputs.env == 'prod' %}Careful.{% endif %}\n",
     )
     .unwrap();
@@ -157,18 +157,18 @@ fn what_only_a_run_knows_stays_marked() {
     let md = run("md");
     assert!(
         md.contains(
-            "Pod `⟨inputs.pod⟩` in prod: read [its logs](⟨links['Pod logs']⟩), incident ⟨incident.id⟩; call Ops."
+            "Pod `⟨inputs.pod⟩` in prod: read its logs (⟨links['Pod logs']⟩), incident ⟨incident.id⟩; call Ops."
         ),
         "{md}"
     );
-    // A branch could depend on a run: the template is shown as written.
-    assert!(md.contains("{% if inputs.env == 'prod' %}Careful.{% endif %}"), "{md}");
+    // A branch could depend on a run: its tags are shown as written.
+    assert!(md.contains("\n{% if inputs.env == 'prod' %}Careful.{% endif %}\n"), "{md}");
     assert!(md.contains(
         "- Pod logs: `https://logs.example.com/?pod=⟨inputs.pod⟩` (filled in when the runbook runs)"
     ));
     let html = run("html");
     assert!(html.contains(
-        r#"Pod <code><span class="runtime" title="filled in when the runbook runs">⟨inputs.pod⟩</span></code> in prod: read its logs, incident <span class="runtime""#
+        r#"Pod <code><span class="runtime" title="filled in when the runbook runs">⟨inputs.pod⟩</span></code> in prod: read its logs (<span class="runtime" title="filled in when the runbook runs">⟨links[&#39;Pod logs&#39;]⟩</span>), incident <span class="runtime""#
     ), "{html}");
     assert!(html.contains(r#"<a class="phone" href="tel:+15550100">☎ +1 555 0100</a>"#), "{html}");
     assert!(!html.contains('\u{E000}') && !md.contains('\u{E000}'));

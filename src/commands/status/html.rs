@@ -294,11 +294,14 @@ a { color: var(--link); }
 .row .what::before { content: "✘ "; color: var(--red); } .row.orange .what::before { content: "! "; color: var(--orange); }
 .row .link { margin-left: auto; font-size: .875rem; }
 .service { scroll-margin-top: .5rem; }
-.service.green .detail, .service.grey .detail { padding: .5rem 1.1rem; }
+/* Green and grey cards are one line: name, title, id, what passed, links. */
+.service.green .detail, .service.grey .detail { display: flex; flex-wrap: wrap; align-items: baseline; gap: .1rem .75rem; padding: .45rem .9rem; }
+.service.green .detail > *, .service.grey .detail > * { margin: 0; }
 .service.green .detail h2, .service.grey .detail h2 { font-size: 1.05rem; }
-.service.green .meta, .service.grey .meta { margin: .1rem 0 .2rem; }
-.service.green .state, .service.grey .state { flex-basis: 5rem; padding: .4rem; }
-.service.green .state .symbol, .service.grey .state .symbol { font-size: 1.4rem; }
+.service.green details[open], .service.grey details[open] { flex-basis: 100%; }
+.service.green .state, .service.grey .state { flex: 0 0 2.5rem; padding: .3rem; }
+.service.green .state .word, .service.grey .state .word { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+.service.green .state .symbol, .service.grey .state .symbol { font-size: 1.2rem; }
 .service { display: flex; background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 0 0 1rem; overflow: hidden; }
 .state { flex: 0 0 7rem; display: flex; flex-direction: column; align-items: center; justify-content: center; gap: .25rem; color: #fff; padding: 1rem .5rem; text-transform: uppercase; font-weight: 700; letter-spacing: .05em; }
 .state .symbol { font-size: 2.25rem; line-height: 1; }
