@@ -280,7 +280,8 @@ fn page(title: &str, body: &str) -> String {
 const STYLE: &str = r#":root { color-scheme: light dark; --fg: #1f2328; --bg: #ffffff; --muted: #59636e; --line: #d1d9e0; --code: #f6f8fa; --link: #0969da; --accent: #bc4c00; --accent-bg: #fff1e5; --danger: #cf222e; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #9198a1; --line: #3d444d; --code: #151b23; --link: #4493f8; --accent: #f0883e; --accent-bg: #3d2410; --danger: #f85149; } }
 body { margin: 0; background: var(--bg); color: var(--fg); font: 16px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 52rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
+main { max-width: 52rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; overflow-wrap: break-word; }
+p code, li code, a { overflow-wrap: anywhere; }
 h1, h2, h3 { line-height: 1.25; margin: 2rem 0 1rem; }
 h1 { font-size: 2rem; margin-top: 0; }
 h2 { font-size: 1.5rem; padding-bottom: .3rem; border-bottom: 1px solid var(--line); }
@@ -299,7 +300,7 @@ blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: 
 .step { scroll-margin-top: 1rem; border-radius: 8px; }
 .step:target { outline: 3px solid var(--link); outline-offset: .5rem; }
 h3 .anchor { color: var(--muted); text-decoration: none; font-weight: 400; }
-.runtime { font-style: italic; color: var(--accent); background: var(--accent-bg); border-radius: 4px; padding: 0 .2em; white-space: nowrap; }
+.runtime { font-style: italic; color: var(--accent); background: var(--accent-bg); border-radius: 4px; padding: 0 .2em; overflow-wrap: anywhere; -webkit-box-decoration-break: clone; box-decoration-break: clone; }
 .contacts { list-style: none; padding: 0; margin: 1rem 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .75rem; counter-reset: contact; }
 .contact { border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; counter-increment: contact; overflow-wrap: anywhere; }
 .contact p { margin: .15rem 0; }

@@ -294,6 +294,8 @@ a { color: var(--link); }
 .row .what::before { content: "✘ "; color: var(--red); } .row.orange .what::before { content: "! "; color: var(--orange); }
 .row .link { margin-left: auto; font-size: .875rem; }
 .service { scroll-margin-top: .5rem; }
+.service .check .expected { display: inline; margin-left: .6rem; }
+.service.red .state, .service.orange .state { flex-basis: 5.5rem; }
 /* Green and grey cards are one line: name, title, id, what passed, links. */
 .service.green .detail, .service.grey .detail { display: flex; flex-wrap: wrap; align-items: baseline; gap: .1rem .75rem; padding: .45rem .9rem; }
 .service.green .detail > *, .service.grey .detail > * { margin: 0; }
