@@ -743,18 +743,26 @@ pub fn render_static(
         }
         let inside = &rest[open + 2..];
         if !rest[open..].starts_with("{{") {
-            let closing = if rest[open..].starts_with("{%") { "%}" } else { "#}" };
+            let closing = if rest[open..].starts_with("{%") {
+                "%}"
+            } else {
+                "#}"
+            };
             let close = if closing == "%}" {
                 tag_end(inside)?
             } else {
                 inside.find(closing)?
             };
-            pieces.push(StaticPiece::Text(rest[open..open + 2 + close + 2].to_string()));
+            pieces.push(StaticPiece::Text(
+                rest[open..open + 2 + close + 2].to_string(),
+            ));
             rest = &inside[close + 2..];
             continue;
         }
         let close = expression_end(inside, b'}')?;
-        let expression = inside[..close].trim_start_matches('-').trim_end_matches('-');
+        let expression = inside[..close]
+            .trim_start_matches('-')
+            .trim_end_matches('-');
         let expression = expression.trim();
         let value = env
             .compile_expression(expression)

@@ -145,7 +145,11 @@ frame.addEventListener('load', () => {{
     dom[start..end]
         .lines()
         .filter(|l| !l.is_empty())
-        .map(|l| l.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .map(|l| {
+            l.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
         .collect()
 }
 
@@ -202,11 +206,20 @@ fn the_site_draws_its_flow_chart_and_phones_at_1200_and_390_px() {
     assert_self_contained(&html);
     assert_self_contained(&std::fs::read_to_string(site.join("index.html")).unwrap());
     assert!(html.contains("<svg class=\"flow\""), "no chart");
-    assert!(!html.contains("<pre class=\"mermaid\">"), "Mermaid source left");
+    assert!(
+        !html.contains("<pre class=\"mermaid\">"),
+        "Mermaid source left"
+    );
     assert!(html.contains(r#"href="tel:+33100000002""#), "no tel: link");
-    assert!(html.contains(r#"href="mailto:netops@example.com""#), "no mailto: link");
+    assert!(
+        html.contains(r#"href="mailto:netops@example.com""#),
+        "no mailto: link"
+    );
     // Static templates are filled in: the contact and the dashboard of the last step.
-    assert!(html.contains("<strong>Network team</strong> on +33 1 00 00 00 03"), "{html}");
+    assert!(
+        html.contains("<strong>Network team</strong> on +33 1 00 00 00 03"),
+        "{html}"
+    );
     assert!(!html.contains("{{ contacts"), "a contact template left raw");
 
     for (width, height) in [(1200, 5200), (390, 9000)] {

@@ -75,7 +75,10 @@ fn contact_cards(contacts: &[Sp<Contact>]) -> String {
                     escape(phone)
                 ));
             } else {
-                how.push_str(&format!(r#"<span class="phone">☎ {}</span>"#, escape(phone)));
+                how.push_str(&format!(
+                    r#"<span class="phone">☎ {}</span>"#,
+                    escape(phone)
+                ));
             }
         }
         if let Some(email) = contact.email.as_deref() {
@@ -85,7 +88,10 @@ fn contact_cards(contacts: &[Sp<Contact>]) -> String {
                     escape(email)
                 ));
             } else {
-                how.push_str(&format!(r#"<span class="email">✉ {}</span>"#, escape(email)));
+                how.push_str(&format!(
+                    r#"<span class="email">✉ {}</span>"#,
+                    escape(email)
+                ));
             }
         }
         if let Some(chat) = contact.chat.as_deref() {
@@ -326,6 +332,7 @@ svg.flow { display: block; max-width: 100%; height: auto; font-size: 14px; }
 .flow-node.ask polygon { fill: var(--code); }
 .flow-node.end rect { fill: var(--code); stroke: var(--muted); }
 a:hover .flow-node rect, a:hover .flow-node polygon { stroke: var(--link); }
+@media (max-width: 36rem) { h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; } main { padding-top: 1.25rem; } }
 "#;
 
 #[cfg(test)]

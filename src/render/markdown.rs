@@ -106,7 +106,6 @@ impl Blocks<'_> {
                 .join("\n"),
         );
     }
-
 }
 
 /// The document with no trailing spaces on any line.

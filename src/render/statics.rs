@@ -128,19 +128,27 @@ mod tests {
     fn known_values_are_filled_in_and_the_rest_marked() {
         let statics = statics();
         assert_eq!(
-            statics.resolve("[dash]({{ links.Dash }}) call {{ contacts[1].name }} in {{ inputs.env }}"),
+            statics.resolve(
+                "[dash]({{ links.Dash }}) call {{ contacts[1].name }} in {{ inputs.env }}"
+            ),
             "[dash](https://d/prod) call DBA in prod"
         );
         assert_eq!(
-            statics.resolve("{{ runbook.id }}: {{inputs.host}} {{ links.Host }} {{ vars.x | upper }}"),
+            statics
+                .resolve("{{ runbook.id }}: {{inputs.host}} {{ links.Host }} {{ vars.x | upper }}"),
             "team/t: \u{E000}inputs.host\u{E001} \u{E000}links.Host\u{E001} \u{E000}vars.x | upper\u{E001}"
         );
         // A secret's default is never shown; block tags stay as written.
-        assert_eq!(statics.resolve("{{ inputs.key }}"), "\u{E000}inputs.key\u{E001}");
+        assert_eq!(
+            statics.resolve("{{ inputs.key }}"),
+            "\u{E000}inputs.key\u{E001}"
+        );
         let branch = "{% if inputs.env == 'prod' %}careful{% endif %}";
         assert_eq!(statics.resolve(branch), branch);
         assert_eq!(
-            statics.resolve("{{ contacts[0].name }}{%- if x %} now{% else %} later{% endif %} {# note #}"),
+            statics.resolve(
+                "{{ contacts[0].name }}{%- if x %} now{% else %} later{% endif %} {# note #}"
+            ),
             "Ops{%- if x %} now{% else %} later{% endif %} {# note #}"
         );
         let raw = "{% raw %}{{ inputs.env }}{% endraw %}";

@@ -160,13 +160,20 @@ pub fn flow_svg(steps: &[Sp<Step>]) -> String {
             .entry((lines[i].from, right))
             .or_default()
             .push((i, true));
-        ports.entry((lines[i].to, right)).or_default().push((i, false));
+        ports
+            .entry((lines[i].to, right))
+            .or_default()
+            .push((i, false));
     }
     for ((node, _), at) in ports.iter_mut() {
         // Lines from above come in at the top (inner lanes higher), lines going down leave at
         // the bottom (outer lanes higher), so that no line crosses another at a box.
         let above = |&(line, leaving): &(usize, bool)| {
-            let other = if leaving { lines[line].to } else { lines[line].from };
+            let other = if leaving {
+                lines[line].to
+            } else {
+                lines[line].from
+            };
             let lane = lane_of[&line].1;
             if other < *node {
                 (0, lane)
@@ -206,10 +213,7 @@ pub fn flow_svg(steps: &[Sp<Step>]) -> String {
     let height = y - GAP + MARGIN;
     let port_y = |node: usize, right: bool, line: usize, leaving: bool| {
         let at = &ports[&(node, right)];
-        let k = at
-            .iter()
-            .position(|p| *p == (line, leaving))
-            .unwrap_or(0) as i32;
+        let k = at.iter().position(|p| *p == (line, leaving)).unwrap_or(0) as i32;
         let n = &nodes[node];
         n.y + n.h * (k + 1) / (at.len() as i32 + 1)
     };

@@ -162,7 +162,10 @@ fn what_only_a_run_knows_stays_marked() {
         "{md}"
     );
     // A branch could depend on a run: its tags are shown as written.
-    assert!(md.contains("\n{% if inputs.env == 'prod' %}Careful.{% endif %}\n"), "{md}");
+    assert!(
+        md.contains("\n{% if inputs.env == 'prod' %}Careful.{% endif %}\n"),
+        "{md}"
+    );
     assert!(md.contains(
         "- Pod logs: `https://logs.example.com/?pod=⟨inputs.pod⟩` (filled in when the runbook runs)"
     ));
@@ -170,7 +173,10 @@ fn what_only_a_run_knows_stays_marked() {
     assert!(html.contains(
         r#"Pod <code><span class="runtime" title="filled in when the runbook runs">⟨inputs.pod⟩</span></code> in prod: read its logs (<span class="runtime" title="filled in when the runbook runs">⟨links[&#39;Pod logs&#39;]⟩</span>), incident <span class="runtime""#
     ), "{html}");
-    assert!(html.contains(r#"<a class="phone" href="tel:+15550100">☎ +1 555 0100</a>"#), "{html}");
+    assert!(
+        html.contains(r#"<a class="phone" href="tel:+15550100">☎ +1 555 0100</a>"#),
+        "{html}"
+    );
     assert!(!html.contains('\u{E000}') && !md.contains('\u{E000}'));
 }
 
@@ -290,7 +296,10 @@ fn out_writes_a_site_of_the_catalog() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("wrote 4 pages and index.html to"), "{stderr}");
+    assert!(
+        stderr.contains("wrote 4 pages and index.html to"),
+        "{stderr}"
+    );
     let index = std::fs::read_to_string(site.join("index.html")).unwrap();
     for id in [
         "common/k8s-restart",
@@ -298,7 +307,10 @@ fn out_writes_a_site_of_the_catalog() {
         "user-sync/push-failures",
         "web-front/saturated-backends",
     ] {
-        assert!(index.contains(&format!("<a href=\"{id}.html\">")), "{index}");
+        assert!(
+            index.contains(&format!("<a href=\"{id}.html\">")),
+            "{index}"
+        );
         let page = std::fs::read_to_string(site.join(format!("{id}.html"))).unwrap();
         assert!(page.contains("<nav class=\"home\"><a href=\"../index.html\">"));
         assert!(page.contains("<section class=\"step\" id=\"step-"), "{id}");
@@ -306,13 +318,18 @@ fn out_writes_a_site_of_the_catalog() {
     let page = std::fs::read_to_string(site.join("web-front/saturated-backends.html")).unwrap();
     assert!(page.contains("<section class=\"step\" id=\"step-drain\">"));
     // A file where the site should go, a RUNBOOK beside --out: exit 2 with a message.
+    let (code, _, stderr) =
+        output(runbook().args(["render", "--catalog", "runbooks", "--out", "README.md"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value `README.md` for `--out`"),
+        "{stderr}"
+    );
     let (code, _, stderr) = output(
         runbook()
-            .args(["render", "--catalog", "runbooks", "--out", "README.md"]),
+            .args(["render", "demo/local-demo", "--out"])
+            .arg(&site),
     );
-    assert_eq!(code, 2);
-    assert!(stderr.contains("invalid value `README.md` for `--out`"), "{stderr}");
-    let (code, _, stderr) = output(runbook().args(["render", "demo/local-demo", "--out"]).arg(&site));
     assert_eq!(code, 2, "{stderr}");
 }
 
