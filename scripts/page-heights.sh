@@ -5,7 +5,7 @@
 #
 #   scripts/page-heights.sh [RUNBOOK_BINARY]     (default: target/debug/runbook)
 #
-# The pages hold no script; a copy of each gets a probe that writes the height into the DOM.
+# The pages hold no script; a harness page frames each and writes its height into the DOM.
 set -euo pipefail
 bin=$(realpath "${1:-target/debug/runbook}")
 chromium=${CHROMIUM:-/usr/bin/chromium}
@@ -39,13 +39,16 @@ RUNBOOK_TODAY=2026-11-22 NO_COLOR=1 "$bin" status "$work/runbooks" --format html
 NO_COLOR=1 "$bin" render web-front/saturated-backends --catalog runbooks --format html \
   >"$work/haproxy.html"
 
-height() { # page width
-  local probed="$work/probe-$2.html"
-  sed 's#</body>#<pre id="probe"></pre><script>document.getElementById("probe").textContent = "h=" + document.documentElement.scrollHeight;</script></body>#' \
-    "$1" >"$probed"
-  "$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --user-data-dir="$work/profile" --window-size="$2,900" --dump-dom "file://$probed" 2>/dev/null |
-    grep -o 'h=[0-9][0-9]*' | cut -d= -f2
+height() { # page width — the page in a frame that wide (a headless window is >= 500 px)
+  local harness="$work/probe-$2.html"
+  cat >"$harness" <<HTML
+<iframe id="f" src="file://$1" style="border:0;width:$2px;height:900px"></iframe><pre id="probe"></pre>
+<script>document.getElementById('f').addEventListener('load', () => {
+  document.getElementById('probe').textContent = 'h=' + document.getElementById('f').contentDocument.documentElement.scrollHeight; });</script>
+HTML
+  "$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --allow-file-access-from-files \
+    --virtual-time-budget=10000 --user-data-dir="$work/profile" --window-size=1300,1000 \
+    --dump-dom "file://$harness" 2>/dev/null | grep -o 'h=[0-9][0-9]*' | cut -d= -f2
 }
 for page in status haproxy; do
   for width in 1200 390; do

@@ -386,7 +386,8 @@ say('height', document.documentElement.scrollHeight);
             assert_eq!(value(&found, "rows-one-line"), "7");
             // It was 2,233 px for these 7 runbooks before the overview and the one-line green
             // cards (scripts/page-heights.sh).
-            assert!(height < 1600, "the page is {height} px long at {width} px");
+            // About 1,580 px now; the bound leaves room for fonts that differ.
+            assert!(height < 1700, "the page is {height} px long at {width} px");
         }
     }
 }
