@@ -166,12 +166,18 @@ pub enum LintFormat {
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
     /// A runbook file, or a catalog id such as `user-sync/push-failures`
-    #[arg(value_name = "RUNBOOK")]
-    pub runbook: String,
+    #[arg(value_name = "RUNBOOK", required_unless_present = "out")]
+    pub runbook: Option<String>,
 
     /// Output format: Markdown, or a self-contained HTML page
     #[arg(long, value_enum, default_value_t = RenderFormat::Md)]
     pub format: RenderFormat,
+
+    /// Render the whole catalog (`--catalog`, else ./runbooks) as a static HTML site in DIR:
+    /// one page per runbook at ID.html, with an anchor #step-ID per step, and index.html —
+    /// the pages an alert's `runbook_url` points at
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["runbook", "format"])]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

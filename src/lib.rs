@@ -61,7 +61,11 @@ pub fn run(cli: Cli) -> ExitStatus {
             catalog,
             args.require_tests,
         ),
-        Command::Render(args) => commands::render::render(&args.runbook, args.format, catalog),
+        Command::Render(args) => match (args.out, args.runbook) {
+            (Some(out), _) => commands::render::site(&out, catalog),
+            (None, Some(runbook)) => commands::render::render(&runbook, args.format, catalog),
+            (None, None) => unreachable!("clap requires RUNBOOK without --out"),
+        },
         Command::List(args) => commands::list::list(&args.path, args.format),
         Command::Triage(args) => commands::triage::triage(
             args.alert.as_deref(),

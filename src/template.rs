@@ -714,6 +714,96 @@ fn input_named_at(lexemes: &[Lexeme], at: usize) -> Option<String> {
     }
 }
 
+/// A piece of a template rendered ahead of any run (by `runbook render`): text, or an
+/// expression that only a run can fill in, as written (`inputs.backend`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaticPiece {
+    Text(String),
+    RunTime(String),
+}
+
+/// Renders what a template can show before a run, with this environment: every `{{ expr }}`
+/// whose value `context` holds becomes text, every other one stays a [`StaticPiece::RunTime`].
+/// Block tags and comments (`{% if … %}`, `{# … #}`) stay as written, since a branch may
+/// depend on a run: a reader sees every branch. `None` for a template that cannot be cut
+/// into pieces (a `{% raw %}` block, an unclosed tag), to be shown as written.
+pub fn render_static(
+    env: &Environment<'_>,
+    source: &str,
+    context: &Value,
+) -> Option<Vec<StaticPiece>> {
+    if source.contains("{% raw") || source.contains("{%- raw") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = source;
+    while let Some(open) = ["{{", "{%", "{#"].iter().filter_map(|o| rest.find(o)).min() {
+        if open > 0 {
+            pieces.push(StaticPiece::Text(rest[..open].to_string()));
+        }
+        let inside = &rest[open + 2..];
+        if !rest[open..].starts_with("{{") {
+            let closing = if rest[open..].starts_with("{%") {
+                "%}"
+            } else {
+                "#}"
+            };
+            let close = if closing == "%}" {
+                tag_end(inside)?
+            } else {
+                inside.find(closing)?
+            };
+            pieces.push(StaticPiece::Text(
+                rest[open..open + 2 + close + 2].to_string(),
+            ));
+            rest = &inside[close + 2..];
+            continue;
+        }
+        let close = expression_end(inside, b'}')?;
+        let expression = inside[..close]
+            .trim_start_matches('-')
+            .trim_end_matches('-');
+        let expression = expression.trim();
+        let value = env
+            .compile_expression(expression)
+            .ok()
+            .and_then(|compiled| compiled.eval(context).ok())
+            .filter(|value| !value.is_undefined());
+        pieces.push(match value {
+            Some(value) => StaticPiece::Text(plain_text(&value)),
+            None => StaticPiece::RunTime(expression.to_string()),
+        });
+        rest = &inside[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(StaticPiece::Text(rest.to_string()));
+    }
+    Some(pieces)
+}
+
+/// Where the `%}` that closes a block tag starts, quotes skipped.
+fn tag_end(inside: &str) -> Option<usize> {
+    expression_end(inside, b'%')
+}
+
+/// Where the `X}` (`}}` or `%}`) that closes an expression or a tag starts, quotes skipped.
+fn expression_end(inside: &str, first: u8) -> Option<usize> {
+    let bytes = inside.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, b'"' | b'\'') => quote = Some(bytes[i]),
+            (None, c) if c == first && bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,11 @@
 //! A runbook as Markdown, for pull-request review and docs sites: every section, the steps
-//! numbered with their commands, and a Mermaid flow chart. Everything is shown as written:
-//! templates are not rendered, instructions and the summary are the author's Markdown.
+//! numbered with their commands, and a Mermaid flow chart. Commands are shown as written; in
+//! the prose (summary, instructions, questions) and the links, what is known before a run
+//! (links, contacts, inputs' defaults) is filled in through the one template environment, and
+//! what only a run knows stays marked `⟨inputs.backend⟩`.
+//!
+//! The document is a list of [`Block`]s: Markdown, and the few parts the HTML page draws its
+//! own way (a step's anchor, the contacts, the flow chart).
 
 use crate::model::{
     Command, Confirm, ConfirmWord, Contact, END, Http, Input, Link, Priority, Runbook, Sp, Step,
@@ -8,18 +13,62 @@ use crate::model::{
 };
 
 use super::mermaid;
+use super::statics::{RUN_TIME_CLOSE, RUN_TIME_OPEN, Statics};
 
-/// The whole document, ending with one newline.
-pub fn markdown(runbook: &Runbook) -> String {
-    let mut doc = Blocks::default();
+/// The whole document, ending with one newline. `id` is the runbook's catalog id, for
+/// `{{ runbook.id }}`.
+pub fn markdown(runbook: &Runbook, id: Option<&str>) -> String {
+    let blocks = document(runbook, &Statics::new(runbook, id));
+    let text: Vec<String> = blocks
+        .iter()
+        .map(|block| block.markdown(runbook))
+        .filter(|block| !block.is_empty())
+        .collect();
+    finish(&text.join("\n\n"))
+        .replace(RUN_TIME_OPEN, "⟨")
+        .replace(RUN_TIME_CLOSE, "⟩")
+}
+
+/// A part of the document.
+pub(crate) enum Block {
+    /// Markdown, which may hold run-time marks (see [`Statics`]).
+    Text(String),
+    /// The start of a step: its heading (Markdown), and in HTML the anchor `step-ID`.
+    Step { id: String, heading: String },
+    /// The end of a step's part.
+    StepEnd,
+    /// The contacts table; HTML shows cards with `tel:` and `mailto:` links.
+    Contacts,
+    /// The flow chart: Mermaid in Markdown, SVG in HTML.
+    Flow,
+}
+
+impl Block {
+    fn markdown(&self, runbook: &Runbook) -> String {
+        match self {
+            Block::Text(text) => text.clone(),
+            Block::Step { heading, .. } => format!("### {heading}"),
+            Block::StepEnd => String::new(),
+            Block::Contacts => contacts_table(&runbook.contacts),
+            Block::Flow => fenced("mermaid", &mermaid::flowchart(&runbook.steps)),
+        }
+    }
+}
+
+/// The document's blocks.
+pub(crate) fn document(runbook: &Runbook, statics: &Statics) -> Vec<Block> {
+    let mut doc = Blocks {
+        blocks: Vec::new(),
+        statics,
+    };
     doc.push(format!("# {}", heading(&runbook.title)));
     if let Some(summary) = &runbook.summary {
-        doc.push(prose(summary));
+        doc.push(prose(&unlinked(&statics.resolve(summary))));
     }
     about(&mut doc, runbook);
     scope(&mut doc, runbook);
     contacts(&mut doc, &runbook.contacts);
-    links(&mut doc, &runbook.links);
+    links(&mut doc, &runbook.links, statics);
     inputs(&mut doc, runbook);
     hosts(&mut doc, runbook);
     health(&mut doc, &runbook.health);
@@ -28,20 +77,22 @@ pub fn markdown(runbook: &Runbook) -> String {
         self::step(&mut doc, &runbook.steps, index, step);
     }
     doc.push("## Flow");
-    doc.push(fenced("mermaid", &mermaid::flowchart(&runbook.steps)));
-    doc.finish()
+    doc.blocks.push(Block::Flow);
+    doc.blocks
 }
 
-/// Markdown blocks, separated by one blank line.
-#[derive(Default)]
-struct Blocks(Vec<String>);
+/// Markdown blocks, separated by one blank line, and the templates' known values.
+struct Blocks<'a> {
+    blocks: Vec<Block>,
+    statics: &'a Statics,
+}
 
-impl Blocks {
+impl Blocks<'_> {
     fn push(&mut self, block: impl Into<String>) {
         let block = block.into();
         let block = block.trim_matches('\n');
         if !block.trim().is_empty() {
-            self.0.push(block.to_string());
+            self.blocks.push(Block::Text(block.to_string()));
         }
     }
 
@@ -55,16 +106,16 @@ impl Blocks {
                 .join("\n"),
         );
     }
+}
 
-    /// The document with no trailing spaces on any line.
-    fn finish(self) -> String {
-        let mut out = String::new();
-        for line in self.0.join("\n\n").lines() {
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+/// The document with no trailing spaces on any line.
+fn finish(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
+    out
 }
 
 /// Owner, review date and priority on one line.
@@ -113,6 +164,10 @@ fn contacts(doc: &mut Blocks, contacts: &[Sp<Contact>]) {
     }
     doc.push("## Contacts");
     doc.push("In escalation order.");
+    doc.blocks.push(Block::Contacts);
+}
+
+fn contacts_table(contacts: &[Sp<Contact>]) -> String {
     let optional = |value: &Option<String>| value.as_deref().map(text).unwrap_or_default();
     let rows = contacts
         .iter()
@@ -127,13 +182,10 @@ fn contacts(doc: &mut Blocks, contacts: &[Sp<Contact>]) {
             ]
         })
         .collect();
-    doc.push(table(
-        &["Name", "Role", "Chat", "Email", "Phone", "When"],
-        rows,
-    ));
+    table(&["Name", "Role", "Chat", "Email", "Phone", "When"], rows)
 }
 
-fn links(doc: &mut Blocks, links: &[Sp<Link>]) {
+fn links(doc: &mut Blocks, links: &[Sp<Link>], statics: &Statics) {
     if links.is_empty() {
         return;
     }
@@ -141,12 +193,15 @@ fn links(doc: &mut Blocks, links: &[Sp<Link>]) {
     let items: Vec<String> = links
         .iter()
         .map(|link| {
-            let url = link.url.as_str();
-            let shown = format!("[{}](<{}>)", text(&link.name), destination(url));
-            if is_template(url) {
-                format!("{shown}: {} (filled in when the runbook runs)", code(url))
+            let url = statics.resolve(&link.url);
+            if Statics::is_complete(&url) && !is_template(&url) {
+                format!("[{}](<{}>)", text(&link.name), destination(&url))
             } else {
-                shown
+                format!(
+                    "{}: {} (filled in when the runbook runs)",
+                    text(&link.name),
+                    code(&url)
+                )
             }
         })
         .collect();
@@ -222,7 +277,10 @@ fn health(doc: &mut Blocks, checks: &[Sp<Command>]) {
 }
 
 fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
-    doc.push(format!("### {}. {}", index + 1, heading(&step.name)));
+    doc.blocks.push(Block::Step {
+        id: step.id.value.clone(),
+        heading: format!("{}. {}", index + 1, heading(&step.name)),
+    });
     let kind = step.kind();
     doc.push(format!("**{}** step {}", kind.as_str(), code(&step.id)));
     if let Some(condition) = &step.condition {
@@ -232,7 +290,7 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
         ));
     }
     if let Some(instructions) = &step.instructions {
-        doc.push(prose(instructions));
+        doc.push(prose(&unlinked(&doc.statics.resolve(instructions))));
     }
     match kind {
         StepKind::Manual => {}
@@ -252,7 +310,10 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
         }
         StepKind::Ask => {
             if let Some(ask) = &step.ask {
-                doc.push(format!("**Question:** {}", text(&ask.question)));
+                doc.push(format!(
+                    "**Question:** {}",
+                    text(&doc.statics.resolve(&ask.question))
+                ));
                 if let Some(choices) = &ask.choices {
                     let items: Vec<String> = choices
                         .iter()
@@ -332,6 +393,7 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
         flow.push(format!("**Timeout:** {} per command", text(timeout)));
     }
     doc.push(flow.join(" · "));
+    doc.blocks.push(Block::StepEnd);
 }
 
 /// A step id as a reader follows it: its number and id, or the end of the run.
@@ -519,6 +581,19 @@ fn prose(markdown: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A Markdown link to an address only a run knows, `[text](⟨links.X⟩)`, becomes its text
+/// followed by the mark: there is nothing to follow yet.
+fn unlinked(resolved: &str) -> String {
+    static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let link = LINK.get_or_init(|| {
+        regex::Regex::new(&format!(
+            r"\[([^\]\n]*)\]\(\s*({RUN_TIME_OPEN}[^{RUN_TIME_CLOSE}]*{RUN_TIME_CLOSE})\s*\)"
+        ))
+        .expect("valid regex")
+    });
+    link.replace_all(resolved, "$1 ($2)").into_owned()
 }
 
 /// Text for a heading: inline text, and a trailing `#` escaped so that it is not read as a

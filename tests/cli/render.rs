@@ -1,5 +1,6 @@
 //! `runbook render`: Markdown with every section and a Mermaid flow chart, a self-contained
-//! HTML page, and no document at all for a runbook with lint errors.
+//! HTML page with the chart drawn as SVG and an anchor per step, a static site of the whole
+//! catalog (`--out`), and no document at all for a runbook with lint errors.
 
 use crate::common::{fixture, output, runbook};
 
@@ -105,7 +106,8 @@ fn commands_are_in_code_blocks_as_written() {
     assert!(md.contains("**On failure:** step 7 (`escalate`) · **Timeout:** 30s per command"));
     assert!(md.contains("**Wait** until this check passes, every 10s, giving up after 10m:"));
     assert!(md.contains("**If** `inputs.env == \"prod\"`;"));
-    assert!(md.contains("Call {{ contacts[0].name }} on {{ contacts[0].phone }}."));
+    // Prose gets what is known before a run: here, the first contact.
+    assert!(md.contains("Call Payments team on +33 1 00 00 00 00."));
     assert!(md.contains(
         "**Uses** `common/restart` as a sub-procedure, with:\n\n- `deployment`: `payments-api`"
     ));
@@ -120,13 +122,62 @@ fn decisions_list_where_each_choice_leads() {
 }
 
 #[test]
-fn tables_escape_pipes_and_links_keep_templates() {
+fn tables_escape_pipes_and_links_get_the_defaults() {
     let md = markdown("all-kinds");
     assert!(md.contains("| lag above 10 min \\| errors above 5 % |"));
     assert!(md.contains("| `pod` | Name of the failing pod |  |  | `^api-(a\\|b)-[0-9]+$` |"));
+    // `{{ inputs.env }}` has a default, so the link is known; and so is a link to it.
+    assert!(md.contains("- [Dashboard](<https://grafana.example.com/d/payments?var-env=prod>)"));
     assert!(md.contains(
-        "- [Dashboard](<https://grafana.example.com/d/payments?var-env={{ inputs.env }}>)"
+        "Open the [dashboard](https://grafana.example.com/d/payments?var-env=prod). Is the error"
     ));
+}
+
+#[test]
+fn what_only_a_run_knows_stays_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("marked.yaml");
+    std::fs::write(
+        &file,
+        "runbook: 1\ntitle: Marked\nowner: ops\nreviewed: 2026-11-01\nscope: { services: [s] }\n\
+         contacts: [{ name: Ops, phone: '+1 555 0100' }]\n\
+         links: [{ name: Pod logs, url: 'https://logs.example.com/?pod={{ inputs.pod }}' }]\n\
+         inputs: { pod: { description: The pod }, env: { default: prod } }\n\
+         steps:\n  - id: look\n    name: Look\n    instructions: |\n      \
+         Pod `{{ inputs.pod }}` in {{ inputs.env }}: read [its logs]({{ links['Pod logs'] }}), \
+         incident {{ incident.id }}; call {{ contacts[0].name }}.\n      \
+         {% if inputs.env == 'prod' %}Careful.{% endif %}\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let (code, out, err) = output(runbook().args(["render", "--format", format]).arg(&file));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let md = run("md");
+    assert!(
+        md.contains(
+            "Pod `⟨inputs.pod⟩` in prod: read its logs (⟨links['Pod logs']⟩), incident ⟨incident.id⟩; call Ops."
+        ),
+        "{md}"
+    );
+    // A branch could depend on a run: its tags are shown as written.
+    assert!(
+        md.contains("\n{% if inputs.env == 'prod' %}Careful.{% endif %}\n"),
+        "{md}"
+    );
+    assert!(md.contains(
+        "- Pod logs: `https://logs.example.com/?pod=⟨inputs.pod⟩` (filled in when the runbook runs)"
+    ));
+    let html = run("html");
+    assert!(html.contains(
+        r#"Pod <code><span class="runtime" title="filled in when the runbook runs">⟨inputs.pod⟩</span></code> in prod: read its logs (<span class="runtime" title="filled in when the runbook runs">⟨links[&#39;Pod logs&#39;]⟩</span>), incident <span class="runtime""#
+    ), "{html}");
+    assert!(
+        html.contains(r#"<a class="phone" href="tel:+15550100">☎ +1 555 0100</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains('\u{E000}') && !md.contains('\u{E000}'));
 }
 
 #[test]
@@ -212,13 +263,94 @@ fn html_is_one_self_contained_page() {
     );
     assert!(html.contains("<style>"));
     assert!(html.contains("<table>"));
-    assert!(html.contains("<pre class=\"mermaid\">flowchart TD\n"));
-    assert!(html.contains("s0[\"1.\u{a0}Assess the damage\"]"));
-    assert!(html.contains("s3 -- \"All of them\" --&gt; s6"));
-    assert!(html.contains("Mermaid viewer"));
+    // The chart is drawn, not left as Mermaid source; every box leads to its step's anchor.
+    assert!(!html.contains("flowchart TD"));
+    assert!(html.contains("<svg class=\"flow\""));
+    for id in [
+        "assess", "health", "load", "how-bad", "drain", "verify", "escalate", "restart",
+    ] {
+        assert!(
+            html.contains(&format!("<section class=\"step\" id=\"step-{id}\">")),
+            "no anchor for {id}"
+        );
+        assert!(html.contains(&format!("<a href=\"#step-{id}\"><g class=\"flow-node ")));
+    }
+    assert!(html.contains(">“All of them”</text>"), "a choice's label");
+    // Contacts are cards with links to call and write.
+    assert!(html.contains(
+        r#"<a class="phone" href="tel:+33100000000">☎ +33 1 00 00 00 00</a><a class="email" href="mailto:payments@example.com">✉ payments@example.com</a>"#
+    ));
     for loaded in ["<script", "<link", "<img", "<iframe"] {
         assert!(!html.contains(loaded), "the page holds {loaded}");
     }
+}
+
+#[test]
+fn out_writes_a_site_of_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let (code, stdout, stderr) = output(
+        runbook()
+            .args(["render", "--catalog", "runbooks", "--out"])
+            .arg(&site),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("wrote 4 pages and index.html to"),
+        "{stderr}"
+    );
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    for id in [
+        "common/k8s-restart",
+        "demo/local-demo",
+        "user-sync/push-failures",
+        "web-front/saturated-backends",
+    ] {
+        assert!(
+            index.contains(&format!("<a href=\"{id}.html\">")),
+            "{index}"
+        );
+        let page = std::fs::read_to_string(site.join(format!("{id}.html"))).unwrap();
+        assert!(page.contains("<nav class=\"home\"><a href=\"../index.html\">"));
+        assert!(page.contains("<section class=\"step\" id=\"step-"), "{id}");
+    }
+    let page = std::fs::read_to_string(site.join("web-front/saturated-backends.html")).unwrap();
+    assert!(page.contains("<section class=\"step\" id=\"step-drain\">"));
+    // A file where the site should go, a RUNBOOK beside --out: exit 2 with a message.
+    let (code, _, stderr) =
+        output(runbook().args(["render", "--catalog", "runbooks", "--out", "README.md"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value `README.md` for `--out`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = output(
+        runbook()
+            .args(["render", "demo/local-demo", "--out"])
+            .arg(&site),
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn out_leaves_out_invalid_runbooks_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let (code, _, stderr) = output(
+        runbook()
+            .args(["render", "--catalog"])
+            .arg(fixture("render"))
+            .arg("--out")
+            .arg(&site),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`next` leads to `secnod`"), "{stderr}");
+    assert!(stderr.contains("with errors left out"), "{stderr}");
+    assert!(site.join("warnings-only.html").is_file());
+    assert!(!site.join("unknown-step.html").exists());
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(!index.contains("unknown-step"));
 }
 
 #[test]

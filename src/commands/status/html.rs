@@ -3,8 +3,13 @@
 //! service is a card in its colour with what failed and why; everything a runbook wrote is
 //! escaped, and links that could run code (`javascript:`…) lead nowhere.
 //!
+//! A compact overview comes first, one line per service (its state, what failed, its
+//! dashboard), each leading to the service's card below; green and grey cards stay short, their
+//! passed checks folded away.
+//!
 //! The markup is meant to be asserted on: every card has `data-state` (`red`, `orange`,
-//! `green`, `grey`) and every check `class="check failed|warned|passed"` with `data-check`.
+//! `green`, `grey`) and every check `class="check failed|warned|passed"` with `data-check`;
+//! every overview line is `class="row STATE"` with `data-id`.
 
 use super::report::{CheckStatus, HostStatus, Report, ServiceStatus, State};
 use crate::render::html::{escape, runs_code};
@@ -38,6 +43,7 @@ pub fn page(report: &Report) -> String {
         }
     }
     let services: String = report.services.iter().map(card).collect();
+    let overview: String = report.services.iter().map(row).collect();
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -59,6 +65,8 @@ pub fn page(report: &Report) -> String {
 </div>
 </header>
 <main class="wrap">
+<ol class="overview" aria-label="Every service">
+{overview}</ol>
 {services}</main>
 <footer class="wrap">Written by <code>runbook status</code>. Red: a check failed. Orange: only checks marked <code>warn: true</code> failed. Green: every check passed. Grey: the runbook has no health checks.</footer>
 </body>
@@ -74,6 +82,51 @@ pub fn page(report: &Report) -> String {
         jobs_s = if report.jobs == 1 { "" } else { "s" },
         parallel = report.parallel,
     )
+}
+
+/// One service's line of the overview: state, name, what failed first, the first link.
+fn row(service: &ServiceStatus) -> String {
+    let state = service.state.word();
+    let first_failure = service
+        .error
+        .as_deref()
+        .or_else(|| service.failed().next().map(|check| check.name.as_str()))
+        .map(|what| format!(r#"<span class="what">{}</span>"#, escape(what)))
+        .unwrap_or_default();
+    let link = service
+        .links
+        .first()
+        .map(|link| {
+            format!(
+                r#"<a class="link" href="{}">{}</a>"#,
+                escape(safe_url(&link.url)),
+                escape(&link.name)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r##"<li class="row {state}" data-id="{id}"><span class="dot">{symbol}</span><a class="name" href="#service-{anchor}">{label}</a><span class="summary">{summary}</span>{first_failure}{link}</li>
+"##,
+        symbol = service.state.symbol(),
+        id = escape(&service.id),
+        anchor = escape(&anchor(&service.id)),
+        label = escape(&service.label()),
+        summary = escape(&service.summary()),
+    )
+}
+
+/// A fragment id for a runbook id: `/` and anything else that is not a word character become
+/// `-`.
+fn anchor(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// One service's card.
@@ -97,8 +150,7 @@ fn card(service: &ServiceStatus) -> String {
     let passed: Vec<&CheckStatus> = service.checks.iter().filter(|c| c.ok).collect();
     if !passed.is_empty() {
         body.push_str(&format!(
-            r#"<details class="passed-checks"{open}><summary>{count} passed</summary><ul class="checks">"#,
-            open = if service.state == State::Green { " open" } else { "" },
+            r#"<details class="passed-checks"><summary>{count} passed</summary><ul class="checks">"#,
             count = plural(passed.len(), "check", "checks"),
         ));
         for check in passed {
@@ -136,7 +188,7 @@ fn card(service: &ServiceStatus) -> String {
         format!(" · owner {}", escape(&service.owner))
     };
     format!(
-        r#"<section class="service {state}" data-state="{state}" data-id="{id}">
+        r#"<section class="service {state}" data-state="{state}" data-id="{id}" id="service-{anchor}">
 <div class="state"><span class="symbol">{symbol}</span><span class="word">{state}</span></div>
 <div class="detail">
 <h2>{label}</h2>
@@ -147,6 +199,7 @@ fn card(service: &ServiceStatus) -> String {
 "#,
         symbol = service.state.symbol(),
         id = escape(&service.id),
+        anchor = escape(&anchor(&service.id)),
         label = escape(&service.label()),
         summary = escape(&service.summary()),
     )
@@ -224,17 +277,39 @@ body { margin: 0; background: var(--bg); color: var(--fg); font: 16px/1.5 system
 .wrap { max-width: 64rem; margin: 0 auto; padding: 0 1.25rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: .85em; }
 a { color: var(--link); }
-.banner { color: #fff; padding: 1.5rem 0 1.25rem; margin-bottom: 1.5rem; }
+.banner { color: #fff; padding: 1rem 0 .9rem; margin-bottom: 1rem; }
 /* Solid blocks keep their colours in dark mode: white text on them stays readable. */
 .banner.red, .service.red .state { background: #cf222e; } .banner.orange, .service.orange .state { background: #bc4c00; }
 .banner.green, .service.green .state { background: #1a7f37; } .banner.grey, .service.grey .state { background: #6e7781; }
-.banner h1 { margin: 0 0 .5rem; font-size: 2rem; line-height: 1.2; }
+.banner h1 { margin: 0 0 .4rem; font-size: 1.6rem; line-height: 1.2; }
 .kicker { margin: 0; text-transform: uppercase; letter-spacing: .08em; font-size: .8rem; opacity: .85; }
 .counts { list-style: none; margin: 0 0 .5rem; padding: 0; display: flex; flex-wrap: wrap; gap: .5rem; }
 .count { background: rgba(255,255,255,.92); color: #1f2328; border-radius: 999px; padding: .1rem .75rem; font-size: .9rem; }
 .count::before { content: ""; display: inline-block; width: .7em; height: .7em; border-radius: 50%; margin-right: .4em; background: #6e7781; }
 .count.red::before { background: #cf222e; } .count.orange::before { background: #bc4c00; } .count.green::before { background: #1a7f37; }
 .when { margin: 0; font-size: .9rem; opacity: .9; }
+.overview { list-style: none; margin: 0 0 1.25rem; padding: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
+.row { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 .75rem; padding: .35rem .75rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
+.row:first-child { border-top: 0; }
+.row .dot { font-weight: 700; width: 1.1rem; text-align: center; }
+.row.red .dot { color: var(--red); } .row.orange .dot { color: var(--orange); } .row.green .dot { color: var(--green); } .row.grey .dot { color: var(--grey); }
+.row.red { background: var(--red-bg); } .row.orange { background: var(--orange-bg); }
+.row .name { font-weight: 600; color: inherit; }
+.row .summary { color: var(--muted); font-size: .875rem; }
+.row .what { font-size: .875rem; }
+.row .what::before { content: "✘ "; color: var(--red); } .row.orange .what::before { content: "! "; color: var(--orange); }
+.row .link { margin-left: auto; font-size: .875rem; }
+.service { scroll-margin-top: .5rem; }
+.service .check .expected { display: inline; margin-left: .6rem; }
+.service.red .state, .service.orange .state { flex-basis: 5.5rem; }
+/* Green and grey cards are one line: name, title, id, what passed, links. */
+.service.green .detail, .service.grey .detail { display: flex; flex-wrap: wrap; align-items: baseline; gap: .1rem .75rem; padding: .45rem .9rem; }
+.service.green .detail > *, .service.grey .detail > * { margin: 0; }
+.service.green .detail h2, .service.grey .detail h2 { font-size: 1.05rem; }
+.service.green details[open], .service.grey details[open] { flex-basis: 100%; }
+.service.green .state, .service.grey .state { flex: 0 0 2.5rem; padding: .3rem; }
+.service.green .state .word, .service.grey .state .word { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+.service.green .state .symbol, .service.grey .state .symbol { font-size: 1.2rem; }
 .service { display: flex; background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 0 0 1rem; overflow: hidden; }
 .state { flex: 0 0 7rem; display: flex; flex-direction: column; align-items: center; justify-content: center; gap: .25rem; color: #fff; padding: 1rem .5rem; text-transform: uppercase; font-weight: 700; letter-spacing: .05em; }
 .state .symbol { font-size: 2.25rem; line-height: 1; }
