@@ -242,6 +242,17 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                     human_duration(*duration_ms)
                 )
             }
+            Event::HandedOver { from, to } => format!("from {from} to {to}"),
+            Event::ServiceWorse {
+                runbook,
+                from,
+                to,
+                detail,
+            } => format!(
+                "hypercare: {} {from} → {to}: {}",
+                code(runbook),
+                one_line(detail)
+            ),
         };
         let _ = writeln!(
             out,
@@ -328,6 +339,7 @@ fn decisions(out: &mut String, records: &[Record]) {
             Event::Confirmed { command } => format!("confirmed {}", code(&one_line(command))),
             Event::Declined { command } => format!("declined {}", code(&one_line(command))),
             Event::Jumped { to } => format!("went to step {} after a failure", code(to)),
+            Event::HandedOver { from, to } => format!("handed over from {from} to {to}"),
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,
