@@ -221,7 +221,14 @@ fn table(changes: &[Change], since: &str) -> String {
     if changes.is_empty() {
         return format!("no action ran since {}\n", shown_time(since));
     }
-    let headers = ["WHEN (UTC)", "INCIDENT", "OPERATOR", "HOST", "EXIT", "COMMAND"];
+    let headers = [
+        "WHEN (UTC)",
+        "INCIDENT",
+        "OPERATOR",
+        "HOST",
+        "EXIT",
+        "COMMAND",
+    ];
     let rows: Vec<[String; 6]> = changes
         .iter()
         .map(|c| {

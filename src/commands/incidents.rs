@@ -315,8 +315,7 @@ fn read_incident(
         .as_deref()
         .or(Some(incident.started_at.as_str()))
         .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    if let (Some(priority), Some(from), false) =
-        (&incident.priority, from, incident.rehearsal)
+    if let (Some(priority), Some(from), false) = (&incident.priority, from, incident.rehearsal)
         && let Some(allowed) = deadlines.of(priority)
     {
         let deadline = from
@@ -502,9 +501,8 @@ impl Deadlines {
 /// `1d 12h`; in milliseconds.
 pub fn parse_long_duration(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
-    let invalid = || {
-        format!("`{trimmed}` is not a duration; write it like `30m`, `4h`, `3d` or `1w`")
-    };
+    let invalid =
+        || format!("`{trimmed}` is not a duration; write it like `30m`, `4h`, `3d` or `1w`");
     if trimmed.is_empty() {
         return Err(invalid());
     }
@@ -722,7 +720,9 @@ mod tests {
 
     #[test]
     fn lines_keep_a_torn_tail_apart() {
-        let all: Vec<_> = lines(b"a\nb\nc").map(|l| (l.number, l.terminated)).collect();
+        let all: Vec<_> = lines(b"a\nb\nc")
+            .map(|l| (l.number, l.terminated))
+            .collect();
         assert_eq!(all, [(1, true), (2, true), (3, false)]);
     }
 }

@@ -101,7 +101,10 @@ pub fn watch(settings: WatchSettings) -> Result<ExitStatus, Error> {
         };
         done = round;
         let clock = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
-        say(&format!("{clock} round {round}/{rounds}: {}", round_line(&now)));
+        say(&format!(
+            "{clock} round {round}/{rounds}: {}",
+            round_line(&now)
+        ));
         match &baseline {
             None => {
                 worst = now.iter().map(badness).collect();
@@ -194,7 +197,14 @@ fn round_line(round: &[Watched]) -> String {
     let bad: Vec<String> = round
         .iter()
         .filter(|w| matches!(w.state, State::Red | State::Orange))
-        .map(|w| format!("{} {} ({})", w.state.symbol(), sanitize(&w.label), w.summary))
+        .map(|w| {
+            format!(
+                "{} {} ({})",
+                w.state.symbol(),
+                sanitize(&w.label),
+                w.summary
+            )
+        })
         .collect();
     if !bad.is_empty() {
         line.push_str(" — ");
@@ -252,7 +262,13 @@ fn alarm(line: &str) {
     let style = anstyle::Style::new()
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    // The bell goes out as is: a stripped colour is fine, a stripped bell is not heard.
+    {
+        let mut raw = std::io::stdout().lock();
+        let _ = raw.write_all(b"\x07");
+        let _ = raw.flush();
+    }
     let mut stdout = anstream::stdout().lock();
-    let _ = writeln!(stdout, "\x07{style}{line}{style:#}");
+    let _ = writeln!(stdout, "{style}{line}{style:#}");
     let _ = stdout.flush();
 }
