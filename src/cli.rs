@@ -51,6 +51,14 @@ pub enum Command {
     Test(TestArgs),
     /// Print the JSON Schema of the runbook format (for editors and CI)
     Schema,
+    /// Hypercare after a fix: run the `health` checks every interval for a while, one line per
+    /// round; loud (bell, ⚠, exit 1) when a service turns worse than it started
+    Watch(WatchArgs),
+    /// The incident board: every timeline of a folder with its state, priority, operator,
+    /// time to acknowledge and time left before the deadline; breached first
+    Incidents(IncidentsArgs),
+    /// The change trail: every action that ran for real across the timelines, newest first
+    Changes(ChangesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -279,6 +287,11 @@ pub struct TimelineArgs {
     /// `text`: a readable chronology; `md`: a postmortem draft; `json`: the events as an array
     #[arg(long, value_enum, default_value_t = TimelineFormat::Text)]
     pub format: TimelineFormat,
+
+    /// A live, read-only view of a running incident: the events so far, then each new one as
+    /// it is written, the current step and the clock; ends at `run_finished` or Ctrl-C
+    #[arg(long, conflicts_with = "format")]
+    pub follow: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,4 +330,65 @@ pub enum ColorWhen {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Catalog folder, or one runbook file
+    #[arg(value_name = "PATH", default_value = "runbooks")]
+    pub path: PathBuf,
+
+    /// Time between the starts of two rounds, e.g. `30s`, `1m`
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub every: String,
+
+    /// How long to watch, e.g. `1h`, `90m`
+    #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
+    pub duration: String,
+
+    /// Record each service that turns worse in this incident timeline (its writer's lock is
+    /// taken for each event, so not while its run is still going)
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
+    /// Checks (and hosts of a fan-out) running at once
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallel: u32,
+
+    /// ssh configuration file passed to ssh as `-F FILE`
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IncidentsArgs {
+    /// Folder of timelines (searched recursively for `*.jsonl`)
+    #[arg(value_name = "DIR", default_value = "timelines")]
+    pub dir: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = BoardFormat::Table)]
+    pub format: BoardFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChangesArgs {
+    /// Folder of timelines (searched recursively for `*.jsonl`)
+    #[arg(value_name = "DIR", default_value = "timelines")]
+    pub dir: PathBuf,
+
+    /// How far back: a duration (`24h`, `7d`, `1w`) or a time (RFC 3339)
+    #[arg(long, value_name = "WHEN", default_value = "24h")]
+    pub since: String,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = BoardFormat::Table)]
+    pub format: BoardFormat,
+}
+
+/// The output of `incidents` and `changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BoardFormat {
+    Table,
+    Json,
 }

@@ -92,6 +92,9 @@ pub enum Error {
         reason: &'static str,
     },
 
+    #[error("`{}` is not valid: {reason}", path.display())]
+    InvalidConfig { path: PathBuf, reason: String },
+
     #[error(transparent)]
     Timeline(#[from] crate::timeline::TimelineError),
 

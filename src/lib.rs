@@ -90,6 +90,7 @@ pub fn run(cli: Cli) -> ExitStatus {
                 }),
                 _,
             ) => commands::timeline::verify(&file, allowed_signers.as_deref()),
+            (None, Some(file)) if args.follow => commands::timeline::follow(&file),
             (None, Some(file)) => commands::timeline::show(&file, args.format),
             (None, None) => unreachable!("clap requires FILE without a subcommand"),
         },
@@ -99,6 +100,27 @@ pub fn run(cli: Cli) -> ExitStatus {
             catalog,
         }),
         Command::Schema => commands::schema(),
+        Command::Watch(args) => commands::watch::watch(commands::watch::WatchSettings {
+            path: args.path,
+            every: args.every,
+            duration: args.duration,
+            timeline: args.timeline,
+            parallel: args.parallel as usize,
+            ssh_config: args.ssh_config,
+            catalog,
+        }),
+        Command::Incidents(args) => {
+            commands::incidents::incidents(commands::incidents::IncidentsSettings {
+                dir: args.dir,
+                format: args.format,
+                catalog,
+            })
+        }
+        Command::Changes(args) => commands::changes::changes(commands::changes::ChangesSettings {
+            dir: args.dir,
+            since: args.since,
+            format: args.format,
+        }),
         Command::Completions(args) => commands::completions(args.shell),
     };
     result.unwrap_or_else(|error| {

@@ -1,5 +1,7 @@
 //! One module per subcommand; each is a function that returns the exit status.
 
+pub mod changes;
+pub mod incidents;
 pub mod lint;
 pub mod list;
 pub mod new;
@@ -8,6 +10,7 @@ pub mod status;
 pub mod test;
 pub mod timeline;
 pub mod triage;
+pub mod watch;
 
 use std::io::Write as _;
 
@@ -39,4 +42,12 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), Error> {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// Prints `warning: MESSAGE` on stderr, as every command does.
+pub(crate) fn warn(message: &str) {
+    let style = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
+    let _ = writeln!(anstream::stderr(), "{style}warning{style:#}: {message}");
 }

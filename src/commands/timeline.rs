@@ -113,3 +113,122 @@ fn warn(message: &str) {
         .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
     let _ = writeln!(anstream::stderr(), "{style}warning{style:#}: {message}");
 }
+
+/// `runbook timeline FILE --follow`: the chronology so far, then each event as the run writes
+/// it, with the current step and the clock on a status line (at a terminal). Read-only: the
+/// file is opened for reading and the writer's lock is never taken, so the run is never in
+/// the way of it nor it in the run's. Only whole lines are shown; a line being written is
+/// waited for. Ends when `run_finished` lands, or on Ctrl-C (the run goes on).
+pub fn follow(file: &Path) -> Result<ExitStatus, Error> {
+    use std::io::{Read as _, Seek as _};
+    let open_error = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => timeline::TimelineError::NotFound {
+            path: file.to_path_buf(),
+        },
+        _ => timeline::TimelineError::Read {
+            path: file.to_path_buf(),
+            source,
+        },
+    };
+    let mut handle = std::fs::File::open(file).map_err(open_error)?;
+    let interrupt = crate::execute::transport::Interrupt::install().map_err(Error::Output)?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut records: Vec<Record> = Vec::new();
+    // Bytes of whole lines read so far, and the start of a line not yet whole.
+    let mut consumed: u64 = 0;
+    let mut partial: Vec<u8> = Vec::new();
+    let mut printed = 0;
+    let mut status_shown = false;
+    let mut last_status = std::time::Instant::now() - std::time::Duration::from_secs(2);
+    loop {
+        // A torn last line cut off by `--resume`: read again from the last whole line.
+        let len = handle.metadata().map_err(open_error)?.len();
+        if len < consumed + partial.len() as u64 {
+            partial.clear();
+            handle
+                .seek(std::io::SeekFrom::Start(consumed))
+                .map_err(open_error)?;
+        }
+        let mut fresh = Vec::new();
+        handle.read_to_end(&mut fresh).map_err(open_error)?;
+        partial.extend_from_slice(&fresh);
+        let mut added = false;
+        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=end).collect();
+            consumed += line.len() as u64;
+            let number = records.len() + 1;
+            let record = timeline::parse_record(&line[..line.len() - 1]).map_err(|reason| {
+                timeline::TimelineError::Malformed {
+                    path: file.to_path_buf(),
+                    line: number,
+                    reason,
+                }
+            })?;
+            records.push(record);
+            added = true;
+        }
+        if added {
+            let text = timeline::chronology(&records, terminal);
+            let lines: Vec<&str> = text.lines().collect();
+            let mut out = String::new();
+            if status_shown {
+                out.push_str("\r\x1b[2K");
+                status_shown = false;
+            }
+            for line in lines.iter().skip(printed) {
+                out.push_str(line);
+                out.push('\n');
+            }
+            printed = lines.len();
+            write_stdout(&out)?;
+        }
+        let finished = records
+            .iter()
+            .any(|r| matches!(r.event, timeline::Event::RunFinished { .. }));
+        if finished {
+            return Ok(ExitStatus::Success);
+        }
+        if interrupt.is_set() {
+            let mut out = String::new();
+            if status_shown {
+                out.push_str("\r\x1b[2K");
+            }
+            out.push_str("stopped following; the run goes on\n");
+            write_stdout(&out)?;
+            return Ok(ExitStatus::Success);
+        }
+        if terminal && (added || last_status.elapsed() >= std::time::Duration::from_secs(1)) {
+            write_stdout(&format!("\r\x1b[2K{}", follow_status(&records)))?;
+            status_shown = true;
+            last_status = std::time::Instant::now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+}
+
+/// `following · step drain · running for 12m 30s · 04:12:09 UTC`.
+fn follow_status(records: &[Record]) -> String {
+    let now = jiff::Timestamp::now();
+    let step = records
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            timeline::Event::RunPaused { at_step } => Some(format!("paused at {at_step}")),
+            timeline::Event::StepStarted { .. } => r.step.as_ref().map(|s| format!("step {s}")),
+            _ => None,
+        })
+        .unwrap_or_else(|| "waiting for the first step".into());
+    let since = records
+        .first()
+        .and_then(Record::timestamp)
+        .map(|at| {
+            let ms = now.duration_since(at).as_millis().max(0) as u64;
+            format!(" · running for {}", timeline::human_duration(ms))
+        })
+        .unwrap_or_default();
+    crate::sanitize::sanitize(&format!(
+        "following · {step}{since} · {} UTC",
+        now.strftime("%H:%M:%S")
+    ))
+    .into_owned()
+}

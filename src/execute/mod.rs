@@ -493,6 +493,19 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
             inputs: overrides,
         },
     )?;
+    // Another operator taking the run over: recorded and said, for the postmortem.
+    let before = last_operator(&records);
+    let now = operator();
+    if let Some(before) = before.filter(|before| *before != now) {
+        timeline.record(
+            None,
+            Event::HandedOver {
+                from: before.clone(),
+                to: now.clone(),
+            },
+        )?;
+        screen.warn(&format!("handed over: {before} → {now} (recorded)"));
+    }
     screen.blank();
     if index < runbook.steps.len() {
         screen.ok(&format!("resuming at step `{at_step}`"));
@@ -715,7 +728,23 @@ fn git_commit(path: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
+/// Who has the run: the operator of `run_started`, or the last one it was handed over to.
+fn last_operator(records: &[crate::timeline::Record]) -> Option<String> {
+    records.iter().rev().find_map(|record| match &record.event {
+        Event::HandedOver { to, .. } => Some(to.clone()),
+        Event::RunStarted { operator, .. } => Some(operator.clone()),
+        _ => None,
+    })
+}
+
+/// `user@host`: `$USER` (else the account's name) and the host name; `RUNBOOK_OPERATOR`
+/// names the person instead where several share an account (a bastion, a break-glass user).
 fn operator() -> String {
+    if let Ok(named) = std::env::var("RUNBOOK_OPERATOR")
+        && !named.trim().is_empty()
+    {
+        return named.trim().to_string();
+    }
     let user = std::env::var("USER")
         .ok()
         .or_else(|| {

@@ -157,6 +157,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// `runbook run --resume` by another operator than the one who ran it last.
+    HandedOver {
+        /// The operator before (`user@host`).
+        from: String,
+        /// The operator from here on.
+        to: String,
+    },
+    /// `runbook watch --timeline`: a service turned worse than it was when the watch began.
+    ServiceWorse {
+        /// The runbook whose health checks say so.
+        runbook: String,
+        /// Its state when the watch began: `green`, `orange`, `red`.
+        from: String,
+        /// Its state now.
+        to: String,
+        /// What failed, in one line.
+        detail: String,
+    },
 }
 
 impl Event {
@@ -180,6 +198,8 @@ impl Event {
             Event::Checklist { .. } => "checklist",
             Event::SessionStarted { .. } => "session_started",
             Event::SessionEnded { .. } => "session_ended",
+            Event::HandedOver { .. } => "handed_over",
+            Event::ServiceWorse { .. } => "service_worse",
         }
     }
 }

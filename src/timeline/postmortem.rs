@@ -300,6 +300,17 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 error.clone().unwrap_or_else(|| exit_text(*exit, false)),
                 human_duration(*duration_ms)
             ),
+            Event::HandedOver { from, to } => format!("from {from} to {to}"),
+            Event::ServiceWorse {
+                runbook,
+                from,
+                to,
+                detail,
+            } => format!(
+                "hypercare: {} {from} → {to}: {}",
+                code(runbook),
+                one_line(detail)
+            ),
         };
         let _ = writeln!(
             out,
@@ -390,6 +401,7 @@ fn decisions(out: &mut String, records: &[Record]) {
             Event::SessionEnded { exit, .. } => {
                 format!("interactive session ended: {}", exit_text(*exit, false))
             }
+            Event::HandedOver { from, to } => format!("handed over from {from} to {to}"),
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,

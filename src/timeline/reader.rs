@@ -177,6 +177,12 @@ fn parse_line(bytes: &[u8]) -> Result<Record, String> {
     })
 }
 
+/// One line of a timeline (without its newline) as a record; the error is the reason, in
+/// words. For readers that pick the lines they need (`incidents`, `changes`, `--follow`).
+pub fn parse_record(bytes: &[u8]) -> Result<Record, String> {
+    parse_line(bytes)
+}
+
 fn read_bytes(path: &Path) -> Result<Vec<u8>, TimelineError> {
     std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => TimelineError::NotFound {

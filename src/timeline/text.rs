@@ -283,6 +283,19 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                     Vec::new(),
                 )
             }
+            Event::HandedOver { from, to } => (
+                format!("{bold}⇄ handed over{bold:#}: {from} → {to}"),
+                Vec::new(),
+            ),
+            Event::ServiceWorse {
+                runbook,
+                from,
+                to,
+                detail,
+            } => (
+                format!("{red}⚠ hypercare: {runbook} turned {to}{red:#} (was {from})"),
+                vec![one_line(detail)],
+            ),
         };
         let _ = writeln!(out, "{dim}{clock}{dim:#}  {step:<width$}  {what}");
         for line in more {

@@ -7,6 +7,9 @@ mod check;
 mod html;
 mod report;
 
+/// How a service stands, for `runbook watch`.
+pub(crate) use self::report::State as ServiceState;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -129,6 +132,84 @@ pub fn status(settings: StatusSettings) -> Result<ExitStatus, Error> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// One runbook's standing after one round of `runbook watch`.
+pub(crate) struct Watched {
+    pub id: String,
+    /// `user-sync-service`, or the id.
+    pub label: String,
+    pub state: report::State,
+    /// How many checks failed (red ones and warnings).
+    pub failed: usize,
+    /// `2 of 3 checks failed`…
+    pub summary: String,
+    /// The first failed check and why, in one line; empty when none failed.
+    pub detail: String,
+}
+
+/// The runbooks of `path` loaded and linted as `runbook status` does, for `runbook watch`.
+pub(crate) fn watch_entries(path: &Path, catalog: Option<&Path>) -> Result<Vec<Entry>, Error> {
+    let files = load::expand_paths(std::slice::from_ref(&path.to_path_buf()))?;
+    if files.is_empty() {
+        return Err(Error::NoRunbooks {
+            paths: vec![path.to_path_buf()],
+        });
+    }
+    let catalog_dir = load::catalog_for_path(path, catalog);
+    let options = LintOptions::new(Some(catalog_dir.clone()))?;
+    let mut catalog = Catalog::new(catalog_dir.clone());
+    Ok(files
+        .iter()
+        .map(|file| load_entry(&catalog_dir, &file.path, &mut catalog, &options))
+        .collect())
+}
+
+/// One round of health checks over `entries`, through the same pool as `runbook status`;
+/// `None` when Ctrl-C stopped it half-way (a half round would show unfinished checks as
+/// failures).
+pub(crate) fn watch_round(
+    entries: &[Entry],
+    parallel: usize,
+    ssh_config: Option<PathBuf>,
+    interrupt: &Interrupt,
+) -> Option<Vec<Watched>> {
+    let checked = check::run(
+        entries,
+        &check::Settings {
+            parallel,
+            ssh_config,
+        },
+        interrupt,
+    );
+    if interrupt.is_set() {
+        return None;
+    }
+    Some(
+        entries
+            .iter()
+            .zip(checked.services)
+            .map(|(entry, checks)| {
+                let status = ServiceStatus::new(entry, checks, &checked.masker);
+                let detail = match (&status.error, status.failed().next()) {
+                    (Some(error), _) => error.clone(),
+                    (None, Some(check)) => match &check.reason {
+                        Some(reason) => format!("{}: {reason}", check.name),
+                        None => check.name.clone(),
+                    },
+                    (None, None) => String::new(),
+                };
+                Watched {
+                    id: status.id.clone(),
+                    label: status.label(),
+                    state: status.state,
+                    failed: status.failed().count(),
+                    summary: status.summary(),
+                    detail,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Reads, parses and lints one file: a runbook with lint errors is not checked, since
