@@ -2,6 +2,7 @@
 //! from outside (outputs, values, notes): it is sanitised before it is shown, in text and in
 //! the postmortem; JSON escapes control characters itself.
 
+use std::io::IsTerminal as _;
 use std::io::Write as _;
 use std::path::Path;
 
