@@ -19,6 +19,8 @@ pub enum When {
 /// Sets the choice for the whole process; call it once, before anything is written.
 pub fn init(when: When) {
     match when {
+        // anstream colours a dumb terminal when `CI` is set; a dumb terminal gets none.
+        When::Auto if dumb_terminal() => ColorChoice::Never,
         When::Auto => ColorChoice::Auto,
         When::Always => ColorChoice::AlwaysAnsi,
         When::Never => ColorChoice::Never,

@@ -702,13 +702,19 @@ fn run_with_an_alert_fills_inputs_templates_the_timeline_and_the_postmortem() {
             .arg("--yes"),
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // The dashboard's time range starts at the alert (`alert.starts_at_ms`).
+    assert!(
+        stdout.contains(
+            "Pod dashboard: https://grafana.example.com/d/pod?var-pod=cart-7d9f8b6c5-x2x8q&from=1795232580000"
+        ),
+        "{stdout}"
+    );
     // The header says which alert, from which source, since when; a group gives its first.
     for line in [
         "  KubePodCrashLooping (namespace=shop pod=cart-7d9f8b6c5-x2x8q container=cart) · Alertmanager webhook",
         "  Pod is crash looping.",
         "  firing since 2026-11-21T03:43:00Z",
         "  the payload holds 2 alerts: this run answers the first",
-        "  Pod dashboard: https://grafana.example.com/d/pod?var-pod=cart-7d9f8b6c5-x2x8q&from=1795232580000",
     ] {
         assert!(
             stdout.contains(&format!("{line}\n")),
