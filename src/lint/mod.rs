@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use self::catalog::Catalog;
 pub use self::rule::{Rule, Severity};
-use crate::load::{LoadErrorKind, SourceFile};
+use crate::load::{LoadError, LoadErrorKind, SourceFile};
 use crate::model::{Pos, Runbook};
 
 /// One finding.
@@ -176,32 +176,7 @@ pub fn lint_source(
             } else {
                 source.mistakes.as_slice()
             };
-            return mistakes
-                .iter()
-                .map(|error| {
-                    let rule = match error.kind {
-                        LoadErrorKind::Syntax => Rule::YamlSyntax,
-                        LoadErrorKind::UnknownKey => Rule::UnknownKey,
-                        LoadErrorKind::MissingKey => Rule::MissingKey,
-                        LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
-                        LoadErrorKind::WrongType => Rule::WrongType,
-                        LoadErrorKind::Tag => Rule::YamlTag,
-                    };
-                    let pos = if error.pos.line == 0 {
-                        Pos::START
-                    } else {
-                        error.pos
-                    };
-                    Diagnostic {
-                        line: pos.line,
-                        col: pos.col.max(1),
-                        severity: rule.severity(),
-                        rule,
-                        message: error.message.clone(),
-                        help: error.help.clone(),
-                    }
-                })
-                .collect();
+            return mistakes.iter().map(load_diagnostic).collect();
         }
         Ok(runbook) => FileLint {
             path: &source.path,
@@ -303,5 +278,30 @@ pub fn checked_runbook(path: &Path, catalog_dir: &Path) -> Result<(Runbook, Stri
                 count,
             })
         }
+    }
+}
+
+/// A structural mistake of loading, as lint shows it (also for `runbook test`'s files).
+pub fn load_diagnostic(error: &LoadError) -> Diagnostic {
+    let rule = match error.kind {
+        LoadErrorKind::Syntax => Rule::YamlSyntax,
+        LoadErrorKind::UnknownKey => Rule::UnknownKey,
+        LoadErrorKind::MissingKey => Rule::MissingKey,
+        LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
+        LoadErrorKind::WrongType => Rule::WrongType,
+        LoadErrorKind::Tag => Rule::YamlTag,
+    };
+    let pos = if error.pos.line == 0 {
+        Pos::START
+    } else {
+        error.pos
+    };
+    Diagnostic {
+        line: pos.line,
+        col: pos.col.max(1),
+        severity: rule.severity(),
+        rule,
+        message: error.message.clone(),
+        help: error.help.clone(),
     }
 }

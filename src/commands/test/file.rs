@@ -9,7 +9,6 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::lint::{Diagnostic, Rule};
-use crate::load::{LoadError, LoadErrorKind};
 use crate::model::{Pos, Runbook, Sp, Step};
 
 /// A whole test file.
@@ -177,30 +176,7 @@ pub fn runbook_of(tests: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A structural mistake, as lint shows it.
-pub fn load_diagnostic(error: &LoadError) -> Diagnostic {
-    let rule = match error.kind {
-        LoadErrorKind::Syntax => Rule::YamlSyntax,
-        LoadErrorKind::UnknownKey => Rule::UnknownKey,
-        LoadErrorKind::MissingKey => Rule::MissingKey,
-        LoadErrorKind::DuplicateKey => Rule::DuplicateKey,
-        LoadErrorKind::WrongType => Rule::WrongType,
-        LoadErrorKind::Tag => Rule::YamlTag,
-    };
-    let pos = if error.pos.line == 0 {
-        Pos::START
-    } else {
-        error.pos
-    };
-    Diagnostic {
-        line: pos.line,
-        col: pos.col.max(1),
-        severity: rule.severity(),
-        rule,
-        message: error.message.clone(),
-        help: error.help.clone(),
-    }
-}
+pub use crate::lint::load_diagnostic;
 
 pub fn finding(pos: Pos, message: String) -> Diagnostic {
     let pos = if pos.line == 0 { Pos::START } else { pos };
