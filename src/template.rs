@@ -18,6 +18,9 @@ use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Va
 const SHELL_ESCAPE: &str = "shell";
 const URL_ESCAPE: &str = "url";
 const JSON_ESCAPE: &str = "json-string";
+/// Text shown on the run screen: as [`Escape::Text`], but a host → value map (a capture
+/// taken on several hosts) is drawn as a small table.
+const SCREEN_ESCAPE: &str = "screen";
 
 /// The name a template is compiled under when it is a shell command; its suffix selects
 /// shell quoting.
@@ -36,6 +39,10 @@ pub enum Escape {
     /// A JSON request body: every value escaped as the inside of a JSON string, so that it
     /// cannot close the string and add keys. `| tojson` writes a whole JSON value.
     JsonString,
+    /// Text a person reads on the run screen: nothing escaped, and a host → value map drawn
+    /// as a table ([`host_table`]) instead of `{'lb-1': '…'}`. Display only: commands get
+    /// the values as before.
+    Screen,
 }
 
 impl Escape {
@@ -46,6 +53,7 @@ impl Escape {
             Escape::Shell => SHELL_TEMPLATE_NAME,
             Escape::Url => "request.url",
             Escape::JsonString => "body.json",
+            Escape::Screen => "instructions.screen",
         }
     }
 }
@@ -67,6 +75,8 @@ pub fn environment() -> Environment<'static> {
             URL_ESCAPE
         } else if name.ends_with(".json") {
             JSON_ESCAPE
+        } else if name.ends_with(".screen") {
+            SCREEN_ESCAPE
         } else {
             return AutoEscape::None;
         };
@@ -78,6 +88,13 @@ pub fn environment() -> Environment<'static> {
             AutoEscape::Custom(name) if !value.is_safe() => name,
             _ => return minijinja::escape_formatter(out, state, value),
         };
+        if escape.as_ref() == SCREEN_ESCAPE {
+            match host_table(value) {
+                Some(table) => out.write_str(&table)?,
+                None => write!(out, "{value}")?,
+            }
+            return Ok(());
+        }
         let text = match escape.as_ref() {
             SHELL_ESCAPE => shell_quote_value(value),
             URL_ESCAPE => percent_encode(&plain_text(value)),
@@ -88,6 +105,63 @@ pub fn environment() -> Environment<'static> {
         Ok(())
     });
     env
+}
+
+/// A host → value map (every value text, a number, a boolean or none) as a small table, one
+/// row per host, a multi-line value's other lines under its first:
+///
+/// ```text
+/// lb-1 │ web-1 queue=0 status=UP
+///      │ web-2 queue=3 status=DOWN
+/// lb-2 │ (nothing)
+/// ```
+///
+/// `None` for anything else (a list, a nested map, an empty map): shown as minijinja shows it.
+pub fn host_table(value: &Value) -> Option<String> {
+    use minijinja::value::ValueKind;
+    if value.kind() != ValueKind::Map {
+        return None;
+    }
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for key in value.try_iter().ok()? {
+        let item = value.get_item(&key).ok()?;
+        if !matches!(
+            item.kind(),
+            ValueKind::String | ValueKind::Number | ValueKind::Bool | ValueKind::None
+        ) {
+            return None;
+        }
+        let text = if item.is_none() {
+            String::new()
+        } else {
+            item.to_string()
+        };
+        rows.push((key.to_string(), text));
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let pad = rows
+        .iter()
+        .map(|(host, _)| textwrap::core::display_width(host))
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for (host, text) in &rows {
+        let text = text.trim_end_matches(['\n', '\r', ' ', '\t']);
+        let mut parts = text.lines();
+        let first = parts.next().filter(|l| !l.trim().is_empty());
+        let gap = " ".repeat(pad - textwrap::core::display_width(host));
+        lines.push(format!("{host}{gap} │ {}", first.unwrap_or("(nothing)")));
+        for more in parts {
+            lines.push(
+                format!("{} │ {more}", " ".repeat(pad))
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
+    Some(lines.join("\n"))
 }
 
 /// minijinja's `tojson` marks its output safe, which would let it through shell quoting

@@ -468,6 +468,8 @@ fn the_haproxy_incident_at_120_columns_asks_within_40_lines() {
         std::io::stderr(),
         "lines before the first confirmation at 120×40: {count}"
     );
+    // The screen itself, for `-- --nocapture` (captured otherwise).
+    let _ = writeln!(std::io::stderr(), "{screen}");
     assert!(
         count <= 40,
         "{count} lines before the first confirmation:\n{screen}"
@@ -580,4 +582,126 @@ fn color_always_and_clicolor_force_colour_a_pipe() {
         String::from_utf8_lossy(&lint.stderr)
     );
     assert!(!colour_codes(&text).is_empty(), "{text}");
+}
+
+// ───────────────────────────── what the screen shows of values and outputs ─────────────────
+
+/// Writes `steps` as a runbook in `dir`; returns its path.
+fn write_runbook(dir: &Path, extra: &str, steps: &str) -> PathBuf {
+    let path = dir.join("screen.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "runbook: 1\ntitle: Screen\nowner: o\nreviewed: 2026-11-01\nscope: {{ services: [s] }}\n{extra}steps:\n{steps}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run_args(dir: &Path, runbook: &Path, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        runbook.display().to_string(),
+        "--timeline".into(),
+        dir.join("t.jsonl").display().to_string(),
+    ];
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Issue 13: a capture taken on several hosts (here items) showed on the screen where the
+/// engineer decides as minijinja's `{'web-1': 'web-1 queue=0\nweb-1 up', …}`; it is a table,
+/// one row per host, a multi-line value's lines under each other. Commands still get the value
+/// they got (the map's text).
+#[test]
+fn a_capture_taken_on_several_hosts_is_shown_as_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write_runbook(
+        dir.path(),
+        "",
+        r#"  - id: look
+    name: Look at each backend
+    check:
+      run: "printf '%s queue=0\n%s up\n' {{ item }} {{ item }}"
+      for_each: "['web-1', 'web-22']"
+      capture: stat
+  - id: decide
+    name: Decide
+    instructions: |
+      HAProxy:
+
+      ```
+      {{ vars.stat }}
+      ```
+    ask:
+      question: Go on?
+      choices: [{ label: Go on, next: echo }]
+  - id: echo
+    name: Echo
+    check: { run: "echo {{ vars.stat }}" }
+"#,
+    );
+    let args = run_args(dir.path(), &runbook, &["--answer", "decide=Go on"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = support::pty::Terminal::spawn(dir.path(), &args);
+    t.expect("Runbook finished");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    let decide = &screen
+        [screen.find("Step 2/3").expect(&screen)..screen.find("answer: Go on").expect(&screen)];
+    for row in [
+        "│ web-1  │ web-1 queue=0",
+        "│        │ web-1 up",
+        "│ web-22 │ web-22 queue=0",
+        "│        │ web-22 up",
+    ] {
+        assert!(decide.contains(row), "no {row:?} in:\n{decide}");
+    }
+    assert!(!decide.contains("{'web-1'"), "{decide}");
+    // The command got the value as before: the map's text.
+    assert!(
+        screen.contains("{'web-1': 'web-1 queue=0\\nweb-1 up', 'web-22'"),
+        "{screen}"
+    );
+}
+
+/// Issue 11: a passing `expect.that` showed only `exit 0`; it shows the values it read, as a
+/// failing one does. A `for_each` check showed only its first item's command; each item's
+/// line shows its own.
+#[test]
+fn a_passing_that_shows_what_it_read_and_each_item_shows_its_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write_runbook(
+        dir.path(),
+        "data: { limit: 3 }\n",
+        r#"  - id: count
+    name: Count
+    check:
+      run: echo 3
+      expect: { that: "stdout | trim | int == data.limit" }
+  - id: each
+    name: Each table
+    check:
+      run: "echo checked {{ item }}"
+      for_each: "['users', 'orders']"
+      expect: { that: "'checked' in stdout" }
+"#,
+    );
+    let args = run_args(dir.path(), &runbook, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = support::pty::Terminal::spawn(dir.path(), &args);
+    t.expect("Runbook finished");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("exit 0, and that holds: data.limit = 3, stdout = \"3\\n\""),
+        "{screen}"
+    );
+    for item in ["users", "orders"] {
+        assert!(
+            screen.contains(&format!("✔ {item} $ echo checked {item} → exit 0")),
+            "{item}: {screen}"
+        );
+    }
 }

@@ -376,7 +376,7 @@ impl Engine {
             }
         }
         if let Some(instructions) = &step.instructions {
-            match state.render(runbook, &self.env, instructions, false, None) {
+            match super::screen::render_shown(state, runbook, &self.env, instructions) {
                 Ok(text) if first => self.screen.text_block(&text),
                 Ok(_) => {}
                 Err(error) => {

@@ -50,6 +50,38 @@ pub(crate) fn judge_output(
     }
 }
 
+/// What a passing `expect.that` read, for the host's line on the screen (`json.ready = 3,
+/// data.limit = 3`); `None` without a `that`, or when it reads nothing.
+pub(crate) fn that_read(
+    runbook: &Runbook,
+    state: &RunState,
+    env: &Environment<'_>,
+    command: &Command,
+    output: &Output,
+) -> Option<String> {
+    let that = command.expect.as_ref().and_then(|e| e.that.as_ref())?;
+    let (mut facts, text) = match output {
+        Output::Shell(output) => (
+            BTreeMap::from([
+                ("exit", Value::from(output.exit)),
+                ("stdout", Value::from(output.stdout.as_str())),
+                ("stderr", Value::from(output.stderr.as_str())),
+            ]),
+            output.stdout.as_str(),
+        ),
+        Output::Http(response) => (
+            BTreeMap::from([
+                ("status", Value::from(response.status)),
+                ("body", Value::from(response.body.as_str())),
+            ]),
+            response.body.as_str(),
+        ),
+    };
+    add_json(&mut facts, text);
+    let read = state.that_reads(runbook, env, that, facts);
+    (!read.is_empty()).then_some(read)
+}
+
 /// `json`: the output parsed as JSON, when it parses; else left undefined.
 fn add_json(facts: &mut BTreeMap<&'static str, Value>, text: &str) {
     if let Ok(json) = super::capture::parse_json(text) {

@@ -135,6 +135,18 @@ impl Plan {
     pub fn unit(&self) -> &'static str {
         if self.each { "item" } else { "host" }
     }
+
+    /// The command, when every job runs the same one (as shown); `None` when they differ (a
+    /// `for_each`'s items, `{{ host }}` in a fan-out's command): then each host's line on
+    /// the screen carries its own.
+    pub fn one_command(&self) -> Option<String> {
+        let first = self.jobs.first()?.shown();
+        self.jobs
+            .iter()
+            .skip(1)
+            .all(|job| job.shown() == first)
+            .then_some(first)
+    }
 }
 
 /// Where a templated `on:` may lead: the name of a group of the runbook, a destination of one,
@@ -726,6 +738,10 @@ pub struct Runner {
 /// Says whether a host's output passes: `Err((expected, happened))` when it does not.
 pub type Judge<'a> = dyn Fn(&Output) -> Result<(), (String, String)> + 'a;
 
+/// What a passing host's output was judged on, to show on its line (what a passing
+/// `expect.that` read).
+pub type Reads<'a> = dyn Fn(&Output) -> Option<String> + 'a;
+
 /// How one step runs its command.
 pub struct Limits {
     pub timeout: Duration,
@@ -927,6 +943,7 @@ impl Runner {
         jobs: &[Job],
         limits: &Limits,
         judge: &Judge<'_>,
+        reads: &Reads<'_>,
         timeline: &mut Timeline,
         screen: &Screen,
         step: &str,
@@ -936,7 +953,10 @@ impl Runner {
         let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);
         // A fan-out shows a live line per running host; a single command a spinner.
         let (spinner, hosts) = if plan.fan_out {
-            (None, Some(screen.hosts_progress(jobs.len())))
+            (
+                None,
+                Some(screen.hosts_progress(jobs.len(), limits.timeout)),
+            )
         } else {
             // What runs, in the spinner: `local$ sleep 30 · 12s / 1m`.
             let running = jobs
@@ -964,6 +984,8 @@ impl Runner {
             }
             None => run(job),
         };
+        // Each host's line says what ran there when the hosts run different commands.
+        let each_command = plan.fan_out && plan.one_command().is_none();
         let mut runs: Vec<Option<HostRun>> = vec![None; jobs.len()];
         let mut error = None;
         let outcome = fanout::run_all(
@@ -974,12 +996,29 @@ impl Runner {
             |index, output| {
                 let job = &jobs[index];
                 let failure = judge(&output).err();
+                // A passing `that` shows what it read, as a failing one does.
+                let read = if failure.is_none() {
+                    reads(&output)
+                } else {
+                    None
+                };
                 if error.is_none()
                     && let Err(e) = record(timeline, step, job, &output)
                 {
                     error = Some(e);
                 }
-                let print = || show(screen, plan.fan_out, job, &output, failure.as_ref());
+                let print = || {
+                    let shown = each_command.then(|| job.shown());
+                    show(
+                        screen,
+                        plan.fan_out,
+                        job,
+                        shown.as_deref(),
+                        &output,
+                        failure.as_ref(),
+                        read.as_deref(),
+                    );
+                };
                 match (&spinner, &hosts) {
                     (_, Some(hosts)) => hosts.print(print),
                     (Some(spinner), None) => spinner.suspend(print),
@@ -1024,8 +1063,12 @@ impl Runner {
             );
             if execution.interrupted() {
                 screen.warn(&format!("interrupted: {summary} before Ctrl-C"));
-            } else if execution.ok() && screen.is_live() {
-                // Every host's own ✔ line said it, just above.
+            } else if screen.is_live()
+                && execution.not_started.is_empty()
+                && total <= super::screen::LIVE_HOST_LINES
+            {
+                // Every host's own ✔ or ✘ line said it, just above (and the failure block
+                // that follows says what was expected).
             } else if execution.ok() {
                 screen.ok(&summary);
             } else {
@@ -1077,16 +1120,22 @@ fn record(timeline: &mut Timeline, step: &str, job: &Job, output: &Output) -> Re
     timeline.record(Some(step), event).map_err(Error::from)
 }
 
-/// One host's result: the full tail for a single command, one line per host in a fan-out.
+/// One host's result: the full tail for a single command, one line per host in a fan-out
+/// (with the command it ran, when `command` gives it: the hosts ran different ones).
 fn show(
     screen: &Screen,
     fan_out: bool,
     job: &Job,
+    command: Option<&str>,
     output: &Output,
     failure: Option<&(String, String)>,
+    read: Option<&str>,
 ) {
     let ok = failure.is_none();
-    let what = describe(output, failure);
+    let mut what = describe(output, failure);
+    if let Some(read) = read {
+        what.push_str(&format!(", and that holds: {read}"));
+    }
     if fan_out {
         let last = output
             .text()
@@ -1100,8 +1149,11 @@ fn show(
         } else {
             format!(" │ {last}")
         };
+        let ran = command.map_or_else(String::new, |command| {
+            format!(" $ {} →", one_line(command, COMMAND_IN_LINE))
+        });
         let line = format!(
-            "{} {what} ({}){tail}",
+            "{}{ran} {what} ({}){tail}",
             job.host(),
             human_duration(output.duration())
         );
@@ -1118,6 +1170,22 @@ fn show(
             other => other.text().to_string(),
         };
         screen.outcome(ok, &what, output.duration(), &text);
+    }
+}
+
+/// How much of a command a host's line shows (its whole command is in the timeline).
+const COMMAND_IN_LINE: usize = 60;
+
+/// The first line of `text`, cut to `max` characters with `…` (and `…` when more lines
+/// follow).
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut lines = text.trim().lines();
+    let first = lines.next().unwrap_or_default().trim_end();
+    let cut: String = first.chars().take(max).collect();
+    if cut.len() < first.len() || lines.next().is_some() {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut
     }
 }
 

@@ -47,7 +47,7 @@ const MIN_WIDTH: usize = 40;
 const TAIL_LINES: usize = 6;
 /// How many running hosts of a fan-out get a live line of their own; the rest are counted in
 /// the summary line, so that 50 hosts do not scroll the terminal away.
-const LIVE_HOST_LINES: usize = 10;
+pub const LIVE_HOST_LINES: usize = 10;
 
 /// The engineer's view of the run.
 #[derive(Debug)]
@@ -448,7 +448,7 @@ impl Screen {
 
     /// Live lines for a fan-out over `total` hosts: a spinner per running host under a line
     /// that counts what is done; nothing when stderr is not a terminal.
-    pub fn hosts_progress(&self, total: usize) -> HostsProgress {
+    pub fn hosts_progress(&self, total: usize, limit: Duration) -> HostsProgress {
         let multi = MultiProgress::with_draw_target(if self.live {
             ProgressDrawTarget::stderr()
         } else {
@@ -464,6 +464,7 @@ impl Screen {
             multi,
             summary,
             masker: self.masker.clone(),
+            limit,
             live_lines: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
         }
@@ -477,6 +478,8 @@ pub struct HostsProgress {
     multi: MultiProgress,
     summary: ProgressBar,
     masker: Masker,
+    /// Each host's time limit, shown on its line as single spinners show it.
+    limit: Duration,
     live_lines: AtomicUsize,
     running: AtomicUsize,
 }
@@ -492,8 +495,11 @@ impl HostsProgress {
         }
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("    {spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template(&format!(
+                "    {{spinner}} {{msg}} {{elapsed}} / {}",
+                human_duration(self.limit)
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_message(format!("{} running", clean(&self.masker, host)));
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -738,6 +744,21 @@ pub fn markdown_lines(text: &str, indent: &str, width: Option<usize>) -> Vec<Str
         lines.remove(0);
     }
     lines
+}
+
+/// Renders text the engineer reads on the screen (instructions): as any text, but a capture
+/// taken on several hosts (a host → value map) is drawn as a small table
+/// ([`crate::template::host_table`]). An error is the one the plain rendering gives (it says
+/// what to do about a value withheld on resuming).
+pub fn render_shown(
+    state: &super::state::RunState,
+    runbook: &crate::model::Runbook,
+    env: &minijinja::Environment<'_>,
+    source: &str,
+) -> Result<String, String> {
+    state
+        .render_as(runbook, env, source, crate::template::Escape::Screen, None)
+        .or_else(|_| state.render(runbook, env, source, false, None))
 }
 
 /// Whether the paragraph at `start` of `text` is a short one ending in `:` (`HAProxy:`).

@@ -227,18 +227,21 @@ impl RunState {
         if value.is_true() {
             return Ok(None);
         }
-        let mut seen = Vec::new();
-        if let Ok(names) = crate::template::names_in_expression(env, expression) {
-            for path in names.paths.iter().take(6) {
-                let shown = env
-                    .compile_expression(path)
-                    .ok()
-                    .and_then(|e| e.eval(context.clone()).ok())
-                    .map_or_else(|| "undefined".to_string(), |v| shown_value(&v));
-                seen.push(format!("{path} = {shown}"));
-            }
-        }
-        Ok(Some(seen.join(", ")))
+        Ok(Some(read_by(env, expression, &context)))
+    }
+
+    /// The values an `expect.that` expression reads (`json.ready = 3, data.limit = 3`),
+    /// whatever it gives: what a passing `that` shows on the screen.
+    pub fn that_reads(
+        &self,
+        runbook: &Runbook,
+        env: &Environment<'_>,
+        expression: &str,
+        facts: BTreeMap<&'static str, Value>,
+    ) -> String {
+        let mut context = self.context_map(runbook, env, expression, None);
+        context.extend(facts);
+        read_by(env, expression, &Value::from(Serde(&context)))
     }
 
     /// Renders a template; `shell` quotes every substituted value.
@@ -295,6 +298,22 @@ impl RunState {
 }
 
 /// A value as `that` shows it: JSON-like, cut to one short line.
+/// `path = value` for each name `expression` reads (at most 6), in `context`.
+fn read_by(env: &Environment<'_>, expression: &str, context: &Value) -> String {
+    let mut seen = Vec::new();
+    if let Ok(names) = crate::template::names_in_expression(env, expression) {
+        for path in names.paths.iter().take(6) {
+            let shown = env
+                .compile_expression(path)
+                .ok()
+                .and_then(|e| e.eval(context.clone()).ok())
+                .map_or_else(|| "undefined".to_string(), |v| shown_value(&v));
+            seen.push(format!("{path} = {shown}"));
+        }
+    }
+    seen.join(", ")
+}
+
 fn shown_value(value: &Value) -> String {
     let text = serde_json::to_string(value).unwrap_or_else(|_| value.to_string());
     let text = text.replace('\n', " ");

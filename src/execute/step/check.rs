@@ -23,7 +23,8 @@ impl Engine {
         // timeline and in `--dry-run`): at a live terminal it is in the spinner while it runs,
         // and a failing check shows it under its results. Without a live terminal it is shown
         // first, as the run goes.
-        let shown = plan.jobs.first().map(|job| job.shown());
+        // Hosts (or items) that run different commands show each their own on their line.
+        let shown = plan.one_command();
         let live = self.screen.is_live();
         if let (Some(shown), false) = (&shown, live) {
             self.screen.command_line(&plan.target, shown);

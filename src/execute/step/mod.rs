@@ -77,11 +77,13 @@ impl Engine {
         let timeout = limits.timeout;
         let judge =
             |output: &Output| judge::judge_output(runbook, state, env, command, output, timeout);
+        let reads = |output: &Output| judge::that_read(runbook, state, env, command, output);
         self.runner.execute(
             plan,
             jobs,
             limits,
             &judge,
+            &reads,
             &mut self.timeline,
             &self.screen,
             id,
