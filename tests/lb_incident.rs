@@ -188,10 +188,12 @@ fn a_person_drains_the_failing_backends_and_every_request_succeeds_again() {
     let mut t = Terminal::spawn(dir.path(), &args);
     t.expect("Look at HAProxy and the dashboard");
     t.pick("When you have done it", 0);
-    // The health check fans out over HTTP: one line per backend, then the summary.
+    // The health check fans out over HTTP: one line per backend (each with its own URL),
+    // then what was expected.
     t.expect("Every backend answers its health check");
-    t.expect("web-2 status 500");
-    t.expect("1 of 3 hosts passed; failed: web-2, web-3");
+    t.expect("web-2 $ GET http://127.0.0.1:");
+    t.expect("/health → status 500");
+    t.expect("Step failed — expected: status 200 on every host");
     // The load over SSH, from each backend.
     t.expect("CPU load of each backend");
     t.expect("web-3 exit 0");

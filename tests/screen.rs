@@ -705,3 +705,73 @@ fn a_passing_that_shows_what_it_read_and_each_item_shows_its_command() {
         );
     }
 }
+
+/// Issue 13: the screen shows a failing command's last lines; the whole output is one entry
+/// of the failure menu away (through `$PAGER`), and the menu is back after it.
+#[test]
+fn the_failure_menu_shows_the_whole_output_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write_runbook(
+        dir.path(),
+        "",
+        r#"  - id: noisy
+    name: Noisy
+    check:
+      run: "for i in $(seq 1 20); do echo out-line-$i; done; echo the-real-reason >&2; exit 1"
+"#,
+    );
+    let args = run_args(dir.path(), &runbook, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn_env(dir.path(), &args, &[("NO_COLOR", "1"), ("PAGER", "cat")]);
+    t.expect("The step failed. What now?");
+    t.expect("Show the whole output");
+    // The first lines were cut from the tail the screen shows; the pager shows them.
+    t.send("\x1b[A");
+    t.send(ENTER);
+    t.expect("$ for i in $(seq 1 20)");
+    t.expect("out-line-1\r\n");
+    t.expect("out-line-20");
+    t.expect("the-real-reason");
+    t.pick("The step failed. What now?", 4);
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("── local · exit 1"), "{screen}");
+}
+
+/// Issue 13: a long local command showed nothing but its spinner until it ended; its last
+/// lines show under the spinner while it runs (here: until the test, having seen them, lets
+/// it end). A fan-out's live host lines show the time limit, as a single spinner does.
+#[test]
+fn a_running_command_shows_its_last_lines_and_host_lines_show_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write_runbook(
+        dir.path(),
+        "",
+        r#"  - id: long
+    name: Long
+    check:
+      run: "echo live-line-A; echo live-line-B; while [ ! -e go ]; do sleep 0.05; done; echo finished-now"
+    timeout: 50s
+  - id: each
+    name: Each
+    check:
+      run: "while [ ! -e go-{{ item }} ]; do sleep 0.05; done"
+      for_each: "['x']"
+    timeout: 45s
+"#,
+    );
+    let args = run_args(dir.path(), &runbook, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn(dir.path(), &args);
+    t.expect("local$ echo live-line-A");
+    // Still running (it waits for `go`): what it wrote is on the screen.
+    t.expect("│ live-line-A");
+    t.expect("│ live-line-B");
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    t.expect("finished-now");
+    t.expect("x running");
+    t.expect("/ 45s");
+    std::fs::write(dir.path().join("go-x"), "").unwrap();
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+}

@@ -349,6 +349,7 @@ impl Engine {
     }
 
     fn start_step(&mut self, step: &Step, id: &str) -> Result<(), Error> {
+        self.runner.forget_outputs();
         self.record(
             Some(id),
             Event::StepStarted {

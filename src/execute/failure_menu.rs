@@ -11,6 +11,9 @@ use crate::flow::{self, Next, StepEnd};
 use crate::model::{Runbook, Sp, Step};
 use crate::timeline::{Event, Outcome};
 
+/// The failure menu's last entry, when a command of the step ran.
+const SHOW_OUTPUT: &str = "▤ Show the whole output of this step ($PAGER), then back here";
+
 /// What the engineer picked.
 pub(crate) enum AfterFailure {
     Retry,
@@ -124,9 +127,21 @@ impl Engine {
                 .iter()
                 .map(|o| o.label(&unfinished, &skip_to))
                 .collect();
+            // The whole output, on demand: last in the menu, so that the entries above keep
+            // their places.
+            let outputs = self.runner.outputs_text();
+            let more = if outputs.is_empty() {
+                Vec::new()
+            } else {
+                vec![SHOW_OUTPUT.to_string()]
+            };
             let picked = match self.ask(id, |p| {
-                p.select(id, "The step failed. What now?", &labels, None)
+                p.select_more(id, "The step failed. What now?", &labels, None, &more)
             })? {
+                Ok(index) if index >= options.len() => {
+                    self.screen.page(&outputs);
+                    continue;
+                }
                 Ok(index) => options[index],
                 Err(no_answer) => return Ok(AfterFailure::Stop(stop_for(no_answer, id))),
             };

@@ -115,6 +115,20 @@ impl Prompter {
         options: &[String],
         scripted: Option<&str>,
     ) -> Asked<usize> {
+        self.select_more(step, question, options, scripted, &[])
+    }
+
+    /// A menu with `more` entries last, after note, quit and contacts (so that the entries
+    /// above keep their places): picking `more[i]` answers `options.len() + i`. Only a person
+    /// at a terminal is offered them.
+    pub fn select_more(
+        &mut self,
+        step: &str,
+        question: &str,
+        options: &[String],
+        scripted: Option<&str>,
+        more: &[String],
+    ) -> Asked<usize> {
         if let Some(label) = scripted.or(self.answers.get(step).map(String::as_str))
             && let Some(index) = options.iter().position(|o| o.eq_ignore_ascii_case(label))
         {
@@ -132,6 +146,8 @@ impl Prompter {
         if !self.reference.is_empty() {
             items.push(CONTACTS.into());
         }
+        let first_more = items.len();
+        items.extend(more.iter().map(|m| sanitize(m).into_owned()));
         // An answer that would run past the terminal's edge after its question goes on a
         // line of its own.
         let longest = items
@@ -155,6 +171,9 @@ impl Prompter {
             .raw_prompt();
         match picked {
             Ok(choice) if choice.index < options.len() => Ok(Reply::Answer(choice.index)),
+            Ok(choice) if choice.index >= first_more => {
+                Ok(Reply::Answer(options.len() + choice.index - first_more))
+            }
             Ok(choice) if choice.value == NOTE => self.note(),
             Ok(choice) if choice.value == CONTACTS => self.show_reference(),
             Ok(_) => Err(NoAnswer::Quit),

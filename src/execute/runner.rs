@@ -10,15 +10,15 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, Value};
 
 use super::fanout;
-use super::screen::{Screen, human_duration};
+use super::screen::{Running, Screen, human_duration};
 use super::state::{HostResult, RunState, StepResult};
-use super::transport::interactive;
 use super::transport::scripted::Scripted;
 use super::transport::secret_env::{self, Secret};
 use super::transport::{
     CommandOutput, HttpClient, HttpRequest, HttpResponse, Interrupt, Local, ShellCommand,
     SshSession, Target,
 };
+use super::transport::{interactive, live};
 use crate::Error;
 use crate::model::{Command, Runbook, Shell};
 use crate::template::Escape;
@@ -733,6 +733,9 @@ impl Execution {
 pub struct Runner {
     targets: Targets,
     pub interrupt: Interrupt,
+    /// What the commands of the current try of a step gave, whole: each host, the command
+    /// as shown, its output (the failure menu shows them on demand).
+    outputs: Vec<(String, String, Output)>,
 }
 
 /// Says whether a host's output passes: `Err((expected, happened))` when it does not.
@@ -747,6 +750,9 @@ pub struct Limits {
     pub timeout: Duration,
     pub parallel: usize,
     pub max_failures: Option<usize>,
+    /// When the hosts (or items) run different commands, each host's line shows its own
+    /// (a check; an action showed them before it was confirmed).
+    pub each_command: bool,
 }
 
 /// Where jobs run: this machine, SSH (one session, so one connection per host, for as long as
@@ -875,6 +881,7 @@ impl Runner {
         Runner {
             targets: Targets::new(ssh_config),
             interrupt,
+            outputs: Vec::new(),
         }
     }
 
@@ -926,7 +933,44 @@ impl Runner {
     pub fn scripted(scripted: std::sync::Arc<Scripted>, interrupt: Interrupt) -> Self {
         let mut targets = Targets::new(None);
         targets.scripted = Some(scripted);
-        Runner { targets, interrupt }
+        Runner {
+            targets,
+            interrupt,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// A step's try starts: the outputs kept are of its commands only.
+    pub fn forget_outputs(&mut self) {
+        self.outputs.clear();
+    }
+
+    /// The whole outputs of the current try's commands, as text to read: per host, the
+    /// command, how it ended, stdout and stderr. Empty when no command ran.
+    pub fn outputs_text(&self) -> String {
+        let mut text = String::new();
+        for (host, command, output) in &self.outputs {
+            let ended = describe(output, None);
+            text.push_str(&format!(
+                "── {host} · {ended} ({}) ──\n$ {}\n",
+                human_duration(output.duration()),
+                command.trim_end().replace('\n', "\n  ")
+            ));
+            let parts: Vec<(&str, &str)> = match output {
+                Output::Shell(o) => {
+                    vec![("stdout", o.stdout.as_str()), ("stderr", o.stderr.as_str())]
+                }
+                Output::Http(r) => vec![("body", r.body.as_str())],
+            };
+            for (name, part) in parts {
+                if part.trim().is_empty() {
+                    text.push_str(&format!("{name}: (nothing)\n"));
+                } else {
+                    text.push_str(&format!("{name}:\n{}\n", part.trim_end()));
+                }
+            }
+        }
+        text
     }
 
     /// Whether nothing runs for real (`runbook test`).
@@ -973,7 +1017,7 @@ impl Runner {
                     format!("{}$ {cut} ·", plan.target)
                 })
                 .unwrap_or_else(|| "running".into());
-            (Some(screen.spinner_until(&running, limits.timeout)), None)
+            (Some(screen.running(&running, limits.timeout)), None)
         };
         let run = |job: &Job| match &hosts {
             Some(hosts) => {
@@ -985,62 +1029,88 @@ impl Runner {
             None => run(job),
         };
         // Each host's line says what ran there when the hosts run different commands.
-        let each_command = plan.fan_out && plan.one_command().is_none();
+        let each_command = limits.each_command && plan.fan_out && plan.one_command().is_none();
         let mut runs: Vec<Option<HostRun>> = vec![None; jobs.len()];
         let mut error = None;
-        let outcome = fanout::run_all(
-            jobs.to_vec(),
-            limits.parallel,
-            limits.max_failures,
-            run,
-            |index, output| {
-                let job = &jobs[index];
-                let failure = judge(&output).err();
-                // A passing `that` shows what it read, as a failing one does.
-                let read = if failure.is_none() {
-                    reads(&output)
-                } else {
-                    None
-                };
-                if error.is_none()
-                    && let Err(e) = record(timeline, step, job, &output)
-                {
-                    error = Some(e);
-                }
-                let print = || {
-                    let shown = each_command.then(|| job.shown());
-                    show(
-                        screen,
-                        plan.fan_out,
-                        job,
-                        shown.as_deref(),
-                        &output,
-                        failure.as_ref(),
-                        read.as_deref(),
-                    );
-                };
-                match (&spinner, &hosts) {
-                    (_, Some(hosts)) => hosts.print(print),
-                    (Some(spinner), None) => spinner.suspend(print),
-                    (None, None) => print(),
-                }
-                let failed = failure.is_some();
-                runs[index] = Some(HostRun {
-                    host: job.host().to_string(),
-                    output,
-                    failure,
-                });
-                failed
-            },
-        );
+        // A single command at a live terminal: its last lines under the spinner while it runs.
+        let tap = spinner
+            .as_ref()
+            .filter(|running| running.is_live() && !self.is_scripted())
+            .map(|_| live::watch());
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let outcome = std::thread::scope(|scope| {
+            if let (Some(running), Some(tap)) = (&spinner, &tap) {
+                let stop = &stop;
+                scope.spawn(move || show_live_tail(running, tap, stop));
+            }
+            let outcome = fanout::run_all(
+                jobs.to_vec(),
+                limits.parallel,
+                limits.max_failures,
+                run,
+                |index, output| {
+                    let job = &jobs[index];
+                    let failure = judge(&output).err();
+                    // A passing `that` shows what it read, as a failing one does.
+                    let read = if failure.is_none() {
+                        reads(&output)
+                    } else {
+                        None
+                    };
+                    if error.is_none()
+                        && let Err(e) = record(timeline, step, job, &output)
+                    {
+                        error = Some(e);
+                    }
+                    let print = || {
+                        let shown = each_command.then(|| job.shown());
+                        show(
+                            screen,
+                            plan.fan_out,
+                            job,
+                            shown.as_deref(),
+                            &output,
+                            failure.as_ref(),
+                            read.as_deref(),
+                        );
+                    };
+                    match (&spinner, &hosts) {
+                        (_, Some(hosts)) => hosts.print(print),
+                        (Some(spinner), None) => spinner.suspend(print),
+                        (None, None) => print(),
+                    }
+                    let failed = failure.is_some();
+                    runs[index] = Some(HostRun {
+                        host: job.host().to_string(),
+                        output,
+                        failure,
+                    });
+                    failed
+                },
+            );
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            outcome
+        });
+        if tap.is_some() {
+            live::unwatch();
+        }
         if let Some(spinner) = spinner {
-            spinner.finish_and_clear();
+            spinner.finish();
         }
         if let Some(hosts) = hosts {
             hosts.finish();
         }
         if let Some(error) = error {
             return Err(error);
+        }
+        for run in runs.iter().flatten() {
+            let command = jobs
+                .iter()
+                .find(|job| job.host() == run.host)
+                .map(Job::shown)
+                .unwrap_or_default();
+            self.outputs
+                .push((run.host.clone(), command, run.output.clone()));
         }
         let not_started: Vec<String> = outcome
             .not_started
@@ -1170,6 +1240,28 @@ fn show(
             other => other.text().to_string(),
         };
         screen.outcome(ok, &what, output.duration(), &text);
+    }
+}
+
+/// Once a command has run this long, its last lines show under its spinner.
+const LIVE_AFTER: Duration = Duration::from_secs(1);
+
+/// Shows the last lines the watched command wrote under its spinner, as they change, until
+/// `stop`.
+fn show_live_tail(running: &Running, tap: &live::Tap, stop: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering;
+    let started = std::time::Instant::now();
+    let mut shown: Vec<String> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() < LIVE_AFTER {
+            continue;
+        }
+        let lines = live::last_lines(tap, super::screen::LIVE_TAIL_LINES);
+        if lines != shown {
+            running.show_tail(&lines);
+            shown = lines;
+        }
     }
 }
 

@@ -340,6 +340,41 @@ impl Screen {
         }
     }
 
+    /// Long text to read on demand (a step's whole output), masked and sanitised: through
+    /// `$PAGER` when it is set and stdout is a terminal, else printed under a dim `│`.
+    pub fn page(&self, text: &str) {
+        use std::io::IsTerminal as _;
+        if self.quiet {
+            return;
+        }
+        let text = self.clean(text);
+        let pager = std::env::var("PAGER")
+            .ok()
+            .filter(|p| !p.trim().is_empty() && std::io::stdout().is_terminal());
+        if let Some(pager) = pager {
+            let child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&pager)
+                .stdin(std::process::Stdio::piped())
+                .spawn();
+            if let Ok(mut child) = child {
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(text.as_bytes());
+                }
+                if child.wait().is_ok() {
+                    return;
+                }
+            }
+        }
+        for line in text.lines() {
+            self.emit_wrapped(
+                line,
+                &format!("  {DIM}│{DIM:#} "),
+                &format!("  {DIM}│{DIM:#}   "),
+            );
+        }
+    }
+
     /// The contacts (in escalation order) and the links: the facts to bring back at any
     /// prompt. `links` are rendered already.
     pub fn reference(&self, contacts: &[Sp<Contact>], links: &[(String, String)]) -> Vec<String> {
@@ -421,6 +456,24 @@ impl Screen {
         bar
     }
 
+    /// A single command running: its spinner with the time limit, and under it, once it has
+    /// run for a while, the last lines of what it writes ([`Running::show_tail`]). Nothing
+    /// when stderr is not a live terminal.
+    pub fn running(&self, message: &str, limit: Duration) -> Running {
+        let multi = MultiProgress::with_draw_target(if self.live {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let bar = multi.add(self.spinner_until(message, limit));
+        Running {
+            multi,
+            bar,
+            lines: std::sync::Mutex::new(Vec::new()),
+            masker: self.masker.clone(),
+        }
+    }
+
     /// A spinner whose message says it all (a countdown): no clock of its own.
     pub fn countdown(&self) -> ProgressBar {
         let bar = self.spinner("");
@@ -468,6 +521,82 @@ impl Screen {
             live_lines: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
         }
+    }
+}
+
+/// How many lines of a running command's output show under its spinner.
+pub const LIVE_TAIL_LINES: usize = 3;
+
+/// A single command's spinner and the last lines of its output (see [`Screen::running`]).
+pub struct Running {
+    multi: MultiProgress,
+    bar: ProgressBar,
+    lines: std::sync::Mutex<Vec<ProgressBar>>,
+    masker: Masker,
+}
+
+impl Running {
+    /// Whether anything is drawn (a live terminal).
+    pub fn is_live(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
+    /// Shows `lines` (the last ones the command wrote) under the spinner, in place of the
+    /// ones shown before: masked, sanitised, each cut to the terminal's width.
+    pub fn show_tail(&self, lines: &[String]) {
+        if !self.is_live() {
+            return;
+        }
+        let room = width().unwrap_or(80).saturating_sub(7).max(10);
+        let mut bars = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (n, line) in lines.iter().enumerate() {
+            let line = clean(&self.masker, line).replace('\t', "    ");
+            let mut cut = String::new();
+            for c in line.chars() {
+                if display_width(&cut) + 2 > room {
+                    cut.push('…');
+                    break;
+                }
+                cut.push(c);
+            }
+            if bars.len() <= n {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("    {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bars.push(bar);
+            }
+            // Drawn by indicatif straight to stderr: styled only when stderr gets colour.
+            let bar = if crate::color::on_stderr() {
+                format!("{DIM}│{DIM:#}")
+            } else {
+                "│".to_string()
+            };
+            bars[n].set_message(format!("{bar} {cut}"));
+        }
+    }
+
+    /// Prints above the live lines.
+    pub fn suspend(&self, print: impl FnOnce()) {
+        self.multi.suspend(print);
+    }
+
+    /// Clears the spinner and the lines under it.
+    pub fn finish(self) {
+        for bar in self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
+            bar.finish_and_clear();
+        }
+        self.bar.finish_and_clear();
+        let _ = self.multi.clear();
     }
 }
 

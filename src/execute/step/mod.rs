@@ -58,6 +58,7 @@ impl Engine {
                 None if action => Some(1),
                 None => None,
             },
+            each_command: !action,
         }
     }
 

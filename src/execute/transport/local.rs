@@ -177,6 +177,7 @@ pub(super) fn read_in_background(stream: Option<impl Read + Send + 'static>) -> 
                 if n == 0 {
                     break;
                 }
+                super::live::tee(&buffer[..n]);
                 let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
                 if kept.len() < MAX_OUTPUT {
                     kept.extend_from_slice(&buffer[..n]);

@@ -9,6 +9,7 @@
 pub mod fleet;
 mod http;
 pub mod interactive;
+pub mod live;
 mod local;
 mod processes;
 pub mod scripted;

@@ -517,6 +517,7 @@ async fn read_into(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
         if n == 0 {
             break;
         }
+        super::live::tee(&buffer[..n]);
         if kept.len() < MAX_OUTPUT {
             kept.extend_from_slice(&buffer[..n]);
         }
