@@ -775,3 +775,63 @@ fn a_running_command_shows_its_last_lines_and_host_lines_show_the_limit() {
     let (code, screen) = t.finish();
     assert_eq!(code, 0, "{screen}");
 }
+
+/// Issue 13: every input was asked before anything was shown. An input with no value and no
+/// default is asked just before the first step that uses it, under that step's header;
+/// `run_started` holds the inputs known at the start, `input_given` the one asked later, and
+/// `--resume` restores it (it is not asked again).
+#[test]
+fn an_input_is_asked_when_first_needed_and_resume_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write_runbook(
+        dir.path(),
+        "inputs:\n  service: { description: Which service is sick }\n  region: { default: eu }\n",
+        r#"  - id: look
+    name: Look at the dashboard
+    instructions: Open the dashboard of {{ inputs.region }}.
+  - id: probe
+    name: Probe the service
+    check: { run: "echo probing {{ inputs.service }}" }
+  - id: fix
+    name: Fix it
+    instructions: Restart {{ inputs.service }} by hand.
+"#,
+    );
+    let timeline = dir.path().join("t.jsonl");
+    let args = run_args(dir.path(), &runbook, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Terminal::spawn(dir.path(), &args);
+    // The input with a default is asked first, as before; the other one waits.
+    t.answer("? region:", "");
+    t.expect("Step 1/3 · Look at the dashboard");
+    t.pick("When you have done it", 0);
+    t.expect("Step 2/3 · Probe the service");
+    t.answer("Which service is sick (service):", "checkout");
+    t.expect("probing checkout");
+    // Quit at step 3: Done, Skip, note, quit.
+    t.pick("When you have done it", 3);
+    let (code, screen) = t.finish();
+    assert_ne!(code, 0, "{screen}");
+    let before_step_2 = &screen[..screen.find("Step 2/3").unwrap()];
+    assert!(!before_step_2.contains("(service)"), "{screen}");
+
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let started = events.iter().find(|e| e["event"] == "run_started").unwrap();
+    assert_eq!(started["inputs"], serde_json::json!({ "region": "eu" }));
+    let given = events.iter().find(|e| e["event"] == "input_given").unwrap();
+    assert_eq!(given["name"], "service");
+    assert_eq!(given["value"], "checkout");
+    assert_eq!(given["step"], "probe");
+
+    let resume = ["run", "--resume", timeline.to_str().unwrap()];
+    let mut t = Terminal::spawn(dir.path(), &resume);
+    t.expect("Restart checkout by hand.");
+    t.pick("When you have done it", 0);
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("(service)"), "asked again:\n{screen}");
+}

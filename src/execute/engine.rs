@@ -112,6 +112,8 @@ pub struct Engine {
     /// How the last step finished: a `wait` right after a rehearsed action is rehearsed too.
     pub(crate) last_outcome: Option<Outcome>,
     pub(crate) runner: Runner,
+    /// Inputs asked only when a step first needs them (see [`super::inputs::can_wait`]).
+    pub deferred_inputs: Vec<String>,
 }
 
 impl Engine {
@@ -136,6 +138,7 @@ impl Engine {
             retry_hosts: None,
             last_outcome: None,
             runner,
+            deferred_inputs: Vec::new(),
         }
     }
 
@@ -246,16 +249,30 @@ impl Engine {
         let step = &runbook.steps[index];
         let total = runbook.steps.len();
         let name = format!("{prefix}{}", step.name.value);
+        // An input asked when first needed: the step's header first, then the question.
+        let mut header_shown = false;
+        if prefix.is_empty() && !self.inputs_wanted_by(state, step).is_empty() {
+            self.screen
+                .step_header(index + 1, total, &name, step.kind().as_str());
+            header_shown = true;
+            if let Some(ending) = self.ask_inputs_of(runbook, state, step, id)? {
+                return Ok(Walked::Stop(ending));
+            }
+        }
         let condition = self.condition(runbook, state, step);
         if let Ok(Some(reason)) = &condition {
-            self.screen.step_header(index + 1, total, &name, "skipped");
+            if !header_shown {
+                self.screen.step_header(index + 1, total, &name, "skipped");
+            }
             // A step whose condition is false did what it should: `ok`.
             self.skip(state, step, id, reason.clone(), true)?;
             return Ok(Walked::Next(flow::next(step, StepEnd::Skipped)));
         }
         let kind = step.kind();
-        self.screen
-            .step_header(index + 1, total, &name, kind.as_str());
+        if !header_shown {
+            self.screen
+                .step_header(index + 1, total, &name, kind.as_str());
+        }
         self.start_step(step, id)?;
         let mut tried = match condition {
             Err(error) => cannot_evaluate(step, error),

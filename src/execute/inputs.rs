@@ -182,6 +182,44 @@ pub fn resolve(
     prompter: &mut Prompter,
     screen: &Screen,
 ) -> Result<Result<IndexMap<String, String>, Ending>, Error> {
+    resolve_deferring(runbook, sets, prompter, screen, false)
+}
+
+/// Whether input `name` can wait to be asked until a step needs it: not a secret (its value
+/// must be masked from the start), no default, used by a step and by no link (the header
+/// shows the links).
+pub fn can_wait(runbook: &Runbook, name: &str, input: &Input) -> bool {
+    if input.secret || input.default.is_some() {
+        return false;
+    }
+    let in_links = runbook
+        .links
+        .iter()
+        .any(|link| link.url.contains("inputs") && link.url.contains(name));
+    !in_links
+        && runbook.steps.iter().any(|step| {
+            uses_input(
+                &serde_json::to_string(&step.value).unwrap_or_default(),
+                name,
+            )
+        })
+}
+
+/// Whether template text (a step, as JSON) may use input `name`: it names `inputs` and the
+/// input (over-asking early is harmless; asking too late is not).
+fn uses_input(text: &str, name: &str) -> bool {
+    text.contains("inputs") && text.contains(name)
+}
+
+/// [`resolve`]; with `defer`, an input that [`can_wait`] is left out, to be asked just before
+/// the first step that uses it ([`Engine::ask_inputs_of`]).
+pub fn resolve_deferring(
+    runbook: &Runbook,
+    sets: &IndexMap<String, String>,
+    prompter: &mut Prompter,
+    screen: &Screen,
+    defer: bool,
+) -> Result<Result<IndexMap<String, String>, Ending>, Error> {
     let mut values = IndexMap::new();
     let mut asked_header = false;
     for (name, input) in &runbook.inputs {
@@ -210,16 +248,49 @@ pub fn resolve(
             values.insert(name, default.clone());
             continue;
         }
+        if defer && prompter.is_interactive() && !prompter.yes() && can_wait(runbook, &name, input)
+        {
+            continue;
+        }
         if !asked_header {
             screen.blank();
             screen.section("Inputs");
             asked_header = true;
         }
-        let question = match &input.description {
-            Some(description) => format!("{description} ({name}):"),
-            None => format!("{name}:"),
+        let answer = match ask(runbook, &name, input, default.as_deref(), prompter) {
+            Ok(answer) => answer,
+            Err(ending) => return Ok(Err(ending)),
         };
-        let step = format!("input `{name}`");
+        values.insert(name, answer);
+    }
+    Ok(Ok(values))
+}
+
+/// The inputs of `runbook` that `values` has no value for: those left to ask when needed.
+pub fn missing(runbook: &Runbook, values: &IndexMap<String, String>) -> Vec<String> {
+    runbook
+        .inputs
+        .keys()
+        .map(|k| k.value.clone())
+        .filter(|name| !values.contains_key(name))
+        .collect()
+}
+
+/// Asks input `name` until it gets an acceptable value.
+fn ask(
+    runbook: &Runbook,
+    name: &str,
+    input: &Input,
+    default: Option<&str>,
+    prompter: &mut Prompter,
+) -> Result<String, Ending> {
+    let name = name.to_string();
+    let question = match &input.description {
+        Some(description) => format!("{description} ({name}):"),
+        None => format!("{name}:"),
+    };
+    let step = format!("input `{name}`");
+    {
         let answer = loop {
             let asked = match &input.choices {
                 Some(choices) => {
@@ -247,15 +318,80 @@ pub fn resolve(
                 Ok(Reply::Answer(value)) => break value,
                 // Notes before the run starts have no timeline to go to; ask again.
                 Ok(Reply::Note(_)) => continue,
-                Err(NoAnswer::Quit) => return Ok(Err(Ending::Paused { step })),
+                Err(NoAnswer::Quit) => return Err(Ending::Paused { step }),
                 Err(NoAnswer::NeedsHuman { question, .. }) => {
-                    return Ok(Err(Ending::NeedsHuman { step, question }));
+                    return Err(Ending::NeedsHuman { step, question });
                 }
             }
         };
-        values.insert(name, answer);
+        Ok(answer)
     }
-    Ok(Ok(values))
+}
+
+impl super::engine::Engine {
+    /// Asks the inputs left to ask when needed ([`resolve_deferring`]) that `step` uses, just
+    /// before it runs (its header is on the screen): each is recorded (`input_given`) and
+    /// kept. `Some(ending)` when the engineer quit instead of answering.
+    pub(crate) fn ask_inputs_of(
+        &mut self,
+        runbook: &Runbook,
+        state: &mut super::state::RunState,
+        step: &crate::model::Step,
+        id: &str,
+    ) -> Result<Option<Ending>, Error> {
+        for name in self.inputs_wanted_by(state, step) {
+            let Some((_, input)) = runbook.inputs.iter().find(|(k, _)| k.value == name) else {
+                continue;
+            };
+            let answer = match ask(runbook, &name, input, None, &mut self.prompter) {
+                Ok(answer) => answer,
+                // Resuming asks it again, at this step.
+                Err(Ending::NeedsHuman { question, .. }) => {
+                    return Ok(Some(Ending::NeedsHuman {
+                        step: id.to_string(),
+                        question,
+                    }));
+                }
+                Err(_) => {
+                    return Ok(Some(Ending::Paused {
+                        step: id.to_string(),
+                    }));
+                }
+            };
+            let value = if input.secret {
+                "***".to_string()
+            } else {
+                answer.clone()
+            };
+            self.record(
+                Some(id),
+                crate::timeline::Event::InputGiven {
+                    name: name.clone(),
+                    value,
+                },
+            )?;
+            self.deferred_inputs.retain(|n| *n != name);
+            state.inputs.insert(name, answer);
+        }
+        Ok(None)
+    }
+
+    /// The inputs left to ask when needed that `step` uses and that have no value yet.
+    pub(crate) fn inputs_wanted_by(
+        &self,
+        state: &super::state::RunState,
+        step: &crate::model::Step,
+    ) -> Vec<String> {
+        if self.deferred_inputs.is_empty() {
+            return Vec::new();
+        }
+        let text = serde_json::to_string(step).unwrap_or_default();
+        self.deferred_inputs
+            .iter()
+            .filter(|name| uses_input(&text, name) && !state.inputs.contains_key(*name))
+            .cloned()
+            .collect()
+    }
 }
 
 /// The values of secret inputs, to mask everywhere: each as typed and as it appears once

@@ -162,10 +162,14 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         alert_lines(&screen, alert, alerts_in_payload);
     }
     links(&screen, &mut prompter, &runbook, None);
-    let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
+    // At a terminal, an input with no value and no default is asked when a step first
+    // needs it (not in a rehearsal: it asks everything first, as before).
+    let defer = !settings.rehearse;
+    let inputs = match inputs::resolve_deferring(&runbook, &sets, &mut prompter, &screen, defer)? {
         Ok(inputs) => inputs,
         Err(ending) => return Ok(report_unstarted(&screen, ending)),
     };
+    let deferred = inputs::missing(&runbook, &inputs);
     let masker = Masker::new(inputs::secret_values(&runbook, &inputs));
     screen.set_masker(masker.clone());
 
@@ -210,7 +214,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
             alert: alert.map(Box::new),
         },
     )?;
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         EngineSettings {
             rehearse: settings.rehearse,
             catalog,
@@ -221,6 +225,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         screen,
         interrupt,
     );
+    engine.deferred_inputs = deferred;
     finish(engine, &runbook, state, start, started_at)
 }
 
@@ -450,10 +455,14 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     if crate::timeline::sha256_hex(text.as_bytes()) != run.sha256 {
         screen.warn(&format!("`{}` changed since this run started (its sha256 differs): the steps may not be the ones you saw", path.display()));
     }
-    let inputs = match inputs::resolve(&runbook, &sets, &mut prompter, &screen)? {
-        Ok(inputs) => inputs,
-        Err(ending) => return Ok(report_unstarted(&screen, ending)),
-    };
+    // Inputs given late (`input_given`) are restored with those of the start; one not given
+    // yet is asked when a step needs it, as in the first run.
+    let inputs =
+        match inputs::resolve_deferring(&runbook, &sets, &mut prompter, &screen, !run.rehearsal)? {
+            Ok(inputs) => inputs,
+            Err(ending) => return Ok(report_unstarted(&screen, ending)),
+        };
+    let deferred = inputs::missing(&runbook, &inputs);
     let masker = Masker::new(inputs::secret_values(&runbook, &inputs));
     screen.set_masker(masker.clone());
 
@@ -527,6 +536,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         interrupt,
     );
     engine.resume_inner = inner;
+    engine.deferred_inputs = deferred;
     engine.resumed_inside = rebuilt.inside;
     engine.skipped_failures = rebuilt.skipped_failures;
     let started_at = records

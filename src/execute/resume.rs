@@ -167,6 +167,12 @@ pub fn interrupted(records: &[Record]) -> Option<Interrupted> {
                     found.inputs.extend(inputs.clone());
                 }
             }
+            // An input asked when a step first needed it: restored like those of the start.
+            Event::InputGiven { name, value } => {
+                if let Some(found) = found.as_mut() {
+                    found.inputs.insert(name.clone(), value.clone());
+                }
+            }
             _ => {}
         }
     }

@@ -157,6 +157,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// An input asked when a step first needed it, after `run_started` (which holds the
+    /// inputs known at the start). Only inputs that are not secret are asked late.
+    InputGiven {
+        name: String,
+        /// The value; `***` for a secret.
+        value: String,
+    },
     /// `runbook run --resume` by another operator than the one who ran it last.
     HandedOver {
         /// The operator before (`user@host`).
@@ -199,6 +206,7 @@ impl Event {
             Event::SessionStarted { .. } => "session_started",
             Event::SessionEnded { .. } => "session_ended",
             Event::HandedOver { .. } => "handed_over",
+            Event::InputGiven { .. } => "input_given",
             Event::ServiceWorse { .. } => "service_worse",
         }
     }
@@ -300,6 +308,10 @@ mod tests {
             },
             Event::Jumped {
                 to: "verify".into(),
+            },
+            Event::InputGiven {
+                name: "service".into(),
+                value: "web".into(),
             },
         ];
         for event in events {

@@ -301,6 +301,7 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 human_duration(*duration_ms)
             ),
             Event::HandedOver { from, to } => format!("from {from} to {to}"),
+            Event::InputGiven { name, value } => format!("{} = {}", code(name), code(value)),
             Event::ServiceWorse {
                 runbook,
                 from,

@@ -287,6 +287,7 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                 format!("{bold}⇄ handed over{bold:#}: {from} → {to}"),
                 Vec::new(),
             ),
+            Event::InputGiven { name, value } => (format!("✎ input {name} = {value}"), Vec::new()),
             Event::ServiceWorse {
                 runbook,
                 from,
