@@ -465,7 +465,22 @@ impl Screen {
         } else {
             ProgressDrawTarget::hidden()
         });
-        let bar = multi.add(self.spinner_until(message, limit));
+        // Added to the group before it first draws, so that the group clears all it drew.
+        let bar = if self.live {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template(&format!(
+                    "  {{spinner}} {{msg}} {{elapsed}} / {}",
+                    human_duration(limit)
+                ))
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(self.clean(message));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
         Running {
             multi,
             bar,

@@ -151,7 +151,6 @@ fn a_person_walks_a_runbook_to_the_end() {
     let dir = dir.path();
     let mut t = spawn_run(dir, "walk", &timeline, &[]);
 
-    t.answer("Who is on call", "ada-lovelace");
     // A note first (third entry of the menu), then done.
     t.expect("Step 1/6 · Open the dashboard");
     t.pick("When you have done it", 2);
@@ -171,6 +170,8 @@ fn a_person_walks_a_runbook_to_the_end() {
     t.pick("Is the error rate back to normal?", 1);
     t.expect("Back to normal");
     t.expect("Step 6/6 · Write down who was on call");
+    // The input with no default is asked when the step that uses it comes (issue 13).
+    t.answer("Who is on call", "ada-lovelace");
     t.expect("Runbook finished: resolved");
     let (code, screen) = t.finish();
 
@@ -191,9 +192,16 @@ fn a_person_walks_a_runbook_to_the_end() {
     assert_eq!(read(&dir.join("who.txt")), "ada-lovelace");
 
     let events = events(&timeline);
+    assert!(
+        only(&events, "run_started", None)["inputs"]
+            .get("who")
+            .is_none(),
+        "known at the start only"
+    );
+    let given = only(&events, "input_given", Some("short-way"));
     assert_eq!(
-        only(&events, "run_started", None)["inputs"]["who"],
-        "ada-lovelace"
+        (&given["name"], &given["value"]),
+        (&"who".into(), &"ada-lovelace".into())
     );
     assert_eq!(
         only(&events, "note", Some("prepare"))["text"],
