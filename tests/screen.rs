@@ -268,8 +268,9 @@ fn demo_args(dir: &Path) -> Vec<String> {
     ]
 }
 
-/// The demo, walked through to the end at `width`×`height`.
-fn walk_the_demo(width: usize, height: usize) {
+/// The demo, walked through to the end at `width`×`height`; the whole screen (empty without
+/// tmux).
+fn walk_the_demo(width: usize, height: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
     let Some(t) = Tmux::start(
         dir.path(),
@@ -278,7 +279,7 @@ fn walk_the_demo(width: usize, height: usize) {
         height,
         &[("TERM", "xterm-256color")],
     ) else {
-        return;
+        return String::new();
     };
     t.wait_for("What should the demo call you?");
     t.keys(&["Enter"]);
@@ -293,9 +294,12 @@ fn walk_the_demo(width: usize, height: usize) {
     );
     t.wait_for_count("When you have done it", 2);
     t.keys(&["Enter"]);
+    // Each menu as drawn (once answered, only its answer stays): the help line comes last.
     t.wait_for("What now?");
+    let decision = t.wait_for("[↑↓ to move");
     t.keys(&["Enter"]);
     t.wait_for("Run it on local?");
+    let confirmation = t.wait_for("[↑↓ to move");
     t.keys(&["Down", "Enter"]);
     t.wait_for("When you have done it");
     t.keys(&["Enter"]);
@@ -303,11 +307,42 @@ fn walk_the_demo(width: usize, height: usize) {
     assert!(screen.contains("Runbook finished: resolved"), "{screen}");
     assert_fits(&screen, width);
     assert_no_raw_markdown(&screen);
+    format!("{decision}\n{confirmation}\n{screen}")
+}
+
+/// The words the README's demo paragraph tells you to pick (its **bold** ones, and the menu
+/// entries it names) are the ones on the screen.
+#[track_caller]
+fn assert_the_readme_tells_the_demo_as_it_is(screen: &str) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("The demo asks")
+        .expect("the README's demo paragraph");
+    let end = start + readme[start..].find("\n\n").unwrap();
+    let paragraph = readme[start..end].replace('\n', " ");
+    let mut named: Vec<String> = paragraph
+        .split("**")
+        .skip(1)
+        .step_by(2)
+        .flat_map(|bold| bold.split(" / ").map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    named.push("on-call engineer".into());
+    assert!(named.len() >= 8, "{named:?}");
+    for name in named {
+        assert!(
+            screen.contains(&name),
+            "the README says {name:?}, the screen does not:\n{screen}"
+        );
+    }
 }
 
 #[test]
 fn the_demo_fits_80_columns_and_shows_no_raw_markdown() {
-    walk_the_demo(80, 24);
+    let screen = walk_the_demo(80, 24);
+    if !screen.is_empty() {
+        assert_the_readme_tells_the_demo_as_it_is(&screen);
+    }
 }
 
 #[test]
