@@ -305,7 +305,7 @@ fn ask(
                 None => prompter.text(
                     &step,
                     &question,
-                    default.as_deref(),
+                    default,
                     input.secret,
                     &|value: &str| match problem_in(runbook, &name, input, value) {
                         Some(problem) => Err(format!("`{name}` {problem}")),
