@@ -1019,6 +1019,52 @@ mod tests {
         assert_eq!(parsed["name"], "x\", \"admin\": true, \"y\": \"");
     }
 
+    /// Issue 13: a host → value map on the screen is a table; commands get what they got.
+    #[test]
+    fn a_host_map_is_a_table_on_the_screen_only() {
+        let env = environment();
+        let map = Value::from(minijinja::value::Serde(&serde_json::json!({
+            "lb-1": "web-1 UP\nweb-2 MAINT\n",
+            "lb-22": "",
+        })));
+        let screen = env
+            .template_from_named_str(Escape::Screen.template_name(), "{{ v }}")
+            .unwrap()
+            .render(minijinja::context! { v => map.clone() })
+            .unwrap();
+        assert_eq!(
+            screen,
+            "lb-1  │ web-1 UP\n      │ web-2 MAINT\nlb-22 │ (nothing)"
+        );
+        let text = env
+            .template_from_named_str(Escape::Text.template_name(), "{{ v }}")
+            .unwrap()
+            .render(minijinja::context! { v => map.clone() })
+            .unwrap();
+        assert!(
+            text.starts_with("{'lb-1': 'web-1 UP\\nweb-2 MAINT\\n'"),
+            "{text}"
+        );
+        assert_eq!(
+            render_shell("echo {{ inputs.v }}", map.clone()),
+            format!("echo {}", shell_quote(&map.to_string()))
+        );
+        // Anything else shows as it did: a list, a nested map, a plain value.
+        for other in [
+            serde_json::json!(["a", "b"]),
+            serde_json::json!({ "a": { "b": 1 } }),
+            serde_json::json!("plain"),
+        ] {
+            let value = Value::from(minijinja::value::Serde(&other));
+            let screen = env
+                .template_from_named_str(Escape::Screen.template_name(), "{{ v }}")
+                .unwrap()
+                .render(minijinja::context! { v => value.clone() })
+                .unwrap();
+            assert_eq!(screen, value.to_string());
+        }
+    }
+
     #[test]
     fn tojson_is_quoted_in_a_shell_command() {
         let rendered = render_shell("echo {{ inputs.v | tojson }}", Value::from("$(id)"));

@@ -257,7 +257,15 @@ pub fn resolve_deferring(
             screen.section("Inputs");
             asked_header = true;
         }
-        let answer = match ask(runbook, &name, input, default.as_deref(), prompter) {
+        // Notes before the run starts have no timeline to go to.
+        let answer = match ask(
+            runbook,
+            &name,
+            input,
+            default.as_deref(),
+            prompter,
+            &mut Vec::new(),
+        ) {
             Ok(answer) => answer,
             Err(ending) => return Ok(Err(ending)),
         };
@@ -276,13 +284,15 @@ pub fn missing(runbook: &Runbook, values: &IndexMap<String, String>) -> Vec<Stri
         .collect()
 }
 
-/// Asks input `name` until it gets an acceptable value.
+/// Asks input `name` until it gets an acceptable value; the notes written meanwhile go to
+/// `notes`.
 fn ask(
     runbook: &Runbook,
     name: &str,
     input: &Input,
     default: Option<&str>,
     prompter: &mut Prompter,
+    notes: &mut Vec<String>,
 ) -> Result<String, Ending> {
     let name = name.to_string();
     let question = match &input.description {
@@ -302,22 +312,23 @@ fn ask(
                             Reply::Note(note) => Reply::Note(note),
                         })
                 }
-                None => prompter.text(
-                    &step,
-                    &question,
-                    default,
-                    input.secret,
-                    &|value: &str| match problem_in(runbook, &name, input, value) {
+                None => prompter.text(&step, &question, default, input.secret, &|value: &str| {
+                    match problem_in(runbook, &name, input, value) {
                         Some(problem) => Err(format!("`{name}` {problem}")),
                         None if value.is_empty() => Err("type a value".into()),
                         None => Ok(()),
-                    },
-                ),
+                    }
+                }),
             };
             match asked {
                 Ok(Reply::Answer(value)) => break value,
-                // Notes before the run starts have no timeline to go to; ask again.
-                Ok(Reply::Note(_)) => continue,
+                // A note (or "back"), then the same question again.
+                Ok(Reply::Note(note)) => {
+                    if !note.trim().is_empty() {
+                        notes.push(note);
+                    }
+                    continue;
+                }
                 Err(NoAnswer::Quit) => return Err(Ending::Paused { step }),
                 Err(NoAnswer::NeedsHuman { question, .. }) => {
                     return Err(Ending::NeedsHuman { step, question });
@@ -343,7 +354,13 @@ impl super::engine::Engine {
             let Some((_, input)) = runbook.inputs.iter().find(|(k, _)| k.value == name) else {
                 continue;
             };
-            let answer = match ask(runbook, &name, input, None, &mut self.prompter) {
+            let mut notes = Vec::new();
+            let asked = ask(runbook, &name, input, None, &mut self.prompter, &mut notes);
+            for text in notes {
+                self.record(Some(id), crate::timeline::Event::Note { text })?;
+                self.screen.info("note recorded");
+            }
+            let answer = match asked {
                 Ok(answer) => answer,
                 // Resuming asks it again, at this step.
                 Err(Ending::NeedsHuman { question, .. }) => {
