@@ -13,6 +13,7 @@ pub mod execute;
 pub mod files;
 pub mod flow;
 pub mod lint;
+pub mod notify;
 pub mod load;
 pub mod model;
 pub mod render;

@@ -112,6 +112,10 @@ pub struct Engine {
     /// How the last step finished: a `wait` right after a rehearsed action is rehearsed too.
     pub(crate) last_outcome: Option<Outcome>,
     pub(crate) runner: Runner,
+    /// Where approvals come from (`confirm: approve`, `approvers: N`).
+    pub approval: super::approval::ApprovalSettings,
+    /// The runbook's `notify:` requests, sent in the background; `None` sends nothing.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 impl Engine {
@@ -136,6 +140,8 @@ impl Engine {
             retry_hosts: None,
             last_outcome: None,
             runner,
+            approval: super::approval::ApprovalSettings::default(),
+            notifier: None,
         }
     }
 

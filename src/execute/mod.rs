@@ -1,6 +1,7 @@
 //! `runbook run`: the interactive executor. [`run`] prepares a run (the runbook, checked;
 //! the inputs; the timeline) and hands it to the [`engine::Engine`], which walks the steps.
 
+pub mod approval;
 pub(crate) mod capture;
 mod dry_run;
 pub mod engine;
@@ -739,7 +740,7 @@ fn last_operator(records: &[crate::timeline::Record]) -> Option<String> {
 
 /// `user@host`: `$USER` (else the account's name) and the host name; `RUNBOOK_OPERATOR`
 /// names the person instead where several share an account (a bastion, a break-glass user).
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     if let Ok(named) = std::env::var("RUNBOOK_OPERATOR")
         && !named.trim().is_empty()
     {
