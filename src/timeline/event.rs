@@ -263,6 +263,9 @@ pub struct RunFlags {
     /// `--catalog` (or `RUNBOOK_CATALOG`), else the catalog the runbook was found in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// `--allowed-signers`: what approvals are checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<String>,
 }
 
 impl RunFlags {
