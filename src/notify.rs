@@ -429,7 +429,10 @@ fn mask_value(masker: &Masker, value: &mut serde_json::Value) {
 /// The host of a URL as written (a template's text when it is one).
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest).to_string()
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
 }
 
 /// The sending thread: one request after another, each with its timeout.
@@ -471,10 +474,7 @@ fn send_one(client: &reqwest::blocking::Client, job: &Job) -> Result<(), String>
             source = cause.source();
         }
         if error.is_timeout() {
-            format!(
-                "no answer within {} s ({text})",
-                job.timeout.as_secs_f32()
-            )
+            format!("no answer within {} s ({text})", job.timeout.as_secs_f32())
         } else {
             text
         }
@@ -507,7 +507,10 @@ mod tests {
 
     #[test]
     fn hosts_name_unnamed_notifications() {
-        assert_eq!(host_of("https://hooks.slack.com/services/T/B/x"), "hooks.slack.com");
+        assert_eq!(
+            host_of("https://hooks.slack.com/services/T/B/x"),
+            "hooks.slack.com"
+        );
         assert_eq!(host_of("{{ data.hook }}"), "{{ data.hook }}");
     }
 }

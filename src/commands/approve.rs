@@ -146,7 +146,10 @@ pub fn approve(settings: ApproveSettings) -> Result<ExitStatus, Error> {
     let signature = match approval::sign(&signed_text, &key) {
         Ok(signature) => signature,
         Err(why) => {
-            eprintln!("✘ ssh-keygen could not sign with `{}`: {why}", key.display());
+            eprintln!(
+                "✘ ssh-keygen could not sign with `{}`: {why}",
+                key.display()
+            );
             return Ok(ExitStatus::Failure);
         }
     };

@@ -164,7 +164,9 @@ pub fn public_key_of(key: &Path) -> Option<PublicKey> {
         return Some(key);
     }
     let derived = run_tool(
-        Command::new("ssh-keygen").args(["-y", "-P", "", "-f"]).arg(key),
+        Command::new("ssh-keygen")
+            .args(["-y", "-P", "", "-f"])
+            .arg(key),
         &[],
     )
     .ok()?;
@@ -409,11 +411,12 @@ impl Engine {
             )?;
             return Ok(Ok(()));
         }
-        let allowed = self
-            .approval
-            .allowed_signers
-            .clone()
-            .unwrap_or_else(|| self.settings.catalog.join(".runbook").join("allowed_signers"));
+        let allowed = self.approval.allowed_signers.clone().unwrap_or_else(|| {
+            self.settings
+                .catalog
+                .join(".runbook")
+                .join("allowed_signers")
+        });
         if !allowed.is_file() {
             self.screen.fail(&format!(
                 "this action needs an approval, and there is no `{}` to check one against",
@@ -460,8 +463,10 @@ impl Engine {
             "approval needed: {needed} other engineer{} must approve this command before it runs",
             if needed == 1 { "" } else { "s" }
         ));
-        self.screen
-            .info(&format!("incident {} · step {id}", self.timeline.incident()));
+        self.screen.info(&format!(
+            "incident {} · step {id}",
+            self.timeline.incident()
+        ));
         self.screen.info(&format!("command sha256 {sha256}"));
         self.screen.info(&format!(
             "to approve, from another terminal: runbook approve {} {id}",
@@ -494,7 +499,9 @@ impl Engine {
                                 "`{}` approved this already: each approver counts once",
                                 approval.principal
                             ))
-                        } else if approvals.iter().any(|a| a.fingerprint == approval.fingerprint)
+                        } else if approvals
+                            .iter()
+                            .any(|a| a.fingerprint == approval.fingerprint)
                         {
                             Err(format!(
                                 "the key {} approved this already: each approver counts once",

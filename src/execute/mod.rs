@@ -198,38 +198,31 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     links(&screen, &mut prompter, &runbook, Some(&state));
 
     let started = Event::RunStarted {
-            runbook: id.clone(),
-            path: absolute(&path).display().to_string(),
-            sha256: crate::timeline::sha256_hex(text.as_bytes()),
-            git_commit: git_commit(&path),
-            operator: operator(),
-            inputs: inputs::for_timeline(&runbook, &state.inputs),
-            alerted_at: alerted_at.map(|t| t.to_string()),
-            rehearsal: settings.rehearse,
-            from: settings.from.clone(),
-            flags: RunFlags {
-                ssh_config: settings
-                    .ssh_config
-                    .as_deref()
-                    .map(|p| absolute(p).display().to_string()),
-                catalog: Some(absolute(&catalog).display().to_string()),
-                allowed_signers: settings
-                    .allowed_signers
-                    .as_deref()
-                    .map(|p| absolute(p).display().to_string()),
-            },
-            anchored: true,
-            alert: alert.map(Box::new),
-        };
+        runbook: id.clone(),
+        path: absolute(&path).display().to_string(),
+        sha256: crate::timeline::sha256_hex(text.as_bytes()),
+        git_commit: git_commit(&path),
+        operator: operator(),
+        inputs: inputs::for_timeline(&runbook, &state.inputs),
+        alerted_at: alerted_at.map(|t| t.to_string()),
+        rehearsal: settings.rehearse,
+        from: settings.from.clone(),
+        flags: RunFlags {
+            ssh_config: settings
+                .ssh_config
+                .as_deref()
+                .map(|p| absolute(p).display().to_string()),
+            catalog: Some(absolute(&catalog).display().to_string()),
+            allowed_signers: settings
+                .allowed_signers
+                .as_deref()
+                .map(|p| absolute(p).display().to_string()),
+        },
+        anchored: true,
+        alert: alert.map(Box::new),
+    };
     timeline.record(None, started.clone())?;
-    let notifier = notifier_for(
-        &runbook,
-        &screen,
-        settings.rehearse,
-        &id,
-        &state,
-        &timeline,
-    );
+    let notifier = notifier_for(&runbook, &screen, settings.rehearse, &id, &state, &timeline);
     let mut engine = Engine::new(
         EngineSettings {
             rehearse: settings.rehearse,
