@@ -197,31 +197,38 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     state.alert = alert.clone();
     links(&screen, &mut prompter, &runbook, Some(&state));
 
-    let started = Event::RunStarted {
-        runbook: id.clone(),
-        path: absolute(&path).display().to_string(),
-        sha256: crate::timeline::sha256_hex(text.as_bytes()),
-        git_commit: git_commit(&path),
-        operator: operator(),
-        inputs: inputs::for_timeline(&runbook, &state.inputs),
-        alerted_at: alerted_at.map(|t| t.to_string()),
-        rehearsal: settings.rehearse,
-        from: settings.from.clone(),
-        flags: RunFlags {
-            ssh_config: settings
-                .ssh_config
-                .as_deref()
-                .map(|p| absolute(p).display().to_string()),
-            catalog: Some(absolute(&catalog).display().to_string()),
-            allowed_signers: settings
-                .allowed_signers
-                .as_deref()
-                .map(|p| absolute(p).display().to_string()),
+    timeline.record(
+        None,
+        Event::RunStarted {
+            runbook: id.clone(),
+            path: absolute(&path).display().to_string(),
+            sha256: crate::timeline::sha256_hex(text.as_bytes()),
+            git_commit: git_commit(&path),
+            operator: operator(),
+            inputs: inputs::for_timeline(&runbook, &state.inputs),
+            alerted_at: alerted_at.map(|t| t.to_string()),
+            rehearsal: settings.rehearse,
+            from: settings.from.clone(),
+            flags: RunFlags {
+                ssh_config: settings
+                    .ssh_config
+                    .as_deref()
+                    .map(|p| absolute(p).display().to_string()),
+                catalog: Some(absolute(&catalog).display().to_string()),
+                allowed_signers: settings
+                    .allowed_signers
+                    .as_deref()
+                    .map(|p| absolute(p).display().to_string()),
+            },
+            anchored: true,
+            alert: alert.map(Box::new),
         },
-        anchored: true,
-        alert: alert.map(Box::new),
-    };
-    timeline.record(None, started.clone())?;
+    )?;
+    // What `started` notifications tell: the event as recorded (secrets masked).
+    let started = crate::timeline::read(timeline.path())
+        .ok()
+        .and_then(|reading| reading.records.into_iter().next())
+        .map(|record| record.event);
     let notifier = notifier_for(&runbook, &screen, settings.rehearse, &id, &state, &timeline);
     let mut engine = Engine::new(
         EngineSettings {
@@ -236,8 +243,8 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
     );
     engine.approval.allowed_signers = settings.allowed_signers.clone();
     engine.notifier = notifier;
-    if let Some(notifier) = &engine.notifier {
-        notifier.event(None, &started);
+    if let (Some(notifier), Some(started)) = (&engine.notifier, &started) {
+        notifier.event(None, started);
     }
     finish(engine, &runbook, state, start, started_at)
 }
