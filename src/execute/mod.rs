@@ -916,6 +916,15 @@ pub(crate) fn run_scripted(
     if let Err(error) = inputs::check_sets(runbook, sets) {
         return Ok(Err(error.to_string()));
     }
+    // Said once per runbook: a test sends no notification.
+    static NOTIFY_SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if !runbook.notify.is_empty()
+        && let Ok(mut said) = NOTIFY_SAID.lock()
+        && !said.iter().any(|s| s == id)
+    {
+        said.push(id.to_string());
+        eprintln!("{id}: `notify:` is not sent by `runbook test`");
+    }
     let screen = Screen::quiet();
     let inputs = match inputs::resolve(runbook, sets, &mut prompter, &screen) {
         Ok(Ok(inputs)) => inputs,
