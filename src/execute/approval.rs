@@ -120,10 +120,10 @@ pub fn own_keys() -> Vec<PublicKey> {
             }
         }
     };
-    if let Some(key) = std::env::var_os("RUNBOOK_SIGNING_KEY").filter(|k| !k.is_empty()) {
-        if let Some(public) = public_key_of(Path::new(&key)) {
-            add(&format!("{} {}", public.kind, public.blob));
-        }
+    if let Some(key) = std::env::var_os("RUNBOOK_SIGNING_KEY").filter(|k| !k.is_empty())
+        && let Some(public) = public_key_of(Path::new(&key))
+    {
+        add(&format!("{} {}", public.kind, public.blob));
     }
     if std::env::var_os("SSH_AUTH_SOCK").is_some()
         && let Ok(listed) = run_tool(Command::new("ssh-add").arg("-L"), &[])
