@@ -150,6 +150,39 @@ fn a_run_that_pauses_says_so() {
         .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"].to_string())
         .collect();
     assert_eq!(events, ["\"started\"", "\"step_failed\"", "\"paused\""]);
+
+    // Another engineer resumes it: the hand-over and the end are sent.
+    let out = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(["run", "--resume", "timelines/q-2.jsonl", "--yes"])
+        .args(["--set", &format!("token={TOKEN}")])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("RUNBOOK_OPERATOR", "bo")
+        .env_remove("RUNBOOK_CATALOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let chat: Vec<Value> = server
+        .received()
+        .iter()
+        .filter(|r| r.path == "/chat")
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+        .collect();
+    let events: Vec<&str> = chat.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        ["started", "step_failed", "paused", "handed_over", "finished"]
+    );
+    assert_eq!(
+        chat[3]["text"],
+        "Restart the queue: handed over from ana to bo (incident q-2)"
+    );
 }
 
 #[test]
