@@ -550,3 +550,42 @@ fn sign(text: &str, key: &Path) -> Vec<u8> {
     assert!(out.status.success());
     out.stdout
 }
+
+#[test]
+fn at_a_terminal_the_operator_confirms_then_ctrl_c_pauses_the_wait() {
+    use support::pty::{CTRL_C, Terminal};
+    if !have_ssh_keygen() {
+        return;
+    }
+    let ws = Workspace::new();
+    let home = ws.path().join("home-op");
+    let mut terminal = Terminal::spawn_env(
+        ws.path(),
+        &[
+            "run",
+            "runbooks/drain.yaml",
+            "--incident",
+            "inc-4",
+            "--allowed-signers",
+            "allowed_signers",
+        ],
+        &[
+            ("NO_COLOR", "1"),
+            ("HOME", home.to_str().unwrap()),
+            ("RUNBOOK_OPERATOR", "op"),
+            ("SSH_AUTH_SOCK", ""),
+        ],
+    );
+    // The operator's own yes comes first…
+    terminal.pick("Run it on local?", 1);
+    // … then the wait for somebody else's.
+    terminal.expect("approval needed: 1 other engineer");
+    terminal.expect("waiting;");
+    terminal.send(CTRL_C);
+    terminal.expect("Paused at step `drain`");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 130, "{screen}");
+    assert!(!ws.drained());
+    let events = ws.timeline("inc-4");
+    assert_eq!(events.last().unwrap()["event"], "run_paused");
+}
