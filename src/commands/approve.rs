@@ -233,7 +233,8 @@ fn pending(records: &[crate::timeline::Record], step: &str) -> Result<Pending, S
                     p.approved_by.push(principal.clone());
                 }
             }
-            Event::StepFinished { .. } if here => found = None,
+            // Approved and run, or the step ended: nothing waits any more.
+            Event::Confirmed { .. } | Event::StepFinished { .. } if here => found = None,
             Event::RunFinished { outcome, .. } => {
                 return Err(format!(
                     "this run already finished ({}): there is nothing to approve",

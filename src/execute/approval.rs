@@ -355,8 +355,9 @@ fn readable_signature(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The request id of an earlier request of this step for the same command that was not
-/// finished: a resumed run comes back to the same wait, and approvals signed meanwhile count.
+/// The request id of an earlier request of this step for the same command that was neither
+/// approved and run nor finished: a resumed run comes back to the same wait, and approvals
+/// signed meanwhile count; a retry after the command ran needs new approvals.
 fn earlier_request(timeline: &Path, step: &str, sha256: &str) -> Option<String> {
     let reading = crate::timeline::read(timeline).ok()?;
     let mut found = None;
@@ -368,7 +369,8 @@ fn earlier_request(timeline: &Path, step: &str, sha256: &str) -> Option<String> 
                 request,
                 ..
             } if here && hash == sha256 => found = Some(request.clone()),
-            Event::StepFinished { .. } if here => found = None,
+            // Approved and run (a retry from the failure menu asks again), or finished.
+            Event::Confirmed { .. } | Event::StepFinished { .. } if here => found = None,
             _ => {}
         }
     }
