@@ -177,7 +177,13 @@ fn a_run_that_pauses_says_so() {
     let events: Vec<&str> = chat.iter().map(|b| b["event"].as_str().unwrap()).collect();
     assert_eq!(
         events,
-        ["started", "step_failed", "paused", "handed_over", "finished"]
+        [
+            "started",
+            "step_failed",
+            "paused",
+            "handed_over",
+            "finished"
+        ]
     );
     assert_eq!(
         chat[3]["text"],
