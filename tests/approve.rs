@@ -329,8 +329,22 @@ fn only_a_signature_by_another_allowed_engineer_lets_the_action_run() {
     run.expect("still waiting");
     assert!(!ws.drained());
 
-    // The operator's name on another account: `runbook approve` says so.
+    // Alice's key over another request (a replay of another run's approval): refused.
     let alice = ws.key("alice");
+    let replayed = ws.path().join(format!(
+        "timelines/inc-1.jsonl.approval.{}.replay.sig",
+        request["request"].as_str().unwrap()
+    ));
+    let other = text.replace(request["request"].as_str().unwrap(), "0000000000000000");
+    std::fs::write(&replayed, sign(&other, &alice)).unwrap();
+    let refused = run.expect("refused");
+    assert!(
+        refused.contains("does not hold for this request"),
+        "{refused}"
+    );
+    assert!(!ws.drained());
+
+    // The operator's name on another account: `runbook approve` says so.
     let (code, _, stderr) = output(ws.engineer(
         "op",
         &[
@@ -388,6 +402,7 @@ fn only_a_signature_by_another_allowed_engineer_lets_the_action_run() {
         [
             "step_started",
             "approval_requested",
+            "approval_refused",
             "approval_refused",
             "approval_refused",
             "approved",
