@@ -528,6 +528,25 @@ fn runbook_test_scripts_the_approval_and_lint_knows_the_keys() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 
+    // An approval with nothing to check it against is found by lint, before 4 am.
+    let lint = |file: &str| {
+        let mut lint = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        lint.args(["lint", file]).current_dir(dir.path());
+        let (code, stdout, stderr) = output(lint);
+        (code, format!("{stdout}{stderr}"))
+    };
+    let (code, said) = lint("drain.yaml");
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("warning[no-allowed-signers]") && said.contains("drain.yaml:26:16"),
+        "{said}"
+    );
+    std::fs::create_dir_all(dir.path().join("runbooks/.runbook")).unwrap();
+    std::fs::write(dir.path().join("runbooks/.runbook/allowed_signers"), "").unwrap();
+    let (code, said) = lint("drain.yaml");
+    assert_eq!(code, 0, "{said}");
+    assert!(!said.contains("no-allowed-signers"), "{said}");
+
     let bad = dir.path().join("bad.yaml");
     let text = std::fs::read_to_string(fixtures.join("drain.yaml"))
         .unwrap()

@@ -1,7 +1,8 @@
 //! Rules about `notify:`: each request has a method HTTP knows, a timeout written as a
 //! duration, events it can be sent on, and templates that compile and use only the names a
 //! notification sees (`event`, `incident`, `runbook`, `operator`, `inputs`, `data`,
-//! `timeline`), inputs the runbook declares.
+//! `timeline`), inputs the runbook declares. And an action that waits for approvals has an
+//! `allowed_signers` file in its catalog to check them against.
 
 use std::collections::HashSet;
 
@@ -105,5 +106,37 @@ fn check_template(lint: &mut FileLint<'_>, env: &minijinja::Environment<'_>, tex
                 format!("`data.{key}` is not in this runbook's `data`"),
             );
         }
+    }
+}
+
+/// An action with `confirm: approve` or `approvers` in a catalog without
+/// `.runbook/allowed_signers`: found now rather than at 4 am (`--allowed-signers` can still
+/// name another file at run time).
+pub(crate) fn check_approvals(lint: &mut FileLint<'_>, catalog: &std::path::Path) {
+    let file = catalog.join(".runbook").join("allowed_signers");
+    if file.is_file() {
+        return;
+    }
+    for step in &lint.runbook.steps {
+        let Some(action) = &step.action else { continue };
+        if action.approvals_needed() == 0 {
+            continue;
+        }
+        let pos = action
+            .approvers
+            .as_ref()
+            .map(|a| a.pos)
+            .or(action.confirm.as_ref().map(|c| c.pos))
+            .unwrap_or(action.pos);
+        lint.report_with_help(
+            Rule::NoAllowedSigners,
+            pos,
+            format!(
+                "step `{}` waits for approvals, and there is no `{}` to check them against",
+                step.id.value,
+                file.display()
+            ),
+            Some("list who may approve, one `PRINCIPAL KEYTYPE KEY` line each (the `ssh-keygen -Y verify` format), or give `runbook run --allowed-signers FILE`"),
+        );
     }
 }
