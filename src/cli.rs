@@ -59,6 +59,9 @@ pub enum Command {
     Incidents(IncidentsArgs),
     /// The change trail: every action that ran for real across the timelines, newest first
     Changes(ChangesArgs),
+    /// Approve an action another engineer's run waits for: shows the command and its hash,
+    /// then signs the request with your SSH key (`ssh-keygen -Y sign`, namespace `runbook`)
+    Approve(ApproveArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -129,6 +132,32 @@ pub struct RunArgs {
     /// out of its catalog or is gone
     #[arg(long, value_name = "FILE", requires = "resume")]
     pub resume_runbook: Option<PathBuf>,
+
+    /// The `allowed_signers` file (as `ssh-keygen -Y verify` reads it) that approvals of
+    /// `confirm: approve` actions are checked against (default: the catalog's
+    /// `.runbook/allowed_signers`)
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    /// The timeline of the run that waits for an approval
+    #[arg(value_name = "TIMELINE")]
+    pub timeline: PathBuf,
+
+    /// The step whose approval request to sign (as the run prints it)
+    #[arg(value_name = "STEP")]
+    pub step: String,
+
+    /// Your SSH private key (default `~/.ssh/id_ed25519`); its public key must be in the
+    /// run's `allowed_signers`
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Sign without asking (you still see the command); needed without a terminal
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, clap::Args)]

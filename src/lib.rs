@@ -15,6 +15,7 @@ pub mod flow;
 pub mod lint;
 pub mod load;
 pub mod model;
+pub mod notify;
 pub mod render;
 pub mod sanitize;
 pub mod schema;
@@ -53,6 +54,13 @@ pub fn run(cli: Cli) -> ExitStatus {
             answers: args.answers,
             resume: args.resume,
             resume_runbook: args.resume_runbook,
+            allowed_signers: args.allowed_signers,
+        }),
+        Command::Approve(args) => commands::approve::approve(commands::approve::ApproveSettings {
+            timeline: args.timeline,
+            step: args.step,
+            key: args.key,
+            yes: args.yes,
         }),
         Command::Lint(args) => commands::lint::lint_checked(
             &args.paths,

@@ -146,6 +146,79 @@ pub struct Runbook {
     /// `data.projects[inputs.env]`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub data: IndexMap<Sp<String>, serde_json::Value>,
+    /// HTTP requests sent in the background when the run starts, a step fails, a contact is
+    /// escalated to, the run pauses, is handed over or finishes (chat webhooks, a status
+    /// page). A failed one is recorded and never stops the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<Sp<Notify>>,
+}
+
+/// One notification: an HTTP request sent on some events of a run.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// A name for the screen and the timeline (default: the URL's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Sp<String>>,
+    /// The events that send it (default: all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<Sp<NotifyOn>>,
+    /// Address; a template (values percent-encoded).
+    pub url: Template,
+    /// HTTP method (default `POST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Sp<String>>,
+    /// Request headers; values are templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<Sp<String>, Template>,
+    /// Request body; a template over `event`, `incident`, `runbook`, `operator`, `inputs`,
+    /// `data` and `timeline`. A body that starts with `{` or `[` is JSON: values are escaped
+    /// as JSON strings, and `| tojson` writes a whole value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Template>,
+    /// Longest time the request may take (default `5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Sp<String>>,
+}
+
+/// The events of a run a notification can be sent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOn {
+    /// The run started (`run_started`).
+    Started,
+    /// A step failed.
+    StepFailed,
+    /// A contact was escalated to.
+    Escalated,
+    /// The run paused (Ctrl-C, quit, or a question nobody could answer).
+    Paused,
+    /// Another operator resumed the run.
+    HandedOver,
+    /// The run ended: resolved, failed or aborted.
+    Finished,
+}
+
+impl NotifyOn {
+    pub const ALL: [NotifyOn; 6] = [
+        NotifyOn::Started,
+        NotifyOn::StepFailed,
+        NotifyOn::Escalated,
+        NotifyOn::Paused,
+        NotifyOn::HandedOver,
+        NotifyOn::Finished,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyOn::Started => "started",
+            NotifyOn::StepFailed => "step_failed",
+            NotifyOn::Escalated => "escalated",
+            NotifyOn::Paused => "paused",
+            NotifyOn::HandedOver => "handed_over",
+            NotifyOn::Finished => "finished",
+        }
+    }
 }
 
 /// Settings every command of a runbook takes unless it says otherwise.
@@ -650,8 +723,9 @@ pub struct Command {
     /// `default`), or `stdout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<Sp<Capture>>,
-    /// Actions only: how to confirm: `yes` (y/N, the default), `type` (type the target), or
-    /// `{type: TEXT}` (type TEXT).
+    /// Actions only: how to confirm: `yes` (y/N, the default), `type` (type the target),
+    /// `{type: TEXT}` (type TEXT), or `approve` (y/N, then a signed approval by another
+    /// engineer: `runbook approve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<Sp<Confirm>>,
     /// Actions only: the command that undoes this one, offered when it fails.
@@ -675,12 +749,26 @@ pub struct Command {
     /// start, end and exit are recorded, not its output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interactive: Option<Sp<bool>>,
+    /// Actions only: how many other engineers must sign an approval (`runbook approve`)
+    /// before it runs, each with their own SSH key; `confirm: approve` is `approvers: 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Sp<u32>>,
 }
 
 impl Command {
     /// `interactive: true`.
     pub fn is_interactive(&self) -> bool {
         self.interactive.as_ref().is_some_and(|i| i.value)
+    }
+
+    /// How many signed approvals the action waits for: `approvers: N`, else 1 for
+    /// `confirm: approve`, else none.
+    pub fn approvals_needed(&self) -> u32 {
+        match (&self.approvers, self.confirm.as_ref().map(|c| &c.value)) {
+            (Some(n), _) => n.value,
+            (None, Some(Confirm::Word(ConfirmWord::Approve))) => 1,
+            _ => 0,
+        }
     }
 }
 
@@ -901,6 +989,8 @@ pub enum Confirm {
 pub enum ConfirmWord {
     Yes,
     Type,
+    /// y/N, then wait for an approval signed by another engineer (`runbook approve`).
+    Approve,
 }
 
 impl Serialize for Confirm {
@@ -922,7 +1012,7 @@ impl Serialize for Confirm {
 impl<'de> Deserialize<'de> for Confirm {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ConfirmVisitor;
-        const EXPECTED: &str = "`yes`, `type` or `{type: TEXT}`";
+        const EXPECTED: &str = "`yes`, `type`, `approve` or `{type: TEXT}`";
 
         impl<'de> serde::de::Visitor<'de> for ConfirmVisitor {
             type Value = Confirm;
@@ -945,6 +1035,7 @@ impl<'de> Deserialize<'de> for Confirm {
                 match value {
                     "yes" | "true" => Ok(Confirm::Word(ConfirmWord::Yes)),
                     "type" => Ok(Confirm::Word(ConfirmWord::Type)),
+                    "approve" => Ok(Confirm::Word(ConfirmWord::Approve)),
                     other => Err(E::custom(format!(
                         "`confirm: {other}` is not a way to confirm; write {EXPECTED}"
                     ))),

@@ -139,6 +139,10 @@ impl CommandContext {
                     "interactive",
                     "a check runs by itself; `interactive` belongs to an `action`",
                 ),
+                (
+                    "approvers",
+                    "a check changes nothing, so nobody approves it; `approvers` belongs to an `action`",
+                ),
             ],
             CommandContext::Action => &[
                 ("name", "`name` of an action is the step's `name`"),
@@ -162,6 +166,10 @@ impl CommandContext {
                     "a rollback runs for the items the action ran for",
                 ),
                 ("interactive", "a rollback is not interactive"),
+                (
+                    "approvers",
+                    "a rollback is approved with its action; put `approvers` on the action",
+                ),
             ],
             CommandContext::Health => &[
                 ("confirm", "health checks are safe checks: no `confirm`"),
@@ -180,6 +188,7 @@ impl CommandContext {
                     "interactive",
                     "health checks run without a terminal: no `interactive`",
                 ),
+                ("approvers", "health checks change nothing: no `approvers`"),
             ],
         }
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each is a function that returns the exit status.
 
+pub mod approve;
 pub mod changes;
 pub mod incidents;
 pub mod lint;

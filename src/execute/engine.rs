@@ -114,6 +114,10 @@ pub struct Engine {
     pub(crate) runner: Runner,
     /// Inputs asked only when a step first needs them (see [`super::inputs::can_wait`]).
     pub deferred_inputs: Vec<String>,
+    /// Where approvals come from (`confirm: approve`, `approvers: N`).
+    pub approval: super::approval::ApprovalSettings,
+    /// The runbook's `notify:` requests, sent in the background; `None` sends nothing.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 impl Engine {
@@ -139,6 +143,8 @@ impl Engine {
             last_outcome: None,
             runner,
             deferred_inputs: Vec::new(),
+            approval: super::approval::ApprovalSettings::default(),
+            notifier: None,
         }
     }
 
@@ -148,7 +154,48 @@ impl Engine {
     }
 
     pub(crate) fn record(&mut self, step: Option<&str>, event: Event) -> Result<(), Error> {
-        self.timeline.record(step, event).map_err(Error::from)
+        // The events `notify:` answers go out in the background once they are on disk.
+        let notified = (self.notifier.is_some() && crate::notify::trigger(&event).is_some())
+            .then(|| event.clone());
+        self.timeline.record(step, event).map_err(Error::from)?;
+        if let (Some(notifier), Some(event)) = (&self.notifier, notified) {
+            notifier.event(step, &event);
+        }
+        self.record_notify_failures(None)
+    }
+
+    /// Records the notifications that failed so far (waiting up to `flush` for those on
+    /// their way), and says so on screen; the run goes on.
+    pub(crate) fn record_notify_failures(
+        &mut self,
+        flush: Option<std::time::Duration>,
+    ) -> Result<(), Error> {
+        let Some(notifier) = &self.notifier else {
+            return Ok(());
+        };
+        let failures = match flush {
+            Some(limit) => notifier.flush(limit),
+            None => notifier.failures(),
+        };
+        for failure in failures {
+            self.screen.warn(&format!(
+                "notification `{}` ({}) not sent: {}",
+                failure.name,
+                failure.on.as_str(),
+                failure.error
+            ));
+            self.timeline
+                .record(
+                    None,
+                    Event::NotifyFailed {
+                        on: failure.on.as_str().into(),
+                        name: failure.name,
+                        error: failure.error,
+                    },
+                )
+                .map_err(Error::from)?;
+        }
+        Ok(())
     }
 
     /// Asks until answered, writing each note to the timeline.

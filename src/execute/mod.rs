@@ -1,6 +1,7 @@
 //! `runbook run`: the interactive executor. [`run`] prepares a run (the runbook, checked;
 //! the inputs; the timeline) and hands it to the [`engine::Engine`], which walks the steps.
 
+pub mod approval;
 pub(crate) mod capture;
 mod dry_run;
 pub mod engine;
@@ -51,6 +52,8 @@ pub struct RunSettings {
     pub resume: Option<PathBuf>,
     /// `--resume-runbook`: the runbook file to continue when the timeline's has moved.
     pub resume_runbook: Option<PathBuf>,
+    /// `--allowed-signers FILE`: what approvals are checked against.
+    pub allowed_signers: Option<PathBuf>,
 }
 
 /// Splits `NAME=VALUE` of a repeatable flag.
@@ -147,6 +150,13 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         let mut state = RunState::new(&id, "dry-run", inputs);
         state.alert = alert.clone();
         crate::commands::write_stdout(&dry_run::plan(&runbook, &id, &state, start))?;
+        if !runbook.notify.is_empty() {
+            eprintln!(
+                "notify: {} notification{} configured; a dry run sends none",
+                runbook.notify.len(),
+                if runbook.notify.len() == 1 { "" } else { "s" }
+            );
+        }
         return Ok(ExitStatus::Success);
     }
 
@@ -209,11 +219,21 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
                     .as_deref()
                     .map(|p| absolute(p).display().to_string()),
                 catalog: Some(absolute(&catalog).display().to_string()),
+                allowed_signers: settings
+                    .allowed_signers
+                    .as_deref()
+                    .map(|p| absolute(p).display().to_string()),
             },
             anchored: true,
             alert: alert.map(Box::new),
         },
     )?;
+    // What `started` notifications tell: the event as recorded (secrets masked).
+    let started = crate::timeline::read(timeline.path())
+        .ok()
+        .and_then(|reading| reading.records.into_iter().next())
+        .map(|record| record.event);
+    let notifier = notifier_for(&runbook, &screen, settings.rehearse, &id, &state, &timeline);
     let mut engine = Engine::new(
         EngineSettings {
             rehearse: settings.rehearse,
@@ -226,6 +246,11 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus, Error> {
         interrupt,
     );
     engine.deferred_inputs = deferred;
+    engine.approval.allowed_signers = settings.allowed_signers.clone();
+    engine.notifier = notifier;
+    if let (Some(notifier), Some(started)) = (&engine.notifier, &started) {
+        notifier.event(None, started);
+    }
     finish(engine, &runbook, state, start, started_at)
 }
 
@@ -246,6 +271,7 @@ fn finish(
     let path = engine.timeline.path().display().to_string();
     engine.screen.blank();
     let skipped_failures = std::mem::take(&mut engine.skipped_failures);
+    notify_end(&mut engine, &ending, duration_ms, &skipped_failures)?;
     let status = match &ending {
         Ending::Resolved => {
             let skipped = skipped_failures.len();
@@ -336,6 +362,75 @@ fn finish(
         None => {}
     }
     Ok(status)
+}
+
+/// The runbook's notifier, unless it has no `notify:` or this is a rehearsal (said on screen).
+fn notifier_for(
+    runbook: &Runbook,
+    screen: &Screen,
+    rehearse: bool,
+    id: &str,
+    state: &RunState,
+    timeline: &Timeline,
+) -> Option<crate::notify::Notifier> {
+    if runbook.notify.is_empty() {
+        return None;
+    }
+    if rehearse {
+        screen.info("rehearsal: notifications (`notify:`) are not sent");
+        return None;
+    }
+    let operator = operator();
+    crate::notify::Notifier::new(
+        runbook,
+        &crate::notify::About {
+            runbook_id: id,
+            incident: &state.incident,
+            operator: &operator,
+            timeline: timeline.path(),
+            inputs: &state.inputs,
+        },
+        timeline.masker().clone(),
+    )
+}
+
+/// The notifications of the run's end (`finished`, `paused`), sent and waited for briefly
+/// before the end is recorded, so that a failure is in the timeline before its last event.
+fn notify_end(
+    engine: &mut Engine,
+    ending: &Ending,
+    duration_ms: u64,
+    skipped_failures: &[String],
+) -> Result<(), Error> {
+    let Some(notifier) = &engine.notifier else {
+        return Ok(());
+    };
+    let event = match ending {
+        Ending::Resolved => Event::RunFinished {
+            outcome: RunOutcome::Resolved,
+            duration_ms,
+            skipped_failures: skipped_failures.to_vec(),
+        },
+        Ending::Failed { .. } => Event::RunFinished {
+            outcome: RunOutcome::Failed,
+            duration_ms,
+            skipped_failures: skipped_failures.to_vec(),
+        },
+        Ending::Aborted { .. } => Event::RunFinished {
+            outcome: RunOutcome::Aborted,
+            duration_ms,
+            skipped_failures: skipped_failures.to_vec(),
+        },
+        Ending::Paused { step } | Ending::NeedsHuman { step, .. } => Event::RunPaused {
+            at_step: step.clone(),
+        },
+    };
+    notifier.event(None, &event);
+    engine.record_notify_failures(Some(crate::notify::FLUSH))?;
+    if let Some(notifier) = engine.notifier.take() {
+        notifier.close();
+    }
+    Ok(())
 }
 
 /// `, with N failed steps skipped`, or nothing: how a resolved run is told honestly.
@@ -505,6 +600,7 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     // Another operator taking the run over: recorded and said, for the postmortem.
     let before = last_operator(&records);
     let now = operator();
+    let mut handed_over = None;
     if let Some(before) = before.filter(|before| *before != now) {
         timeline.record(
             None,
@@ -514,6 +610,10 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
             },
         )?;
         screen.warn(&format!("handed over: {before} → {now} (recorded)"));
+        handed_over = Some(Event::HandedOver {
+            from: before.clone(),
+            to: now.clone(),
+        });
     }
     screen.blank();
     if index < runbook.steps.len() {
@@ -524,6 +624,14 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
     if let Some(at) = records.first().and_then(|r| r.timestamp()) {
         screen.start_clock_at(at);
     }
+    let notifier = notifier_for(
+        &runbook,
+        &screen,
+        run.rehearsal,
+        &run.runbook_id,
+        &state,
+        &timeline,
+    );
     let mut engine = Engine::new(
         EngineSettings {
             rehearse: run.rehearsal,
@@ -535,6 +643,14 @@ fn resume(settings: &RunSettings, timeline_path: &Path) -> Result<ExitStatus, Er
         screen,
         interrupt,
     );
+    engine.approval.allowed_signers = settings
+        .allowed_signers
+        .clone()
+        .or_else(|| run.flags.allowed_signers.as_ref().map(PathBuf::from));
+    engine.notifier = notifier;
+    if let (Some(notifier), Some(event)) = (&engine.notifier, &handed_over) {
+        notifier.event(None, event);
+    }
     engine.resume_inner = inner;
     engine.deferred_inputs = deferred;
     engine.resumed_inside = rebuilt.inside;
@@ -749,7 +865,7 @@ fn last_operator(records: &[crate::timeline::Record]) -> Option<String> {
 
 /// `user@host`: `$USER` (else the account's name) and the host name; `RUNBOOK_OPERATOR`
 /// names the person instead where several share an account (a bastion, a break-glass user).
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     if let Ok(named) = std::env::var("RUNBOOK_OPERATOR")
         && !named.trim().is_empty()
     {
@@ -810,6 +926,15 @@ pub(crate) fn run_scripted(
     if let Err(error) = inputs::check_sets(runbook, sets) {
         return Ok(Err(error.to_string()));
     }
+    // Said once per runbook: a test sends no notification.
+    static NOTIFY_SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if !runbook.notify.is_empty()
+        && let Ok(mut said) = NOTIFY_SAID.lock()
+        && !said.iter().any(|s| s == id)
+    {
+        said.push(id.to_string());
+        eprintln!("{id}: `notify:` is not sent by `runbook test`");
+    }
     let screen = Screen::quiet();
     let inputs = match inputs::resolve(runbook, sets, &mut prompter, &screen) {
         Ok(Ok(inputs)) => inputs,
@@ -835,6 +960,8 @@ pub(crate) fn run_scripted(
         interrupt.clone(),
     );
     engine.runner = runner::Runner::scripted(scripted, interrupt);
+    // Approvals are scripted (recorded as such); notifications are never sent.
+    engine.approval.scripted = true;
     let ending = engine.run_steps(runbook, &mut state, "", 0)?;
     Ok(Ok(ScriptedRun {
         ending,

@@ -540,7 +540,7 @@ fn render_item(
 /// host, port, path segments or query; except a value that *starts* the URL
 /// (`{{ inputs.base_url }}/api/health`): the author made it the base, so it is taken as
 /// written, and must be an absolute `http://` or `https://` URL without a query or fragment.
-fn render_url(
+pub(crate) fn render_url(
     source: &str,
     render: impl Fn(&str, Escape) -> Result<String, String>,
 ) -> Result<String, String> {

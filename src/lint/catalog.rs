@@ -75,6 +75,7 @@ impl Catalog {
     }
 
     pub(super) fn check(&mut self, lint: &mut FileLint<'_>) {
+        super::notify::check_approvals(lint, &self.dir);
         let own_id = load::runbook_id(&self.dir, lint.path);
         for step in &lint.runbook.steps {
             let Some(uses) = &step.uses else { continue };

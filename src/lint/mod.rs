@@ -8,6 +8,7 @@ mod catalog;
 mod data;
 mod flow;
 mod loops;
+mod notify;
 pub mod report;
 mod rule;
 mod structure;
@@ -192,6 +193,7 @@ pub fn lint_source(
     templates::check(&mut lint);
     data::check(&mut lint);
     loops::check(&mut lint);
+    notify::check(&mut lint);
     catalog.check(&mut lint);
     let mut diagnostics = lint.diagnostics;
     diagnostics.sort_by_key(|d| (d.line, d.col));

@@ -87,4 +87,5 @@ rules! {
     InvalidJsonPath => "invalid-jsonpath", Error, "A capture's `json:` is not a JSONPath (RFC 9535).";
     UntestedBranch => "untested-branch", Warning, "A decision choice (or an `on_failure` step) that no test of `NAME.test.yaml` takes; on with `lint --require-tests`.";
     TestFile => "test-file", Error, "A test file (`NAME.test.yaml`) names a step, choice or regex that does not exist or compile.";
+    NoAllowedSigners => "no-allowed-signers", Warning, "An action waits for approvals (`confirm: approve`, `approvers`) and the catalog has no `.runbook/allowed_signers` to check them against.";
 }

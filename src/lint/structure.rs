@@ -337,6 +337,7 @@ fn present_keys(command: &Command) -> Vec<(&'static str, Pos)> {
     add("irreversible", command.irreversible.as_ref().map(|v| v.pos));
     add("for_each", command.for_each.as_ref().map(|v| v.pos));
     add("interactive", command.interactive.as_ref().map(|v| v.pos));
+    add("approvers", command.approvers.as_ref().map(|v| v.pos));
     keys
 }
 
@@ -404,6 +405,15 @@ fn check_command(lint: &mut FileLint<'_>, command: &Sp<Command>, context: Comman
         for name in capture.names(capture.pos) {
             check_name(lint, &name, "capture");
         }
+    }
+    if let Some(approvers) = &command.approvers
+        && approvers.value == 0
+    {
+        lint.report(
+            Rule::InvalidValue,
+            approvers.pos,
+            "`approvers: 0` asks nobody; use 1 or more, or leave it out",
+        );
     }
     for (key, value) in [
         ("parallel", &command.parallel),

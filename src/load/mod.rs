@@ -384,7 +384,9 @@ fn home_of(key: &str) -> Option<&'static str> {
         "run" | "http" | "on" | "expect" | "capture" | "parallel" => {
             "it is a command key: put it inside `check`, `action`, `wait.until` or a health check"
         }
-        "confirm" | "rollback" | "canary" | "max_failures" => "it belongs to an `action`",
+        "confirm" | "rollback" | "canary" | "max_failures" | "approvers" => {
+            "it belongs to an `action`"
+        }
         "stdout_contains" | "stdout_matches" | "stdout_not_contains" | "exit" => {
             "it belongs inside `expect`"
         }

@@ -554,6 +554,13 @@ fn confirmation(confirm: &Confirm, command: &Command) -> String {
             format!("the engineer types the target, {}", code(target))
         }
         Confirm::Text { text } => format!("the engineer types {}", code(text)),
+        Confirm::Word(ConfirmWord::Approve) => {
+            let needed = command.approvals_needed().max(1);
+            format!(
+                "yes or no, then an approval signed by {needed} other engineer{} (`runbook approve`)",
+                if needed == 1 { "" } else { "s" }
+            )
+        }
     }
 }
 

@@ -182,6 +182,51 @@ pub enum Event {
         /// What failed, in one line.
         detail: String,
     },
+    /// An action with `confirm: approve` (or `approvers: N`) waits for approvals signed by
+    /// other engineers (`runbook approve TIMELINE STEP`).
+    ApprovalRequested {
+        /// The command as shown and recorded (secrets masked).
+        command: String,
+        /// Hex sha256 of `command`: what the approver signs, with the incident, the step
+        /// and `request`.
+        sha256: String,
+        /// A random id of this request: an approval of another request never counts.
+        request: String,
+        /// How many approvals it needs.
+        approvers: u32,
+        /// Who asked (`user@host` or `RUNBOOK_OPERATOR`).
+        operator: String,
+        /// The SHA256 fingerprints of the operator's own SSH keys: they cannot approve.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        operator_keys: Vec<String>,
+    },
+    /// An approval signed by another engineer was verified against `allowed_signers`.
+    Approved {
+        /// The signer's principal in `allowed_signers`.
+        principal: String,
+        /// The SHA256 fingerprint of the key that signed.
+        fingerprint: String,
+        /// The request it approves.
+        request: String,
+        /// The signature file, beside the timeline (empty when scripted by `runbook test`).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        file: String,
+    },
+    /// A signature file for a request that does not count, and why; the run keeps waiting.
+    ApprovalRefused {
+        request: String,
+        file: String,
+        reason: String,
+    },
+    /// A notification (`notify:`) could not be sent; the run went on.
+    NotifyFailed {
+        /// The event that sent it: `started`, `step_failed`…
+        on: String,
+        /// The notification's name (else the URL's host).
+        name: String,
+        /// Why, in one line.
+        error: String,
+    },
 }
 
 impl Event {
@@ -208,6 +253,10 @@ impl Event {
             Event::HandedOver { .. } => "handed_over",
             Event::InputGiven { .. } => "input_given",
             Event::ServiceWorse { .. } => "service_worse",
+            Event::ApprovalRequested { .. } => "approval_requested",
+            Event::Approved { .. } => "approved",
+            Event::ApprovalRefused { .. } => "approval_refused",
+            Event::NotifyFailed { .. } => "notify_failed",
         }
     }
 }
@@ -222,6 +271,9 @@ pub struct RunFlags {
     /// `--catalog` (or `RUNBOOK_CATALOG`), else the catalog the runbook was found in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// `--allowed-signers`: what approvals are checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<String>,
 }
 
 impl RunFlags {

@@ -312,6 +312,23 @@ fn timeline_table(out: &mut String, records: &[Record]) {
                 code(runbook),
                 one_line(detail)
             ),
+            Event::ApprovalRequested {
+                command, approvers, ..
+            } => format!(
+                "{approvers} approval(s) requested for {}",
+                code(&one_line(command))
+            ),
+            Event::Approved {
+                principal,
+                fingerprint,
+                ..
+            } => format!("approved by {principal} ({fingerprint})"),
+            Event::ApprovalRefused { file, reason, .. } => {
+                format!("refused {}: {}", code(file), one_line(reason))
+            }
+            Event::NotifyFailed { on, name, error } => {
+                format!("{name} on {on}: {}", one_line(error))
+            }
         };
         let _ = writeln!(
             out,
@@ -403,6 +420,11 @@ fn decisions(out: &mut String, records: &[Record]) {
                 format!("interactive session ended: {}", exit_text(*exit, false))
             }
             Event::HandedOver { from, to } => format!("handed over from {from} to {to}"),
+            Event::Approved {
+                principal,
+                fingerprint,
+                ..
+            } => format!("approved by {principal} (key {fingerprint})"),
             Event::StepFinished {
                 outcome: Outcome::Skipped,
                 reason,

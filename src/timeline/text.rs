@@ -297,6 +297,34 @@ pub fn chronology(records: &[Record], styled: bool) -> String {
                 format!("{red}⚠ hypercare: {runbook} turned {to}{red:#} (was {from})"),
                 vec![one_line(detail)],
             ),
+            Event::ApprovalRequested {
+                command,
+                sha256,
+                approvers,
+                ..
+            } => (
+                format!(
+                    "{bold}✋ approval requested{bold:#} ({approvers} needed), sha256 {}",
+                    &sha256[..sha256.len().min(16)]
+                ),
+                vec![one_line(command)],
+            ),
+            Event::Approved {
+                principal,
+                fingerprint,
+                ..
+            } => (
+                format!("{bold}✔ approved by {principal}{bold:#} ({fingerprint})"),
+                Vec::new(),
+            ),
+            Event::ApprovalRefused { file, reason, .. } => (
+                format!("{red}✘ approval refused{red:#}: {file}"),
+                vec![one_line(reason)],
+            ),
+            Event::NotifyFailed { on, name, error } => (
+                format!("{red}✉ notification not sent{red:#}: {name} ({on})"),
+                vec![one_line(error)],
+            ),
         };
         let _ = writeln!(out, "{dim}{clock}{dim:#}  {step:<width$}  {what}");
         for line in more {

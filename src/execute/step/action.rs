@@ -41,7 +41,9 @@ impl Engine {
             };
         let target = plan.target.clone();
         let confirmation = match action.confirm.as_ref().map(|c| &c.value) {
-            None | Some(Confirm::Word(ConfirmWord::Yes)) => Confirmation::YesNo,
+            None
+            | Some(Confirm::Word(ConfirmWord::Yes))
+            | Some(Confirm::Word(ConfirmWord::Approve)) => Confirmation::YesNo,
             Some(Confirm::Word(ConfirmWord::Type)) => Confirmation::Typed(target.clone()),
             Some(Confirm::Text { text }) => {
                 match state.render(runbook, &self.env, text, false, None) {
@@ -179,6 +181,13 @@ impl Engine {
             Decided::Run => {
                 if self.prompter.yes() {
                     self.screen.info("confirmed by --yes");
+                }
+                // Another engineer's signed approval; `--yes` never gives it.
+                let needed = action.approvals_needed();
+                if needed > 0
+                    && let Err(tried) = self.await_approvals(id, &shown, needed)?
+                {
+                    return Ok(tried);
                 }
                 self.record(
                     Some(id),
