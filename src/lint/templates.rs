@@ -10,7 +10,7 @@ use minijinja::Environment;
 
 use super::{FileLint, Rule};
 use crate::load::did_you_mean;
-use crate::model::{Command, Confirm, Pos, Runbook, Sp};
+use crate::model::{Capture, CaptureRule, Command, Confirm, Pos, Runbook, Sp};
 use crate::template::{self, Callable, KNOWN_ROOTS, Lexeme, Piece, ShellSpot};
 
 /// Filters that take text: a host → text map piped into one is a mistake.
@@ -35,7 +35,7 @@ enum Shape {
     Value,
     /// Captured on a group of hosts: a host → text map.
     Map,
-    /// `on` is one destination or a template: not known before the run.
+    /// `on` is a template, or a `json:` capture keeps a JSON value: not known before the run.
     Unknown,
 }
 
@@ -192,10 +192,8 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
                 };
                 c.capture
                     .as_ref()
-                    .map(|capture| capture.names(capture.pos))
+                    .map(|capture| capture_shapes(capture, shape))
                     .unwrap_or_default()
-                    .into_iter()
-                    .map(move |name| (name.value, shape))
             })
             .collect();
         if let Some(input) = step.ask.as_ref().and_then(|a| a.input.as_ref()) {
@@ -206,6 +204,27 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
         }
     }
     vars
+}
+
+/// The names a capture sets and the shape of each. On one destination a `json:` rule keeps
+/// what the query selects with its JSON type — a list, a mapping or a number as well as a
+/// text —, so its shape is not known before the run (`vars.pods[0]` is right for a list).
+fn capture_shapes(capture: &Sp<Capture>, shape: Shape) -> Vec<(String, Shape)> {
+    match &capture.value {
+        Capture::Whole(name) => vec![(name.clone(), shape)],
+        Capture::Each(rules) => rules
+            .iter()
+            .map(|(name, rule)| {
+                let json = matches!(&rule.value, CaptureRule::Find(find) if find.json.is_some());
+                let shape = if json && shape == Shape::Value {
+                    Shape::Unknown
+                } else {
+                    shape
+                };
+                (name.value.clone(), shape)
+            })
+            .collect(),
+    }
 }
 
 /// What a capture on `on` holds, as the executor makes it (`runner::plan`): a host → text
@@ -511,7 +530,7 @@ fn check_capture_shapes(
                 if TEXT_FILTERS.contains(&filter.as_str()) =>
             {
                 Some(format!(
-                    "`vars.{name}` is a host → text map (step `{by}` captures it on a group), but `{filter}` takes text; use `vars.{name}[HOST]` or `vars.{name}.values()`"
+                    "`vars.{name}` is a host → text map (step `{by}` captures it on a group), but `{filter}` takes text; use `vars.{name}[HOST]` for one host, or `vars.{name} | items` for its (host, text) pairs"
                 ))
             }
             _ => None,
