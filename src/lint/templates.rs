@@ -28,6 +28,9 @@ const TEXT_FILTERS: [&str; 11] = [
     "indent",
 ];
 
+/// Words of the expression language that a parenthesis may follow without being a call.
+const OPERATOR_WORDS: [&str; 7] = ["not", "in", "and", "or", "is", "if", "else"];
+
 /// The shape of what `capture` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -437,6 +440,10 @@ fn check_names(
         }
     };
     for used in template::callables(&lexemes) {
+        // `not (a and b)`, `x in (y | items)`: an operator before a parenthesis is no call.
+        if used.kind == Callable::Function && OPERATOR_WORDS.contains(&used.name.as_str()) {
+            continue;
+        }
         if !known.has(env, used.kind, &used.name) {
             let names = template::env_names(env, used.kind);
             let hint = did_you_mean(&used.name, &names)
