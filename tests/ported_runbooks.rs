@@ -280,3 +280,51 @@ fn runbook_test_does_not_sleep_through_a_pause() {
         text(&output)
     );
 }
+
+/// Audit of issue 11, item 4 ("loops … with the fan-out's limits … canary"): nothing tested a
+/// canary over `for_each` items. The first item runs alone; when it fails, the others are
+/// never started, and the timeline has one command.
+#[test]
+fn a_canary_over_for_each_items_runs_the_first_alone_and_stops_when_it_fails() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: restart
+    name: Restart each worker
+    action:
+      run: test {{ item }} != w1 && echo restarted {{ item }}
+      for_each: '["w1", "w2", "w3"]'
+      canary: 1
+      irreversible: a restart
+"#
+    );
+    let (dir, file) = catalog(&runbook, None);
+    for (first, outcome, commands) in [("w1", "failed", 1), ("w0", "done", 3)] {
+        let runbook = runbook.replace("!= w1", &format!("!= {first}"));
+        std::fs::write(&file, &runbook).unwrap();
+        let timeline = dir.path().join(format!("{first}.jsonl"));
+        let output = bin()
+            .args(["run", "--yes", "--timeline"])
+            .arg(&timeline)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&timeline)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let ran: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "command")
+            .map(|e| e["host"].as_str().unwrap())
+            .collect();
+        assert_eq!(ran.len(), commands, "{first}: {ran:?}\n{}", text(&output));
+        assert_eq!(ran[0], "w1", "the canary is the first item: {ran:?}");
+        let finished = events
+            .iter()
+            .find(|e| e["event"] == "step_finished")
+            .unwrap();
+        assert_eq!(finished["outcome"], outcome, "{first}: {}", text(&output));
+    }
+}
