@@ -1,5 +1,6 @@
-//! The two ported real runbooks (kube-prometheus KubeDeploymentReplicasMismatch, GitLab's
-//! PatroniLongRunningTransactions) and what porting them found wrong in lint: each lint test
+//! The ported real runbooks (kube-prometheus KubeDeploymentReplicasMismatch, GitLab's
+//! PatroniLongRunningTransactions, AWS-RestartEC2Instance) and what porting them found wrong
+//! in lint: each lint test
 //! below failed before its fix. Two engine gaps they found are pinned by `#[ignore]`d tests,
 //! named for what `runbook test` should do (see /work/notes/examples.md).
 //!
@@ -63,6 +64,7 @@ fn each_ported_runbook_passes_its_tests_and_they_take_every_branch() {
     for (id, count) in [
         ("kubernetes/deployment-replicas-mismatch", 5),
         ("patroni/long-running-transactions", 6),
+        ("aws/restart-ec2-instances", 5),
     ] {
         let output = bin().arg("test").arg(shipped(id)).output().unwrap();
         let out = text(&output);
