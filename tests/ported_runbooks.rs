@@ -330,3 +330,37 @@ fn a_canary_over_for_each_items_runs_the_first_alone_and_stops_when_it_fails() {
         assert_eq!(finished["outcome"], outcome, "{first}: {}", text(&output));
     }
 }
+
+/// Audit of issue 11, item 1 ("lint rejects any filter, test or function the executor does
+/// not have"): a method call passed lint and failed the step at run time ("map has no method
+/// named values" — the very fix capture-shape used to suggest). Lint now names it, with the
+/// filter that does it; `loop.cycle(…)` is a real method and stays allowed.
+#[test]
+fn a_method_call_is_refused_with_the_filter_that_does_it() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"inputs:
+  name: { default: web }
+steps:
+  - id: load
+    name: Load
+    check:
+      run: uptime
+      on: web
+      capture: load
+  - id: show
+    name: Show
+    instructions: |
+      {{ inputs.name.upper() }} {{ vars.load.values() }}
+      {% for h in ["a", "b"] %}{{ loop.cycle("odd", "even") }}{% endfor %}
+"#
+    );
+    let (_dir, file) = catalog(&runbook, None);
+    let out = text(&lint(&file));
+    assert_eq!(out.matches("error[unknown-filter]").count(), 2, "{out}");
+    assert!(out.contains("`.upper()` is a method call"), "{out}");
+    assert!(out.contains("use the filter `| upper`"), "{out}");
+    assert!(out.contains("`.values()` is a method call"), "{out}");
+    assert!(out.contains("`| items` gives (key, value) pairs"), "{out}");
+    assert!(!out.contains("`.cycle()`"), "{out}");
+}

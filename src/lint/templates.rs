@@ -462,6 +462,7 @@ fn check_names(
             );
         }
     }
+    check_method_calls(lint, env, known, &lexemes, &at);
     for (tag, line, col) in template::block_tags(&lexemes) {
         if template::LOADING_TAGS.contains(&tag.as_str()) {
             let pos = at(lint, line, col);
@@ -480,6 +481,53 @@ fn check_names(
             let pos = at(lint, finding.line, finding.col);
             lint.report_with_help(Rule::ShellContext, pos, message, Some(help));
         }
+    }
+}
+
+/// `x.upper()`, `vars.load.values()`: the executor's values have no methods (only `loop` has
+/// `cycle` and `changed`), so a method call fails the step at run time with "… has no method
+/// named …". Lint says so, with the filter or test that does it.
+fn check_method_calls(
+    lint: &mut FileLint<'_>,
+    env: &Environment<'_>,
+    known: &mut KnownCallables,
+    lexemes: &[Lexeme],
+    at: &dyn Fn(&FileLint<'_>, u32, u32) -> Pos,
+) {
+    let piece = |i: usize| lexemes.get(i).map(|l| &l.piece);
+    for (i, lexeme) in lexemes.iter().enumerate() {
+        let Piece::Ident(method) = &lexeme.piece else {
+            continue;
+        };
+        if i == 0 || piece(i - 1) != Some(&Piece::Dot) || piece(i + 1) != Some(&Piece::ParenOpen) {
+            continue;
+        }
+        let on_loop = i >= 2 && piece(i - 2) == Some(&Piece::Ident("loop".into()));
+        if on_loop && (method == "cycle" || method == "changed") {
+            continue;
+        }
+        let instead = match method.as_str() {
+            "values" => "`| items` gives (key, value) pairs: `{% for key, value in x | items %}`"
+                .to_string(),
+            "keys" => "`| list` gives the keys of a mapping".to_string(),
+            "items" => "`| items` gives (key, value) pairs".to_string(),
+            "get" => "`x[KEY] | default(…)`".to_string(),
+            "startswith" => "the test `x is startingwith(…)`".to_string(),
+            "endswith" => "the test `x is endingwith(…)`".to_string(),
+            "strip" => "the filter `| trim`".to_string(),
+            "format" => "the filter `| format(…)`".to_string(),
+            name if known.has(env, Callable::Filter, name) => format!("the filter `| {name}`"),
+            _ => "a filter (`| lower`, `| items`…)".to_string(),
+        };
+        let pos = at(lint, lexeme.line, lexeme.col);
+        lint.report_with_help(
+            Rule::UnknownFilter,
+            pos,
+            format!(
+                "`.{method}()` is a method call, and values have no methods in runbook templates: the step would fail with \"has no method named {method}\""
+            ),
+            Some(format!("use {instead}")),
+        );
     }
 }
 
