@@ -364,3 +364,38 @@ steps:
     assert!(out.contains("`| items` gives (key, value) pairs"), "{out}");
     assert!(!out.contains("`.cycle()`"), "{out}");
 }
+
+/// Audit of issue 11, item 3 (`--set` validates typed inputs, exit 2 naming the input) for a
+/// list, end to end on the AWS port: each item is checked; a good list is several words.
+#[test]
+fn a_list_input_is_checked_item_by_item_and_renders_as_several_words() {
+    let aws = shipped("aws/restart-ec2-instances");
+    let output = bin()
+        .arg("run")
+        .arg(&aws)
+        .args(["--yes", "--set", "instance_ids=i-0a1b2c3d4e5f60718,bogus"])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("`instance_ids` item `bogus` must match `^i-[0-9a-f]{8,17}$`"),
+        "{out}"
+    );
+    let output = bin()
+        .arg("run")
+        .arg(&aws)
+        .args([
+            "--dry-run",
+            "--set",
+            "instance_ids=i-0a1b2c3d4e5f60718, i-0f9e8d7c6b5a49382",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("--instance-ids i-0a1b2c3d4e5f60718 i-0f9e8d7c6b5a49382\n"),
+        "{out}"
+    );
+}
