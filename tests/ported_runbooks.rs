@@ -1,8 +1,8 @@
 //! The ported real runbooks (kube-prometheus KubeDeploymentReplicasMismatch, GitLab's
-//! PatroniLongRunningTransactions, AWS-RestartEC2Instance) and what porting them found wrong
-//! in lint: each lint test
-//! below failed before its fix. Two engine gaps they found are pinned by `#[ignore]`d tests,
-//! named for what `runbook test` should do (see /work/notes/examples.md).
+//! PatroniLongRunningTransactions, AWS-RestartEC2Instance, braintree's restart_nginx) and
+//! what porting them found wrong in lint: each lint test below failed before its fix. Two
+//! engine gaps they found are pinned by `#[ignore]`d tests, named for what `runbook test`
+//! should do (see /work/notes/examples.md).
 //!
 //! The deployment runbook also runs for real against a fake `kubectl` in tests/examples_lab.rs.
 
@@ -65,6 +65,7 @@ fn each_ported_runbook_passes_its_tests_and_they_take_every_branch() {
         ("kubernetes/deployment-replicas-mismatch", 5),
         ("patroni/long-running-transactions", 6),
         ("aws/restart-ec2-instances", 5),
+        ("nginx/restart", 4),
     ] {
         let output = bin().arg("test").arg(shipped(id)).output().unwrap();
         let out = text(&output);
