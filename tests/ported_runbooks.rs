@@ -6,8 +6,12 @@
 //!
 //! The deployment runbook also runs for real against a fake `kubectl` in tests/examples_lab.rs.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::sshd::sshd_or_skip;
 
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
@@ -399,4 +403,62 @@ fn a_list_input_is_checked_item_by_item_and_renders_as_several_words() {
         out.contains("--instance-ids i-0a1b2c3d4e5f60718 i-0f9e8d7c6b5a49382\n"),
         "{out}"
     );
+}
+
+/// Audit of issue 11, item 4, over the real sshd: a canary over the hosts a templated `on:`
+/// gives runs on the first of them alone; when it fails the others are never started.
+#[test]
+fn a_canary_over_a_templated_on_list_runs_the_first_host_alone_over_ssh() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    for (order, ran) in [("web-2 web-1 web-3", 1), ("web-1 web-2 web-3", 3)] {
+        let runbook = format!(
+            "{HEAD}{}",
+            format!(
+                r#"steps:
+  - id: discover
+    name: Find the replicas
+    check:
+      run: printf '%s\n' {order}
+      capture: found
+  - id: restart
+    name: Restart each replica
+    action:
+      run: test {{{{ host }}}} != web-2 && echo restarted {{{{ host }}}}
+      on: "{{{{ vars.found | lines }}}}"
+      canary: 1
+      irreversible: a restart
+"#
+            )
+        )
+        .replace("web: [web-1, web-2]", "web: [web-1, web-2, web-3]");
+        let (dir, file) = catalog(&runbook, None);
+        let timeline = dir.path().join("t.jsonl");
+        let output = bin()
+            .args(["run", "--yes", "--timeline"])
+            .arg(&timeline)
+            .arg("--ssh-config")
+            .arg(sshd.config())
+            .arg(&file)
+            .output()
+            .unwrap();
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&timeline)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let hosts: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "command" && e["step"] == "restart")
+            .map(|e| e["host"].as_str().unwrap())
+            .collect();
+        let first = order.split(' ').next().unwrap();
+        assert_eq!(
+            hosts[0], first,
+            "{order}: the canary is the first host: {hosts:?}"
+        );
+        // web-2 fails: as the canary, nothing else starts; after a passing canary the rest
+        // start together (parallel 32), and the step fails.
+        assert_eq!(hosts.len(), ran, "{order}: {hosts:?}\n{}", text(&output));
+        assert_eq!(output.status.code(), Some(1), "{order}: {}", text(&output));
+    }
 }
