@@ -411,10 +411,8 @@ fn a_list_input_is_checked_item_by_item_and_renders_as_several_words() {
 fn a_canary_over_a_templated_on_list_runs_the_first_host_alone_over_ssh() {
     let Some(sshd) = sshd_or_skip() else { return };
     for (order, ran) in [("web-2 web-1 web-3", 1), ("web-1 web-2 web-3", 3)] {
-        let runbook = format!(
-            "{HEAD}{}",
-            format!(
-                r#"steps:
+        let steps = format!(
+            r#"steps:
   - id: discover
     name: Find the replicas
     check:
@@ -428,9 +426,9 @@ fn a_canary_over_a_templated_on_list_runs_the_first_host_alone_over_ssh() {
       canary: 1
       irreversible: a restart
 "#
-            )
-        )
-        .replace("web: [web-1, web-2]", "web: [web-1, web-2, web-3]");
+        );
+        let runbook =
+            format!("{HEAD}{steps}").replace("web: [web-1, web-2]", "web: [web-1, web-2, web-3]");
         let (dir, file) = catalog(&runbook, None);
         let timeline = dir.path().join("t.jsonl");
         let output = bin()
