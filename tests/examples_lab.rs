@@ -565,3 +565,59 @@ fn a_deployment_without_replicas_is_an_outage_and_each_pending_pod_is_looked_at(
     );
     assert_eq!(run.finished(), "resolved");
 }
+
+// ── aws/restart-ec2-instances ───────────────────────────────────────────────────────────────
+
+/// The issue's case: `--rehearse` skipped the stop and then polled the wait after it until its
+/// timeout (an hour in AWS's document). With a fake `aws` whose instances never stop, each wait
+/// after a rehearsed action runs its check once and is rehearsed; nothing is stopped or started.
+#[test]
+fn a_rehearsed_restart_of_ec2_instances_does_not_wait_for_what_it_never_started() {
+    let mut fakes = FakeTools::new();
+    fakes
+        .answer(
+            "aws",
+            "{id: InstanceId",
+            r#"[{"id": "i-0a1b2c3d4e5f60718", "state": "running"}, {"id": "i-0f9e8d7c6b5a49382", "state": "running"}]"#,
+            0,
+        )
+        .answer("aws", "State.Name", r#"["running", "running"]"#, 0)
+        .answer("aws", "stop-instances", "", 0)
+        .answer("aws", "start-instances", "", 0);
+    let run = run(
+        "aws/restart-ec2-instances",
+        &fakes,
+        &[
+            "--rehearse",
+            "--set",
+            "instance_ids=i-0a1b2c3d4e5f60718,i-0f9e8d7c6b5a49382",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.screen);
+    assert_eq!(run.outcomes("instances"), ["passed"]);
+    assert_eq!(run.outcomes("stop"), ["rehearsed"]);
+    assert_eq!(run.outcomes("stopped"), ["rehearsed"], "{}", run.screen);
+    assert_eq!(run.outcomes("start"), ["rehearsed"]);
+    assert_eq!(run.outcomes("running"), ["rehearsed"], "{}", run.screen);
+    let calls = fakes.calls("aws");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("stop-instances") || c.contains("start-instances")),
+        "{calls:?}"
+    );
+    // The list input reaches aws as two arguments; each wait ran its check once.
+    assert!(
+        calls[0].contains("--instance-ids i-0a1b2c3d4e5f60718 i-0f9e8d7c6b5a49382 --query"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("Instances[].State.Name"))
+            .count(),
+        2,
+        "{calls:?}"
+    );
+    assert_eq!(run.finished(), "resolved");
+}
