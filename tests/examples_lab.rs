@@ -435,3 +435,189 @@ fn a_pod_that_is_gone_fails_its_checks_and_a_restart_with_pods_not_ready_fails_t
     assert!(!run.started("verify"));
     assert_eq!(run.finished(), "failed");
 }
+
+// ── kubernetes/deployment-replicas-mismatch ─────────────────────────────────────────────────
+
+/// `kubectl get deployment cart -o json`, trimmed: `available` replicas of 3 (`None`: kubectl
+/// leaves `availableReplicas` out when none is available).
+fn deployment_json(available: Option<u32>) -> String {
+    let available = available
+        .map(|n| format!("\"availableReplicas\": {n}, \"readyReplicas\": {n}, "))
+        .unwrap_or_default();
+    format!(
+        "{{\"kind\": \"Deployment\", \"metadata\": {{\"name\": \"cart\", \"namespace\": \"shop\"}},\n \
+         \"spec\": {{\"replicas\": 3, \"selector\": {{\"matchLabels\": {{\"app.kubernetes.io/name\": \"cart\"}}}}}},\n \
+         \"status\": {{{available}\"replicas\": 3, \"updatedReplicas\": 3}}}}\n"
+    )
+}
+
+#[test]
+fn a_deployment_with_every_replica_available_again_needs_nothing() {
+    let mut fakes = FakeTools::new();
+    fakes.answer(
+        "kubectl",
+        "-n shop get deployment cart -o json",
+        &deployment_json(Some(3)),
+        0,
+    );
+    let run = run(
+        "kubernetes/deployment-replicas-mismatch",
+        &fakes,
+        &["--set", "namespace=shop", "--set", "deployment=cart"],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.screen);
+    assert_eq!(run.outcomes("deployment"), ["passed"]);
+    assert_eq!(run.outcomes("recovered"), ["done"]);
+    assert!(!run.started("pods"), "{}", run.screen);
+    assert_eq!(fakes.calls("kubectl").len(), 1);
+    assert_eq!(run.finished(), "resolved");
+}
+
+#[test]
+fn a_deployment_without_replicas_is_an_outage_and_each_pending_pod_is_looked_at() {
+    let mut fakes = FakeTools::new();
+    fakes
+        .answer(
+            "kubectl",
+            "-n shop get deployment cart -o json",
+            &deployment_json(None),
+            0,
+        )
+        .answer(
+            "kubectl",
+            "-n shop get pods -o json -l app.kubernetes.io/name=cart",
+            r#"{"items": [
+                {"metadata": {"name": "cart-7d9f8b6c5-4kz8p"},
+                 "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]}},
+                {"metadata": {"name": "cart-7d9f8b6c5-q9wst"},
+                 "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]}},
+                {"metadata": {"name": "cart-7d9f8b6c5-x2x8q"},
+                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}]}"#,
+            0,
+        )
+        .answer(
+            "kubectl",
+            "-n shop describe deployment cart",
+            "Conditions:\n  Type           Status  Reason\n  Available      False   MinimumReplicasUnavailable\n",
+            0,
+        )
+        .answer(
+            "kubectl",
+            "involvedObject.name=cart-7d9f8b6c5-x2x8q",
+            "LAST SEEN   TYPE      REASON    OBJECT                     MESSAGE\n\
+             30s         Warning   BackOff   pod/cart-7d9f8b6c5-x2x8q   Back-off restarting failed container\n",
+            0,
+        )
+        .answer(
+            "kubectl",
+            "get events",
+            "LAST SEEN   TYPE      REASON             OBJECT                     MESSAGE\n\
+             2m          Warning   FailedScheduling   pod/cart-7d9f8b6c5-4kz8p   0/6 nodes are available: 6 Insufficient cpu.\n",
+            0,
+        );
+    let run = run(
+        "kubernetes/deployment-replicas-mismatch",
+        &fakes,
+        &[
+            "--set",
+            "namespace=shop",
+            "--set",
+            "deployment=cart",
+            "--answer",
+            "cause=I cannot tell",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.screen);
+    // available (absent, so 0) = desired (3) is false: the check fails and leads to the pods.
+    assert_eq!(run.outcomes("deployment"), ["failed"], "{}", run.screen);
+    assert_eq!(run.outcomes("pods"), ["passed"]);
+    assert_eq!(run.outcomes("outage"), ["done"], "{}", run.screen);
+    assert_eq!(run.outcomes("pod-events"), ["passed"]);
+    assert_eq!(run.outcomes("escalate"), ["done"]);
+    assert!(!run.started("capacity") && !run.started("converge"));
+    let calls = fakes.calls("kubectl");
+    // The selector reaches kubectl as one argument, and one `get events` runs per pod that is
+    // not ready — never for the one that is.
+    assert!(
+        calls.contains(&"-n shop get pods -o json -l app.kubernetes.io/name=cart".to_string()),
+        "{calls:?}"
+    );
+    let events: Vec<&String> = calls.iter().filter(|c| c.contains("get events")).collect();
+    assert_eq!(events.len(), 3, "{calls:?}");
+    // The loop's capture is an item → value map, and the decision shows it.
+    let finished = run
+        .events
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == "pod-events")
+        .unwrap();
+    let reasons = &finished["state"]["vars"]["reason"];
+    assert_eq!(reasons["cart-7d9f8b6c5-x2x8q"], "BackOff", "{finished}");
+    assert_eq!(reasons["cart-7d9f8b6c5-4kz8p"], "FailedScheduling");
+    assert!(
+        run.screen.contains("0 of 3 replicas available"),
+        "{}",
+        run.screen
+    );
+    assert!(
+        run.screen.contains("cart-7d9f8b6c5-x2x8q: BackOff"),
+        "{}",
+        run.screen
+    );
+    assert_eq!(run.finished(), "resolved");
+}
+
+// ── aws/restart-ec2-instances ───────────────────────────────────────────────────────────────
+
+/// The issue's case: `--rehearse` skipped the stop and then polled the wait after it until its
+/// timeout (an hour in AWS's document). With a fake `aws` whose instances never stop, each wait
+/// after a rehearsed action runs its check once and is rehearsed; nothing is stopped or started.
+#[test]
+fn a_rehearsed_restart_of_ec2_instances_does_not_wait_for_what_it_never_started() {
+    let mut fakes = FakeTools::new();
+    fakes
+        .answer(
+            "aws",
+            "{id: InstanceId",
+            r#"[{"id": "i-0a1b2c3d4e5f60718", "state": "running"}, {"id": "i-0f9e8d7c6b5a49382", "state": "running"}]"#,
+            0,
+        )
+        .answer("aws", "State.Name", r#"["running", "running"]"#, 0)
+        .answer("aws", "stop-instances", "", 0)
+        .answer("aws", "start-instances", "", 0);
+    let run = run(
+        "aws/restart-ec2-instances",
+        &fakes,
+        &[
+            "--rehearse",
+            "--set",
+            "instance_ids=i-0a1b2c3d4e5f60718,i-0f9e8d7c6b5a49382",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.screen);
+    assert_eq!(run.outcomes("instances"), ["passed"]);
+    assert_eq!(run.outcomes("stop"), ["rehearsed"]);
+    assert_eq!(run.outcomes("stopped"), ["rehearsed"], "{}", run.screen);
+    assert_eq!(run.outcomes("start"), ["rehearsed"]);
+    assert_eq!(run.outcomes("running"), ["rehearsed"], "{}", run.screen);
+    let calls = fakes.calls("aws");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("stop-instances") || c.contains("start-instances")),
+        "{calls:?}"
+    );
+    // The list input reaches aws as two arguments; each wait ran its check once.
+    assert!(
+        calls[0].contains("--instance-ids i-0a1b2c3d4e5f60718 i-0f9e8d7c6b5a49382 --query"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("Instances[].State.Name"))
+            .count(),
+        2,
+        "{calls:?}"
+    );
+    assert_eq!(run.finished(), "resolved");
+}

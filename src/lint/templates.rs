@@ -10,7 +10,7 @@ use minijinja::Environment;
 
 use super::{FileLint, Rule};
 use crate::load::did_you_mean;
-use crate::model::{Command, Confirm, Pos, Runbook, Sp};
+use crate::model::{Capture, CaptureRule, Command, Confirm, Pos, Runbook, Sp};
 use crate::template::{self, Callable, KNOWN_ROOTS, Lexeme, Piece, ShellSpot};
 
 /// Filters that take text: a host → text map piped into one is a mistake.
@@ -28,6 +28,9 @@ const TEXT_FILTERS: [&str; 11] = [
     "indent",
 ];
 
+/// Words of the expression language that a parenthesis may follow without being a call.
+const OPERATOR_WORDS: [&str; 7] = ["not", "in", "and", "or", "is", "if", "else"];
+
 /// The shape of what `capture` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -35,7 +38,7 @@ enum Shape {
     Value,
     /// Captured on a group of hosts: a host → text map.
     Map,
-    /// `on` is one destination or a template: not known before the run.
+    /// `on` is a template, or a `json:` capture keeps a JSON value: not known before the run.
     Unknown,
 }
 
@@ -192,10 +195,8 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
                 };
                 c.capture
                     .as_ref()
-                    .map(|capture| capture.names(capture.pos))
+                    .map(|capture| capture_shapes(capture, shape))
                     .unwrap_or_default()
-                    .into_iter()
-                    .map(move |name| (name.value, shape))
             })
             .collect();
         if let Some(input) = step.ask.as_ref().and_then(|a| a.input.as_ref()) {
@@ -206,6 +207,27 @@ fn captured_vars(lint: &FileLint<'_>) -> HashMap<String, Captured> {
         }
     }
     vars
+}
+
+/// The names a capture sets and the shape of each. On one destination a `json:` rule keeps
+/// what the query selects with its JSON type — a list, a mapping or a number as well as a
+/// text —, so its shape is not known before the run (`vars.pods[0]` is right for a list).
+fn capture_shapes(capture: &Sp<Capture>, shape: Shape) -> Vec<(String, Shape)> {
+    match &capture.value {
+        Capture::Whole(name) => vec![(name.clone(), shape)],
+        Capture::Each(rules) => rules
+            .iter()
+            .map(|(name, rule)| {
+                let json = matches!(&rule.value, CaptureRule::Find(find) if find.json.is_some());
+                let shape = if json && shape == Shape::Value {
+                    Shape::Unknown
+                } else {
+                    shape
+                };
+                (name.value.clone(), shape)
+            })
+            .collect(),
+    }
 }
 
 /// What a capture on `on` holds, as the executor makes it (`runner::plan`): a host → text
@@ -418,6 +440,10 @@ fn check_names(
         }
     };
     for used in template::callables(&lexemes) {
+        // `not (a and b)`, `x in (y | items)`: an operator before a parenthesis is no call.
+        if used.kind == Callable::Function && OPERATOR_WORDS.contains(&used.name.as_str()) {
+            continue;
+        }
         if !known.has(env, used.kind, &used.name) {
             let names = template::env_names(env, used.kind);
             let hint = did_you_mean(&used.name, &names)
@@ -436,6 +462,7 @@ fn check_names(
             );
         }
     }
+    check_method_calls(lint, env, known, &lexemes, &at);
     for (tag, line, col) in template::block_tags(&lexemes) {
         if template::LOADING_TAGS.contains(&tag.as_str()) {
             let pos = at(lint, line, col);
@@ -454,6 +481,53 @@ fn check_names(
             let pos = at(lint, finding.line, finding.col);
             lint.report_with_help(Rule::ShellContext, pos, message, Some(help));
         }
+    }
+}
+
+/// `x.upper()`, `vars.load.values()`: the executor's values have no methods (only `loop` has
+/// `cycle` and `changed`), so a method call fails the step at run time with "… has no method
+/// named …". Lint says so, with the filter or test that does it.
+fn check_method_calls(
+    lint: &mut FileLint<'_>,
+    env: &Environment<'_>,
+    known: &mut KnownCallables,
+    lexemes: &[Lexeme],
+    at: &dyn Fn(&FileLint<'_>, u32, u32) -> Pos,
+) {
+    let piece = |i: usize| lexemes.get(i).map(|l| &l.piece);
+    for (i, lexeme) in lexemes.iter().enumerate() {
+        let Piece::Ident(method) = &lexeme.piece else {
+            continue;
+        };
+        if i == 0 || piece(i - 1) != Some(&Piece::Dot) || piece(i + 1) != Some(&Piece::ParenOpen) {
+            continue;
+        }
+        let on_loop = i >= 2 && piece(i - 2) == Some(&Piece::Ident("loop".into()));
+        if on_loop && (method == "cycle" || method == "changed") {
+            continue;
+        }
+        let instead = match method.as_str() {
+            "values" => "`| items` gives (key, value) pairs: `{% for key, value in x | items %}`"
+                .to_string(),
+            "keys" => "`| list` gives the keys of a mapping".to_string(),
+            "items" => "`| items` gives (key, value) pairs".to_string(),
+            "get" => "`x[KEY] | default(…)`".to_string(),
+            "startswith" => "the test `x is startingwith(…)`".to_string(),
+            "endswith" => "the test `x is endingwith(…)`".to_string(),
+            "strip" => "the filter `| trim`".to_string(),
+            "format" => "the filter `| format(…)`".to_string(),
+            name if known.has(env, Callable::Filter, name) => format!("the filter `| {name}`"),
+            _ => "a filter (`| lower`, `| items`…)".to_string(),
+        };
+        let pos = at(lint, lexeme.line, lexeme.col);
+        lint.report_with_help(
+            Rule::UnknownFilter,
+            pos,
+            format!(
+                "`.{method}()` is a method call, and values have no methods in runbook templates: the step would fail with \"has no method named {method}\""
+            ),
+            Some(format!("use {instead}")),
+        );
     }
 }
 
@@ -511,7 +585,7 @@ fn check_capture_shapes(
                 if TEXT_FILTERS.contains(&filter.as_str()) =>
             {
                 Some(format!(
-                    "`vars.{name}` is a host → text map (step `{by}` captures it on a group), but `{filter}` takes text; use `vars.{name}[HOST]` or `vars.{name}.values()`"
+                    "`vars.{name}` is a host → text map (step `{by}` captures it on a group), but `{filter}` takes text; use `vars.{name}[HOST]` for one host, or `vars.{name} | items` for its (host, text) pairs"
                 ))
             }
             _ => None,

@@ -432,7 +432,7 @@ fn an_alertmanager_group_is_triaged_alert_by_alert_and_grouped_by_runbook() {
     );
     assert!(
         stderr.contains(
-            "no match: none of the 6 runbooks in `runbooks` matches the alert KubeHpaMaxedOut"
+            "no match: none of the 10 runbooks in `runbooks` matches the alert KubeHpaMaxedOut"
         ),
         "{stderr}"
     );

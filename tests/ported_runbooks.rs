@@ -1,0 +1,462 @@
+//! The ported real runbooks (kube-prometheus KubeDeploymentReplicasMismatch, GitLab's
+//! PatroniLongRunningTransactions, AWS-RestartEC2Instance, braintree's restart_nginx) and
+//! what porting them found wrong in lint: each lint test below failed before its fix. Two
+//! engine gaps they found are pinned by `#[ignore]`d tests, named for what `runbook test`
+//! should do (see /work/notes/examples.md).
+//!
+//! The deployment runbook also runs for real against a fake `kubectl` in tests/examples_lab.rs.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::sshd::sshd_or_skip;
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+    command
+        .env("NO_COLOR", "1")
+        .env("RUNBOOK_TODAY", "2026-12-03")
+        .env_remove("RUNBOOK_CATALOG");
+    command
+}
+
+fn shipped(id: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("runbooks/{id}.yaml"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A runbook written into a catalog of its own, with `tests` beside it when given.
+fn catalog(runbook: &str, tests: Option<&str>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("runbooks/ops");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("case.yaml");
+    std::fs::write(&file, runbook).unwrap();
+    if let Some(tests) = tests {
+        std::fs::write(folder.join("case.test.yaml"), tests).unwrap();
+    }
+    (dir, file)
+}
+
+fn lint(file: &Path) -> Output {
+    bin().arg("lint").arg(file).output().unwrap()
+}
+
+/// The head of a runbook that lint is happy with; steps follow.
+const HEAD: &str = r##"runbook: 1
+title: A case
+owner: ops
+reviewed: 2026-12-01
+scope: { services: [api] }
+contacts: [{ name: Ops, chat: "#ops" }]
+links: [{ name: Dashboard, url: "https://grafana.example.com" }]
+hosts:
+  web: [web-1, web-2]
+"##;
+
+#[test]
+fn each_ported_runbook_passes_its_tests_and_they_take_every_branch() {
+    for (id, count) in [
+        ("kubernetes/deployment-replicas-mismatch", 5),
+        ("patroni/long-running-transactions", 6),
+        ("aws/restart-ec2-instances", 5),
+        ("nginx/restart", 4),
+    ] {
+        let output = bin().arg("test").arg(shipped(id)).output().unwrap();
+        let out = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{id}: {out}");
+        assert!(
+            out.ends_with(&format!("{count} passed, 0 failed\n")),
+            "{id}: {out}"
+        );
+        let output = bin()
+            .args(["lint", "--require-tests", "--deny-warnings"])
+            .arg(shipped(id))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{id}: {}", text(&output));
+    }
+}
+
+/// A `json:` capture keeps what the query selects with its type: a list may be indexed. Before,
+/// lint called `vars.pods[0]` a capture-shape error ("one value … has no fields").
+#[test]
+fn a_json_capture_on_one_destination_may_be_indexed_but_a_text_capture_may_not() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: pods
+    name: Pods
+    check:
+      run: kubectl get pods -o json
+      capture:
+        pods: { json: "$.items[*].metadata.name" }
+        raw: stdout
+  - id: first
+    name: The first pod
+    check:
+      run: kubectl describe pod {{ vars.pods[0] }}
+  - id: wrong
+    name: A field of a text
+    instructions: "{{ vars.raw.items }}"
+"#
+    );
+    let (_dir, file) = catalog(&runbook, None);
+    let output = lint(&file);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert_eq!(out.matches("error[capture-shape]").count(), 1, "{out}");
+    assert!(
+        out.contains("case.yaml:24:"),
+        "the text capture is still refused: {out}"
+    );
+}
+
+/// The suggestion of capture-shape must work: minijinja maps have no `.values()` method, so the
+/// run failed with "map has no method named values". `| items` exists.
+#[test]
+fn capture_shape_suggests_what_the_executor_has() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: load
+    name: Load
+    check:
+      run: uptime
+      on: web
+      capture: load
+  - id: show
+    name: Show
+    instructions: "{{ vars.load | lower }}"
+"#
+    );
+    let (_dir, file) = catalog(&runbook, None);
+    let out = text(&lint(&file));
+    assert!(out.contains("error[capture-shape]"), "{out}");
+    assert!(out.contains("`vars.load | items`"), "{out}");
+    assert!(!out.contains(".values()"), "{out}");
+
+    // And what it suggests renders: (host, text) pairs.
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: load
+    name: Load
+    check:
+      run: echo busy
+      capture: { load: stdout }
+      for_each: '["web-1", "web-2"]'
+  - id: show
+    name: Show
+    check:
+      run: echo {% for host, text in vars.load | items %}{{ host }}={{ text }} {% endfor %}
+"#
+    );
+    let (dir, file) = catalog(&runbook, None);
+    assert_eq!(lint(&file).status.code(), Some(0), "{}", text(&lint(&file)));
+    let timeline = dir.path().join("t.jsonl");
+    let output = bin()
+        .args(["run", "--yes", "--timeline"])
+        .arg(&timeline)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let events = std::fs::read_to_string(&timeline).unwrap();
+    assert!(
+        events.contains(r#""stdout":"web-1=busy web-2=busy"#),
+        "{events}"
+    );
+}
+
+/// `not (a and b)` and `in (…)` are operators before a parenthesis, not calls of functions
+/// named `not` and `in` (lint said "unknown function `not`"); a real unknown function still is.
+#[test]
+fn an_operator_before_a_parenthesis_is_not_a_function_call() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: a
+    name: A
+    check:
+      run: "true"
+  - id: b
+    name: B
+    if: not (steps.a.ok and steps.a.exit == 0)
+    instructions: "{% for k, v in (steps.a.hosts | items) %}{{ k }}{% endfor %}"
+  - id: c
+    name: C
+    instructions: "{{ nope(1) }}"
+"#
+    );
+    let (_dir, file) = catalog(&runbook, None);
+    let out = text(&lint(&file));
+    assert_eq!(out.matches("error[unknown-filter]").count(), 1, "{out}");
+    assert!(out.contains("unknown function `nope`"), "{out}");
+}
+
+/// ENGINE GAP (src/execute/step/action.rs): an `interactive: true` action stops a scripted run
+/// as "needs a person", whatever the test answers, so `runbook test` cannot take a path
+/// through one — both ported runbooks keep theirs behind an `if:` no test takes. It should be
+/// scripted like any action: confirmed (or declined), its exit from `commands`.
+#[test]
+#[ignore = "engine gap: runbook test cannot script an interactive action"]
+fn runbook_test_scripts_an_interactive_action() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: psql
+    name: A psql session
+    action:
+      run: psql
+      interactive: true
+      irreversible: a session
+  - id: after
+    name: After
+    instructions: Done.
+"#
+    );
+    let tests = r#"tests:
+  - name: the session is held and the run goes on
+    answers: { psql: "yes" }
+    commands:
+      - match: { step: psql }
+        exit: 0
+    expect:
+      path: [psql, after]
+      outcome: resolved
+  - name: a declined session is skipped
+    answers: { psql: "no" }
+    commands:
+      - exit: 0
+    expect:
+      path: [psql, after]
+      outcome: resolved
+"#;
+    let (_dir, file) = catalog(&runbook, Some(tests));
+    let output = bin().arg("test").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+/// ENGINE GAP (src/execute/step/wait.rs, `pause`): docs/format.md says a scripted run does not
+/// sleep, but `wait: {for: …}` sleeps its whole length under `runbook test` (a 30 s pause is
+/// 30 s per test, and 24 minutes of scripts/bench-test.sh). The Patroni port polls with
+/// `wait.until` instead. A one-hour pause must not hold a test; the run is killed after 60 s.
+#[test]
+#[ignore = "engine gap: runbook test sleeps through wait: {for: …}"]
+fn runbook_test_does_not_sleep_through_a_pause() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: settle
+    name: Let it settle
+    wait: { for: 1h }
+  - id: after
+    name: After
+    instructions: Done.
+"#
+    );
+    let tests = r#"tests:
+  - name: the pause is not waited
+    expect:
+      path: [settle, after]
+      outcome: resolved
+"#;
+    let (_dir, file) = catalog(&runbook, Some(tests));
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_runbook"))
+        .arg("test")
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "124 is killed: {}",
+        text(&output)
+    );
+}
+
+/// Audit of issue 11, item 4 ("loops … with the fan-out's limits … canary"): nothing tested a
+/// canary over `for_each` items. The first item runs alone; when it fails, the others are
+/// never started, and the timeline has one command.
+#[test]
+fn a_canary_over_for_each_items_runs_the_first_alone_and_stops_when_it_fails() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"steps:
+  - id: restart
+    name: Restart each worker
+    action:
+      run: test {{ item }} != w1 && echo restarted {{ item }}
+      for_each: '["w1", "w2", "w3"]'
+      canary: 1
+      irreversible: a restart
+"#
+    );
+    let (dir, file) = catalog(&runbook, None);
+    for (first, outcome, commands) in [("w1", "failed", 1), ("w0", "done", 3)] {
+        let runbook = runbook.replace("!= w1", &format!("!= {first}"));
+        std::fs::write(&file, &runbook).unwrap();
+        let timeline = dir.path().join(format!("{first}.jsonl"));
+        let output = bin()
+            .args(["run", "--yes", "--timeline"])
+            .arg(&timeline)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&timeline)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let ran: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "command")
+            .map(|e| e["host"].as_str().unwrap())
+            .collect();
+        assert_eq!(ran.len(), commands, "{first}: {ran:?}\n{}", text(&output));
+        assert_eq!(ran[0], "w1", "the canary is the first item: {ran:?}");
+        let finished = events
+            .iter()
+            .find(|e| e["event"] == "step_finished")
+            .unwrap();
+        assert_eq!(finished["outcome"], outcome, "{first}: {}", text(&output));
+    }
+}
+
+/// Audit of issue 11, item 1 ("lint rejects any filter, test or function the executor does
+/// not have"): a method call passed lint and failed the step at run time ("map has no method
+/// named values" — the very fix capture-shape used to suggest). Lint now names it, with the
+/// filter that does it; `loop.cycle(…)` is a real method and stays allowed.
+#[test]
+fn a_method_call_is_refused_with_the_filter_that_does_it() {
+    let runbook = format!(
+        "{HEAD}{}",
+        r#"inputs:
+  name: { default: web }
+steps:
+  - id: load
+    name: Load
+    check:
+      run: uptime
+      on: web
+      capture: load
+  - id: show
+    name: Show
+    instructions: |
+      {{ inputs.name.upper() }} {{ vars.load.values() }}
+      {% for h in ["a", "b"] %}{{ loop.cycle("odd", "even") }}{% endfor %}
+"#
+    );
+    let (_dir, file) = catalog(&runbook, None);
+    let out = text(&lint(&file));
+    assert_eq!(out.matches("error[unknown-filter]").count(), 2, "{out}");
+    assert!(out.contains("`.upper()` is a method call"), "{out}");
+    assert!(out.contains("use the filter `| upper`"), "{out}");
+    assert!(out.contains("`.values()` is a method call"), "{out}");
+    assert!(out.contains("`| items` gives (key, value) pairs"), "{out}");
+    assert!(!out.contains("`.cycle()`"), "{out}");
+}
+
+/// Audit of issue 11, item 3 (`--set` validates typed inputs, exit 2 naming the input) for a
+/// list, end to end on the AWS port: each item is checked; a good list is several words.
+#[test]
+fn a_list_input_is_checked_item_by_item_and_renders_as_several_words() {
+    let aws = shipped("aws/restart-ec2-instances");
+    let output = bin()
+        .arg("run")
+        .arg(&aws)
+        .args(["--yes", "--set", "instance_ids=i-0a1b2c3d4e5f60718,bogus"])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("`instance_ids` item `bogus` must match `^i-[0-9a-f]{8,17}$`"),
+        "{out}"
+    );
+    let output = bin()
+        .arg("run")
+        .arg(&aws)
+        .args([
+            "--dry-run",
+            "--set",
+            "instance_ids=i-0a1b2c3d4e5f60718, i-0f9e8d7c6b5a49382",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("--instance-ids i-0a1b2c3d4e5f60718 i-0f9e8d7c6b5a49382\n"),
+        "{out}"
+    );
+}
+
+/// Audit of issue 11, item 4, over the real sshd: a canary over the hosts a templated `on:`
+/// gives runs on the first of them alone; when it fails the others are never started.
+#[test]
+fn a_canary_over_a_templated_on_list_runs_the_first_host_alone_over_ssh() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    for (order, ran) in [("web-2 web-1 web-3", 1), ("web-1 web-2 web-3", 3)] {
+        let steps = format!(
+            r#"steps:
+  - id: discover
+    name: Find the replicas
+    check:
+      run: printf '%s\n' {order}
+      capture: found
+  - id: restart
+    name: Restart each replica
+    action:
+      run: test {{{{ host }}}} != web-2 && echo restarted {{{{ host }}}}
+      on: "{{{{ vars.found | lines }}}}"
+      canary: 1
+      irreversible: a restart
+"#
+        );
+        let runbook =
+            format!("{HEAD}{steps}").replace("web: [web-1, web-2]", "web: [web-1, web-2, web-3]");
+        let (dir, file) = catalog(&runbook, None);
+        let timeline = dir.path().join("t.jsonl");
+        let output = bin()
+            .args(["run", "--yes", "--timeline"])
+            .arg(&timeline)
+            .arg("--ssh-config")
+            .arg(sshd.config())
+            .arg(&file)
+            .output()
+            .unwrap();
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&timeline)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let hosts: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "command" && e["step"] == "restart")
+            .map(|e| e["host"].as_str().unwrap())
+            .collect();
+        let first = order.split(' ').next().unwrap();
+        assert_eq!(
+            hosts[0], first,
+            "{order}: the canary is the first host: {hosts:?}"
+        );
+        // web-2 fails: as the canary, nothing else starts; after a passing canary the rest
+        // start together (parallel 32), and the step fails.
+        assert_eq!(hosts.len(), ran, "{order}: {hosts:?}\n{}", text(&output));
+        assert_eq!(output.status.code(), Some(1), "{order}: {}", text(&output));
+    }
+}
