@@ -137,8 +137,9 @@ pub struct LintArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub paths: Vec<PathBuf>,
 
-    /// How to print findings: `human` (with the source line), `github` (workflow
-    /// annotations for pull requests) or `json`
+    /// How to print findings: `text` (with the source line), `github` (workflow
+    /// annotations for pull requests, and a job summary in $GITHUB_STEP_SUMMARY), `json` or
+    /// `sarif` (SARIF 2.1.0, for GitHub code scanning)
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     pub format: LintFormat,
 
@@ -158,17 +159,21 @@ pub struct TestArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub paths: Vec<PathBuf>,
 
-    /// How to print results: `human` (a line per test, paths side by side on a failure),
-    /// `github` (workflow annotations) or `json`
+    /// How to print results: `text` (a line per test, paths side by side on a failure),
+    /// `github` (workflow annotations, and a job summary in $GITHUB_STEP_SUMMARY) or `json`
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     pub format: LintFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LintFormat {
+    /// For a person (`human` is its old name)
+    #[value(name = "text", alias = "human")]
     Human,
     Github,
     Json,
+    /// SARIF 2.1.0 (`lint` only)
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
