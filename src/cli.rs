@@ -139,9 +139,14 @@ pub struct LintArgs {
 
     /// How to print findings: `text` (with the source line), `github` (workflow
     /// annotations for pull requests, and a job summary in $GITHUB_STEP_SUMMARY), `json` or
-    /// `sarif` (SARIF 2.1.0, for GitHub code scanning)
-    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
-    pub format: LintFormat,
+    /// `sarif` (SARIF 2.1.0, for GitHub code scanning) [default: text, or what the
+    /// `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<LintFormat>,
+
+    /// Write the findings to FILE instead of stdout (`.sarif`, `.json` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
@@ -182,9 +187,14 @@ pub struct RenderArgs {
     #[arg(value_name = "RUNBOOK", required_unless_present = "out")]
     pub runbook: Option<String>,
 
-    /// Output format: Markdown, or a self-contained HTML page
-    #[arg(long, value_enum, default_value_t = RenderFormat::Md)]
-    pub format: RenderFormat,
+    /// Output format: Markdown, or a self-contained HTML page [default: md, or what the
+    /// `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<RenderFormat>,
+
+    /// Write the page to FILE instead of stdout (`.html`, `.md` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out")]
+    pub output: Option<PathBuf>,
 
     /// Render the whole catalog (`--catalog`, else ./runbooks) as a static HTML site in DIR:
     /// one page per runbook at ID.html, with an anchor #step-ID per step, and index.html —
@@ -212,6 +222,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
 }
@@ -228,9 +239,13 @@ pub struct TriageArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = TriageFormat::Text)]
-    pub format: TriageFormat,
+    /// Output format [default: text, or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<TriageFormat>,
+
+    /// Write the result to FILE instead of stdout (`.json` picks the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -245,12 +260,13 @@ pub struct StatusArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub path: PathBuf,
 
-    /// `table` for the terminal, `json`, or `html`: one self-contained page
-    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
-    pub format: StatusFormat,
+    /// `text` for the terminal, `json`, or `html`: one self-contained page [default: text,
+    /// or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<StatusFormat>,
 
-    /// Write the report to FILE instead of stdout
-    #[arg(long, value_name = "FILE")]
+    /// Write the report to FILE instead of stdout (`.json`, `.html` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Checks (and hosts of a fan-out) running at once, over the whole catalog
@@ -264,6 +280,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
     Html,
@@ -394,6 +411,7 @@ pub struct ChangesArgs {
 /// The output of `incidents` and `changes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BoardFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
 }

@@ -5,6 +5,7 @@ pub mod incidents;
 pub mod lint;
 pub mod list;
 pub mod new;
+pub mod output;
 pub mod render;
 pub mod status;
 pub mod test;
@@ -34,6 +35,9 @@ pub fn completions(shell: clap_complete::Shell) -> Result<ExitStatus, Error> {
 
 /// Writes to stdout; a closed pipe (`runbook list | head`) is not an error worth a message.
 pub(crate) fn write_stdout(text: &str) -> Result<(), Error> {
+    if output::captured(text) {
+        return Ok(());
+    }
     let mut stdout = anstream::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

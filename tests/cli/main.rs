@@ -5,6 +5,7 @@ mod examples;
 mod lint;
 mod list;
 mod new;
+mod output;
 #[path = "../support/pty.rs"]
 mod pty;
 mod render;
