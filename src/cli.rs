@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 
 /// Runbooks as code: lint, render and run incident procedures written in YAML.
 #[derive(Debug, Parser)]
@@ -70,12 +71,13 @@ pub struct RunArgs {
     #[arg(
         value_name = "RUNBOOK",
         required_unless_present = "resume",
-        conflicts_with = "resume"
+        conflicts_with = "resume",
+        add = ArgValueCompleter::new(crate::complete::runbook)
     )]
     pub runbook: Option<String>,
 
     /// Give an input: NAME=VALUE (repeatable); inputs not given are asked
-    #[arg(long = "set", value_name = "NAME=VALUE")]
+    #[arg(long = "set", value_name = "NAME=VALUE", add = ArgValueCompleter::new(crate::complete::set))]
     pub set: Vec<String>,
 
     /// Incident id, used in the timeline [default: the runbook id and the start time]
@@ -101,7 +103,7 @@ pub struct RunArgs {
     pub ssh_config: Option<PathBuf>,
 
     /// Start at this step instead of the first
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = ArgValueCompleter::new(crate::complete::step))]
     pub from: Option<String>,
 
     /// Run nothing: print every step with its rendered commands and where branches lead
@@ -117,7 +119,7 @@ pub struct RunArgs {
     pub yes: bool,
 
     /// Pick a choice of an `ask` step: STEP=LABEL (repeatable)
-    #[arg(long = "answer", value_name = "STEP=LABEL")]
+    #[arg(long = "answer", value_name = "STEP=LABEL", add = ArgValueCompleter::new(crate::complete::answer))]
     pub answers: Vec<String>,
 
     /// Continue an interrupted run from its timeline; the first run's flags come back with it
@@ -184,7 +186,7 @@ pub enum LintFormat {
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
     /// A runbook file, or a catalog id such as `user-sync/push-failures`
-    #[arg(value_name = "RUNBOOK", required_unless_present = "out")]
+    #[arg(value_name = "RUNBOOK", required_unless_present = "out", add = ArgValueCompleter::new(crate::complete::runbook))]
     pub runbook: Option<String>,
 
     /// Output format: Markdown, or a self-contained HTML page [default: md, or what the

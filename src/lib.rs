@@ -8,6 +8,7 @@ pub mod alert;
 pub mod cli;
 pub mod color;
 pub mod commands;
+pub mod complete;
 mod error;
 pub mod execute;
 pub mod files;

@@ -1,6 +1,7 @@
 //! Integration tests: the real `runbook` binary, one module per command.
 
 mod common;
+mod complete;
 mod examples;
 mod lint;
 mod list;
