@@ -62,6 +62,20 @@ pub enum Command {
     Changes(ChangesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print the manual page: runbook(1), or a subcommand's (`runbook man run`); `--out DIR`
+    /// writes every page (`runbook.1`, `runbook-run.1`, …) into DIR
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print, e.g. `run` or `timeline verify` [default: runbook(1)]
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Vec<String>,
+
+    /// Write every page into DIR (e.g. /usr/local/share/man/man1) instead of printing one
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -145,6 +145,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             format: args.format,
         }),
         Command::Completions(args) => commands::completions(args.shell),
+        Command::Man(args) => commands::man::man(&args.subcommand, args.out.as_deref()),
     };
     result.unwrap_or_else(|error| {
         report_error(&error);

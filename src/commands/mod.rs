@@ -4,6 +4,7 @@ pub mod changes;
 pub mod incidents;
 pub mod lint;
 pub mod list;
+pub mod man;
 pub mod new;
 pub mod output;
 pub mod render;

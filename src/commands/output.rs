@@ -3,7 +3,7 @@
 //! `--format` says otherwise, and the file is replaced in one step with what the command
 //! would have printed (no colour), only when the command did not fail.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use clap::ValueEnum;
@@ -133,7 +133,7 @@ pub(crate) fn captured(text: &str) -> bool {
 
 /// Ends the capture and, when the command did not fail (`write` is true), replaces `path` with
 /// what it printed, without colour; says where it went on stderr.
-pub fn finish(path: &PathBuf, write: bool) -> Result<(), Error> {
+pub fn finish(path: &Path, write: bool) -> Result<(), Error> {
     let text = CAPTURED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -145,7 +145,7 @@ pub fn finish(path: &PathBuf, write: bool) -> Result<(), Error> {
     let text = anstream::adapter::strip_str(&text).to_string();
     crate::files::write_atomically(path, text.as_bytes(), crate::files::SHARED).map_err(
         |source| Error::WriteFile {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         },
     )?;

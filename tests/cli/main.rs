@@ -5,6 +5,7 @@ mod complete;
 mod examples;
 mod lint;
 mod list;
+mod man;
 mod new;
 mod output;
 #[path = "../support/pty.rs"]
