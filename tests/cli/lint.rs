@@ -505,3 +505,25 @@ fn text_is_the_default_format_and_human_its_old_name() {
     assert_eq!(text, default);
     assert!(text.contains("no-rollback"), "{text}");
 }
+
+/// `runbook test --format github` appends a table of every test to `$GITHUB_STEP_SUMMARY`.
+#[test]
+fn test_github_format_writes_a_job_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let (code, stdout, stderr) = output(runbook().env("GITHUB_STEP_SUMMARY", &summary).args([
+        "test",
+        "--format",
+        "github",
+        "runbooks/demo",
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("### runbook test\n"), "{text}");
+    assert!(text.contains("| Test | Where | Result |"), "{text}");
+    assert!(
+        text.contains("| `runbooks/demo/local-demo.test.yaml:"),
+        "{text}"
+    );
+    assert!(text.contains("✔ passed"), "{text}");
+}
