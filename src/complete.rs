@@ -1,4 +1,4 @@
-//! Dynamic shell completions (clap_complete's engine, `COMPLETE=bash runbook`): runbook ids
+//! Dynamic shell completions (clap_complete's engine, `RUNBOOK_COMPLETE=bash runbook`): runbook ids
 //! of the catalog, the step ids of the runbook named earlier on the line (`--from`), its
 //! input names (`--set NAME=`) and its choices (`--answer STEP=LABEL`). Also the one place
 //! that suggests a runbook id or path for one that does not exist (did you mean …?).
@@ -32,7 +32,7 @@ pub fn complete_line(words: &[&str], index: usize) -> Vec<String> {
 }
 
 /// The words of the line being completed: [`LINE`], else what the shell passed after `--`
-/// (`COMPLETE=bash runbook -- runbook run ID --from …`).
+/// (`RUNBOOK_COMPLETE=bash runbook -- runbook run ID --from …`).
 fn line() -> Vec<OsString> {
     if let Some(line) = LINE.lock().unwrap_or_else(|e| e.into_inner()).clone() {
         return line;

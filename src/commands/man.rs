@@ -98,7 +98,7 @@ fn main_page_sections(pages: &[(Vec<String>, clap::Command)]) -> String {
             "With --format github: the file the job summary is appended to.",
         ),
         (
-            "COMPLETE",
+            "RUNBOOK_COMPLETE",
             "bash, zsh, fish, elvish or powershell: print the dynamic completion hook.",
         ),
     ] {

@@ -1,5 +1,5 @@
 //! Dynamic completions: the completer is called as the shell calls it, in-process
-//! (`runbook::complete::complete_line`) and through the binary (`COMPLETE=bash`); and the
+//! (`runbook::complete::complete_line`) and through the binary (`RUNBOOK_COMPLETE=bash`); and the
 //! did-you-mean of an unknown runbook id or path.
 
 use runbook::complete::complete_line;
@@ -90,19 +90,24 @@ fn set_completes_input_names_then_their_choices() {
     assert_eq!(complete_line(&line, 6), ["how-bad="]);
 }
 
-/// The binary speaks the shell protocol: `COMPLETE=bash` prints the hook, and the hook's call
-/// back completes the step ids.
+/// The binary speaks the shell protocol: `RUNBOOK_COMPLETE=bash` prints the hook, and the
+/// hook's call back completes the step ids. clap's usual `COMPLETE` means nothing to it: a
+/// stray `COMPLETE=1` in an environment made every command fail.
 #[test]
 fn the_binary_answers_the_shell_hook() {
-    let (code, hook, _) = output(runbook().env("COMPLETE", "bash"));
+    let (code, hook, _) = output(runbook().env("RUNBOOK_COMPLETE", "bash"));
     assert_eq!(code, 0);
     assert!(
         hook.contains("complete -o nospace -o bashdefault"),
         "{hook}"
     );
+    assert!(hook.contains("RUNBOOK_COMPLETE"), "{hook}");
+    let (code, stdout, _) = output(runbook().env("COMPLETE", "1").args(["list", "runbooks"]));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("demo/local-demo"), "{stdout}");
     let (code, stdout, stderr) = output(
         runbook()
-            .env("COMPLETE", "bash")
+            .env("RUNBOOK_COMPLETE", "bash")
             .env("_CLAP_COMPLETE_INDEX", "4")
             .env("_CLAP_COMPLETE_COMP_TYPE", "9")
             .env("_CLAP_COMPLETE_SPACE", "true")
