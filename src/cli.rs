@@ -323,8 +323,13 @@ pub struct TimelineArgs {
     pub file: Option<PathBuf>,
 
     /// `text`: a readable chronology; `md`: a postmortem draft; `json`: the events as an array
-    #[arg(long, value_enum, default_value_t = TimelineFormat::Text)]
-    pub format: TimelineFormat,
+    /// [default: text, or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<TimelineFormat>,
+
+    /// Write it to FILE instead of stdout (`.md` a postmortem draft, `.json` the events)
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "follow")]
+    pub output: Option<PathBuf>,
 
     /// A live, read-only view of a running incident: the events so far, then each new one as
     /// it is written, the current step and the clock; ends at `run_finished` or Ctrl-C

@@ -114,7 +114,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                 _,
             ) => commands::timeline::verify(&file, allowed_signers.as_deref()),
             (None, Some(file)) if args.follow => commands::timeline::follow(&file),
-            (None, Some(file)) => commands::timeline::show(&file, args.format),
+            (None, Some(file)) => to_output(
+                args.format,
+                args.output,
+                cli::TimelineFormat::Text,
+                |format| commands::timeline::show(&file, format),
+            ),
             (None, None) => unreachable!("clap requires FILE without a subcommand"),
         },
         Command::Test(args) => commands::test::test(&commands::test::TestSettings {

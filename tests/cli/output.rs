@@ -147,3 +147,33 @@ fn text_is_the_name_of_the_default_format() {
         );
     }
 }
+
+/// `timeline FILE -o postmortem.md` writes the postmortem draft: the extension picks `md`.
+#[test]
+fn a_timeline_goes_to_a_postmortem_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "runbook: 1\ntitle: T\nowner: team\nreviewed: 2026-11-01\nscope: { services: [svc] }\n\
+         contacts: [{name: Team}]\nlinks: [{name: Dash, url: \"https://example.com\"}]\n\
+         steps:\n  - id: look\n    name: Look\n    instructions: look\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(
+        crate::common::runbook_in(dir.path())
+            .args(["run", "r.yaml", "--yes", "--timeline", "t.jsonl"])
+            .write_stdin(""),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) =
+        output(crate::common::runbook_in(dir.path()).args(["timeline", "t.jsonl", "-o", "pm.md"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let draft = std::fs::read_to_string(dir.path().join("pm.md")).unwrap();
+    assert!(draft.starts_with("# Postmortem"), "{draft}");
+    let (code, _, stderr) = output(
+        crate::common::runbook_in(dir.path()).args(["timeline", "t.jsonl", "--output", "json"]),
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("use `--format json`"), "{stderr}");
+}
