@@ -5,6 +5,7 @@
 #   chromium        screenshots of the HTML pages (tests/status.rs, tests/pages.rs)
 #   tmux            the 80x24 screen tests
 #   hadolint        the Dockerfile's lint, where no Docker daemon can build it
+#   groff           renders the manual pages in their test (tests/cli/man.rs)
 # Without them those tests skip with a loud message; with CI=true they fail instead.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v socat >/dev/null || need+=(socat)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v tmux >/dev/null || need+=(tmux)
+command -v groff >/dev/null || need+=(groff-base)
 
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""

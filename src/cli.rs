@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 
 /// Runbooks as code: lint, render and run incident procedures written in YAML.
 #[derive(Debug, Parser)]
@@ -64,6 +65,20 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print the manual page: runbook(1), or a subcommand's (`runbook man run`); `--out DIR`
+    /// writes every page (`runbook.1`, `runbook-run.1`, …) into DIR
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print, e.g. `run` or `timeline verify` [default: runbook(1)]
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Vec<String>,
+
+    /// Write every page into DIR (e.g. /usr/local/share/man/man1) instead of printing one
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,12 +88,13 @@ pub struct RunArgs {
     #[arg(
         value_name = "RUNBOOK",
         required_unless_present = "resume",
-        conflicts_with = "resume"
+        conflicts_with = "resume",
+        add = ArgValueCompleter::new(crate::complete::runbook)
     )]
     pub runbook: Option<String>,
 
     /// Give an input: NAME=VALUE (repeatable); inputs not given are asked
-    #[arg(long = "set", value_name = "NAME=VALUE")]
+    #[arg(long = "set", value_name = "NAME=VALUE", add = ArgValueCompleter::new(crate::complete::set))]
     pub set: Vec<String>,
 
     /// Incident id, used in the timeline [default: the runbook id and the start time]
@@ -104,7 +120,7 @@ pub struct RunArgs {
     pub ssh_config: Option<PathBuf>,
 
     /// Start at this step instead of the first
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = ArgValueCompleter::new(crate::complete::step))]
     pub from: Option<String>,
 
     /// Run nothing: print every step with its rendered commands and where branches lead
@@ -120,7 +136,7 @@ pub struct RunArgs {
     pub yes: bool,
 
     /// Pick a choice of an `ask` step: STEP=LABEL (repeatable)
-    #[arg(long = "answer", value_name = "STEP=LABEL")]
+    #[arg(long = "answer", value_name = "STEP=LABEL", add = ArgValueCompleter::new(crate::complete::answer))]
     pub answers: Vec<String>,
 
     /// Continue an interrupted run from its timeline; the first run's flags come back with it
@@ -166,10 +182,16 @@ pub struct LintArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub paths: Vec<PathBuf>,
 
-    /// How to print findings: `human` (with the source line), `github` (workflow
-    /// annotations for pull requests) or `json`
-    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
-    pub format: LintFormat,
+    /// How to print findings: `text` (with the source line), `github` (workflow
+    /// annotations for pull requests, and a job summary in $GITHUB_STEP_SUMMARY), `json` or
+    /// `sarif` (SARIF 2.1.0, for GitHub code scanning) [default: text, or what the
+    /// `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<LintFormat>,
+
+    /// Write the findings to FILE instead of stdout (`.sarif`, `.json` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
@@ -187,28 +209,37 @@ pub struct TestArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub paths: Vec<PathBuf>,
 
-    /// How to print results: `human` (a line per test, paths side by side on a failure),
-    /// `github` (workflow annotations) or `json`
+    /// How to print results: `text` (a line per test, paths side by side on a failure),
+    /// `github` (workflow annotations, and a job summary in $GITHUB_STEP_SUMMARY) or `json`
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     pub format: LintFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LintFormat {
+    /// For a person (`human` is its old name)
+    #[value(name = "text", alias = "human")]
     Human,
     Github,
     Json,
+    /// SARIF 2.1.0 (`lint` only)
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
     /// A runbook file, or a catalog id such as `user-sync/push-failures`
-    #[arg(value_name = "RUNBOOK", required_unless_present = "out")]
+    #[arg(value_name = "RUNBOOK", required_unless_present = "out", add = ArgValueCompleter::new(crate::complete::runbook))]
     pub runbook: Option<String>,
 
-    /// Output format: Markdown, or a self-contained HTML page
-    #[arg(long, value_enum, default_value_t = RenderFormat::Md)]
-    pub format: RenderFormat,
+    /// Output format: Markdown, or a self-contained HTML page [default: md, or what the
+    /// `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<RenderFormat>,
+
+    /// Write the page to FILE instead of stdout (`.html`, `.md` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out")]
+    pub output: Option<PathBuf>,
 
     /// Render the whole catalog (`--catalog`, else ./runbooks) as a static HTML site in DIR:
     /// one page per runbook at ID.html, with an anchor #step-ID per step, and index.html —
@@ -236,6 +267,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
 }
@@ -252,9 +284,13 @@ pub struct TriageArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = TriageFormat::Text)]
-    pub format: TriageFormat,
+    /// Output format [default: text, or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<TriageFormat>,
+
+    /// Write the result to FILE instead of stdout (`.json` picks the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -269,12 +305,13 @@ pub struct StatusArgs {
     #[arg(value_name = "PATH", default_value = "runbooks")]
     pub path: PathBuf,
 
-    /// `table` for the terminal, `json`, or `html`: one self-contained page
-    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
-    pub format: StatusFormat,
+    /// `text` for the terminal, `json`, or `html`: one self-contained page [default: text,
+    /// or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<StatusFormat>,
 
-    /// Write the report to FILE instead of stdout
-    #[arg(long, value_name = "FILE")]
+    /// Write the report to FILE instead of stdout (`.json`, `.html` pick the format)
+    #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Checks (and hosts of a fan-out) running at once, over the whole catalog
@@ -288,6 +325,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
     Html,
@@ -314,8 +352,13 @@ pub struct TimelineArgs {
     pub file: Option<PathBuf>,
 
     /// `text`: a readable chronology; `md`: a postmortem draft; `json`: the events as an array
-    #[arg(long, value_enum, default_value_t = TimelineFormat::Text)]
-    pub format: TimelineFormat,
+    /// [default: text, or what the `--output` file's extension names]
+    #[arg(long, value_enum)]
+    pub format: Option<TimelineFormat>,
+
+    /// Write it to FILE instead of stdout (`.md` a postmortem draft, `.json` the events)
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "follow")]
+    pub output: Option<PathBuf>,
 
     /// A live, read-only view of a running incident: the events so far, then each new one as
     /// it is written, the current step and the clock; ends at `run_finished` or Ctrl-C
@@ -418,6 +461,7 @@ pub struct ChangesArgs {
 /// The output of `incidents` and `changes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BoardFormat {
+    #[value(name = "text", alias = "table")]
     Table,
     Json,
 }

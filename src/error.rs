@@ -54,13 +54,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("`{}` does not exist", path.display())]
+    #[error("`{}` does not exist{}", path.display(), crate::complete::did_you_mean(crate::complete::path_suggestion(path)))]
     NoSuchPath { path: PathBuf },
 
     #[error("no runbook file found in {}", paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "))]
     NoRunbooks { paths: Vec<PathBuf> },
 
-    #[error("`{id}` is neither a file nor a runbook of the catalog `{}`", catalog.display())]
+    #[error("`{id}` is neither a file nor a runbook of the catalog `{}`{}", catalog.display(), crate::complete::did_you_mean(crate::complete::suggestion(id, catalog)))]
     UnknownRunbook { id: String, catalog: PathBuf },
 
     #[error("`{}` is not a valid runbook ({count} error{}); run `runbook lint {}` for details", path.display(), if *count == 1 { "" } else { "s" }, path.display())]

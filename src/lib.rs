@@ -8,6 +8,7 @@ pub mod alert;
 pub mod cli;
 pub mod color;
 pub mod commands;
+pub mod complete;
 mod error;
 pub mod execute;
 pub mod files;
@@ -62,32 +63,54 @@ pub fn run(cli: Cli) -> ExitStatus {
             key: args.key,
             yes: args.yes,
         }),
-        Command::Lint(args) => commands::lint::lint_checked(
-            &args.paths,
-            args.format,
-            args.deny_warnings,
-            catalog,
-            args.require_tests,
-        ),
+        Command::Lint(args) => {
+            to_output(args.format, args.output, cli::LintFormat::Human, |format| {
+                commands::lint::lint_checked(
+                    &args.paths,
+                    format,
+                    args.deny_warnings,
+                    catalog,
+                    args.require_tests,
+                )
+            })
+        }
         Command::Render(args) => match (args.out, args.runbook) {
             (Some(out), _) => commands::render::site(&out, catalog),
-            (None, Some(runbook)) => commands::render::render(&runbook, args.format, catalog),
+            (None, Some(runbook)) => {
+                to_output(args.format, args.output, cli::RenderFormat::Md, |format| {
+                    commands::render::render(&runbook, format, catalog)
+                })
+            }
             (None, None) => unreachable!("clap requires RUNBOOK without --out"),
         },
         Command::List(args) => commands::list::list(&args.path, args.format),
-        Command::Triage(args) => commands::triage::triage(
-            args.alert.as_deref(),
-            args.path.as_deref(),
+        Command::Triage(args) => to_output(
             args.format,
-            catalog,
+            args.output,
+            cli::TriageFormat::Text,
+            |format| {
+                commands::triage::triage(
+                    args.alert.as_deref(),
+                    args.path.as_deref(),
+                    format,
+                    catalog,
+                )
+            },
         ),
-        Command::Status(args) => commands::status::status(commands::status::StatusSettings {
-            path: args.path,
-            format: args.format,
-            output: args.output,
-            parallel: args.parallel as usize,
-            ssh_config: args.ssh_config,
-            catalog,
+        Command::Status(args) => commands::output::format(
+            args.format,
+            args.output.as_deref(),
+            cli::StatusFormat::Table,
+        )
+        .and_then(|format| {
+            commands::status::status(commands::status::StatusSettings {
+                path: args.path,
+                format,
+                output: args.output,
+                parallel: args.parallel as usize,
+                ssh_config: args.ssh_config,
+                catalog,
+            })
         }),
         Command::New(args) => commands::new::new(&args.id, &args.path),
         Command::Timeline(args) => match (args.action, args.file) {
@@ -99,7 +122,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                 _,
             ) => commands::timeline::verify(&file, allowed_signers.as_deref()),
             (None, Some(file)) if args.follow => commands::timeline::follow(&file),
-            (None, Some(file)) => commands::timeline::show(&file, args.format),
+            (None, Some(file)) => to_output(
+                args.format,
+                args.output,
+                cli::TimelineFormat::Text,
+                |format| commands::timeline::show(&file, format),
+            ),
             (None, None) => unreachable!("clap requires FILE without a subcommand"),
         },
         Command::Test(args) => commands::test::test(&commands::test::TestSettings {
@@ -130,11 +158,31 @@ pub fn run(cli: Cli) -> ExitStatus {
             format: args.format,
         }),
         Command::Completions(args) => commands::completions(args.shell),
+        Command::Man(args) => commands::man::man(&args.subcommand, args.out.as_deref()),
     };
     result.unwrap_or_else(|error| {
         report_error(&error);
         error.exit_status()
     })
+}
+
+/// Runs a command whose stdout goes to `output` when it is given (`-o/--output FILE`), in
+/// the format `--format` names, else the file's extension, else `default`. The file is
+/// written only when the command did not fail outright (lint findings still write it).
+fn to_output<F: clap::ValueEnum + Copy>(
+    format: Option<F>,
+    output: Option<std::path::PathBuf>,
+    default: F,
+    command: impl FnOnce(F) -> Result<ExitStatus, Error>,
+) -> Result<ExitStatus, Error> {
+    let format = commands::output::format(format, output.as_deref(), default)?;
+    let Some(path) = output else {
+        return command(format);
+    };
+    commands::output::capture();
+    let result = command(format);
+    commands::output::finish(&path, result.is_ok())?;
+    result
 }
 
 /// Today's date, or `RUNBOOK_TODAY` (`YYYY-MM-DD`) when set, so that review ages in CI

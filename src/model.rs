@@ -106,6 +106,7 @@ pub type Template = Sp<String>;
 )]
 pub struct Runbook {
     /// Format version of this file; must be 1.
+    #[schemars(extend("const" = 1))]
     pub runbook: Sp<u32>,
     /// What this runbook restores, in a few words.
     pub title: Sp<String>,
@@ -116,6 +117,7 @@ pub struct Runbook {
     pub owner: Sp<String>,
     /// Date of the last review, `YYYY-MM-DD`; lint warns when it is older than 180 days.
     #[schemars(with = "String", extend("format" = "date"))]
+    #[schemars(extend("pattern" = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
     pub reviewed: Sp<String>,
     /// Default priority of an incident handled with this runbook, P1 (most urgent) to P5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +132,7 @@ pub struct Runbook {
     pub links: Vec<Sp<Link>>,
     /// Values asked at start unless given with `--set NAME=VALUE`.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub inputs: IndexMap<Sp<String>, Sp<Input>>,
     /// Named groups of SSH destinations, as `ssh` itself accepts them.
     #[serde(default)]
@@ -138,6 +141,7 @@ pub struct Runbook {
     #[serde(default)]
     pub health: Vec<Sp<Command>>,
     /// The procedure; run in order unless `next` says otherwise.
+    #[schemars(extend("minItems" = 1))]
     pub steps: Vec<Sp<Step>>,
     /// Settings every command of this runbook takes unless it says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +270,12 @@ pub enum Priority {
 /// What a runbook covers.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// At least one service, or the alerts it answers (`empty-list`). In `allOf`: the loader's
+// shape walk reads a top-level `anyOf` as alternative shapes.
+#[schemars(extend("allOf" = [{"anyOf": [
+    {"required": ["services"], "properties": {"services": {"minItems": 1}}},
+    {"required": ["alerts"], "properties": {"alerts": {"minItems": 1}}}
+]}]))]
 pub struct Scope {
     /// The services this runbook is for; at least one, unless `alerts` says which alerts
     /// it answers.
@@ -559,8 +569,32 @@ impl Input {
 /// is present (none: a manual step); lint makes sure there is at most one.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// One kind per step (`two-kinds`), instructions on a manual step, `checklist` on a manual step
+// only, `with` only beside `uses`. In `allOf`, which the loader's shape walk leaves to lint.
+#[schemars(extend("allOf" = [
+    {"not": {"required": ["check", "action"]}},
+    {"not": {"required": ["check", "ask"]}},
+    {"not": {"required": ["check", "wait"]}},
+    {"not": {"required": ["check", "uses"]}},
+    {"not": {"required": ["action", "ask"]}},
+    {"not": {"required": ["action", "wait"]}},
+    {"not": {"required": ["action", "uses"]}},
+    {"not": {"required": ["ask", "wait"]}},
+    {"not": {"required": ["ask", "uses"]}},
+    {"not": {"required": ["wait", "uses"]}},
+    {"anyOf": [
+        {"required": ["instructions"]}, {"required": ["check"]}, {"required": ["action"]},
+        {"required": ["ask"]}, {"required": ["wait"]}, {"required": ["uses"]}
+    ]},
+    {"if": {"required": ["checklist"]}, "then": {"not": {"anyOf": [
+        {"required": ["check"]}, {"required": ["action"]}, {"required": ["ask"]},
+        {"required": ["wait"]}, {"required": ["uses"]}
+    ]}}},
+    {"if": {"required": ["with"]}, "then": {"required": ["uses"]}}
+]))]
 pub struct Step {
     /// Unique within the runbook: lowercase letters, digits and `-`.
+    #[schemars(extend("pattern" = "^[a-z0-9][a-z0-9-]*$", "not" = {"const": "end"}))]
     pub id: Sp<String>,
     /// Short name shown in the step header.
     pub name: Sp<String>,
@@ -593,6 +627,7 @@ pub struct Step {
     pub next: Option<Sp<String>>,
     /// Longest time one command of this step may take (default `60s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub timeout: Option<Sp<String>>,
     /// What to do when the step fails: `ask` (default when interactive), `stop`, `continue`,
     /// or a step id to go to.
@@ -688,6 +723,15 @@ impl Step {
 /// that belong to one of them only (`confirm`, `canary`, `name`…) are checked by lint.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Exactly one of `run` and `http` (`command-shape`); `irreversible` never beside a
+// `rollback`; `interactive` never with `capture` or `for_each`.
+#[schemars(extend("allOf" = [
+    {"anyOf": [{"required": ["run"]}, {"required": ["http"]}]},
+    {"not": {"required": ["run", "http"]}},
+    {"not": {"required": ["irreversible", "rollback"]}},
+    {"not": {"required": ["interactive", "capture"]}},
+    {"not": {"required": ["interactive", "for_each"]}}
+]))]
 pub struct Command {
     /// Health checks only: what this check verifies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -737,6 +781,7 @@ pub struct Command {
     pub irreversible: Option<Sp<String>>,
     /// Health checks only: longest time the check may take (default `60s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub timeout: Option<Sp<String>>,
     /// Health checks only: a failure shows orange, not red.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -851,6 +896,10 @@ impl JsonSchema for CaptureWord {
 /// A value found in the output: by JSONPath or by regex (exactly one of them).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    {"anyOf": [{"required": ["json"]}, {"required": ["regex"]}]},
+    {"not": {"required": ["json", "regex"]}}
+]))]
 pub struct CaptureFind {
     /// A JSONPath (RFC 9535) over stdout (or the body) parsed as JSON: `$.spec.replicas`.
     /// The value keeps its JSON type; a query that can select several nodes (`*`, `..`,
@@ -966,6 +1015,7 @@ pub struct Http {
     pub body_matches: Option<Sp<String>>,
     /// Longest time the request may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub timeout: Option<Sp<String>>,
 }
 
@@ -1069,6 +1119,12 @@ impl<'de> Deserialize<'de> for Confirm {
 /// A decision: a menu of choices, or free text.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// A menu (`choices`, at least one) or free text (`input`), not both.
+#[schemars(extend("allOf" = [
+    {"anyOf": [{"required": ["choices"]}, {"required": ["input"]}]},
+    {"not": {"required": ["choices", "input"]}},
+    {"properties": {"choices": {"minItems": 1}}}
+]))]
 pub struct Ask {
     /// The question; a template.
     pub question: Template,
@@ -1094,18 +1150,28 @@ pub struct Choice {
 /// Repeats a check until it passes, or pauses for a while (`for`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// `until` (with `every`, `timeout`) or `for`, not both.
+#[schemars(extend("allOf" = [
+    {"anyOf": [{"required": ["until"]}, {"required": ["for"]}]},
+    {"not": {"required": ["until", "for"]}},
+    {"not": {"required": ["for", "every"]}},
+    {"not": {"required": ["for", "timeout"]}}
+]))]
 pub struct Wait {
     /// The check to repeat; a wait has either `until` or `for`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<Sp<Command>>,
     /// A pause of this long, with a countdown and no check (`30s`, `5m`).
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub pause: Option<Sp<String>>,
     /// Time between two tries (default `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub every: Option<Sp<String>>,
     /// When to give up (default `10m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^\s*([0-9]+(ms|s|m|h)\s*)+$"))]
     pub timeout: Option<Sp<String>>,
 }
 

@@ -76,7 +76,28 @@ pub fn schema() -> Value {
     if let Some(defs) = schema["$defs"].as_object_mut() {
         defs.remove("Command");
     }
+    add_markdown_descriptions(&mut schema);
     schema
+}
+
+/// `markdownDescription` beside every `description`: VS Code's YAML extension shows it on
+/// hover with the backticks and links drawn (the descriptions are Markdown already).
+fn add_markdown_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                add_markdown_descriptions(child);
+            }
+            if let Some(Value::String(text)) = map.get("description")
+                && !map.contains_key("markdownDescription")
+            {
+                let text = text.clone();
+                map.insert("markdownDescription".into(), Value::String(text));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_markdown_descriptions),
+        _ => {}
+    }
 }
 
 /// Points every reference to `Command` inside `value` at `name`.

@@ -42,8 +42,15 @@ pub fn lint_checked(
     }
     let text = match format {
         LintFormat::Human => lint::report::human(&report, true),
-        LintFormat::Github => lint::report::github(&report),
+        LintFormat::Github => {
+            lint::report::append_step_summary(&lint::report::github_summary(
+                &report,
+                "runbook lint",
+            ));
+            lint::report::github(&report)
+        }
         LintFormat::Json => lint::report::json(&report),
+        LintFormat::Sarif => lint::report::sarif(&report),
     };
     write_stdout(&text)?;
     let failed =

@@ -5,7 +5,9 @@ pub mod changes;
 pub mod incidents;
 pub mod lint;
 pub mod list;
+pub mod man;
 pub mod new;
+pub mod output;
 pub mod render;
 pub mod status;
 pub mod test;
@@ -35,6 +37,9 @@ pub fn completions(shell: clap_complete::Shell) -> Result<ExitStatus, Error> {
 
 /// Writes to stdout; a closed pipe (`runbook list | head`) is not an error worth a message.
 pub(crate) fn write_stdout(text: &str) -> Result<(), Error> {
+    if output::captured(text) {
+        return Ok(());
+    }
     let mut stdout = anstream::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

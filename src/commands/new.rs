@@ -19,7 +19,11 @@ pub fn new(id: &str, catalog: &Path) -> Result<ExitStatus, Error> {
     }
     let service = id.split('/').next().unwrap_or(id);
     let today = crate::today()?;
-    let text = starter(id, service, &today.to_string());
+    let text = format!(
+        "# yaml-language-server: $schema={}\n{}",
+        schema_reference(&path),
+        starter(id, service, &today.to_string())
+    );
     // Created new, never through a link: a file appearing meanwhile is never overwritten.
     let write = crate::files::create_new(&path, crate::files::SHARED)
         .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
@@ -34,6 +38,38 @@ pub fn new(id: &str, catalog: &Path) -> Result<ExitStatus, Error> {
         path.display()
     ))?;
     Ok(ExitStatus::Success)
+}
+
+/// Where editors find the JSON Schema, for the first line of a runbook at `file`: the
+/// `schemas/runbook.schema.json` of the nearest folder above it that has one, relative to the
+/// file (as the shipped runbooks have it); else the schema in the repository of this tool.
+pub fn schema_reference(file: &Path) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let folder = absolute(&crate::files::folder_of(file));
+    for dir in folder.ancestors() {
+        let schema = dir.join("schemas").join("runbook.schema.json");
+        if schema.is_file() {
+            let up = folder
+                .strip_prefix(dir)
+                .map_or(0, |below| below.components().count());
+            let mut reference = "../".repeat(up);
+            reference.push_str("schemas/runbook.schema.json");
+            return reference;
+        }
+    }
+    schema_url()
+}
+
+/// The committed schema in the repository named in Cargo.toml, as a raw file an editor can
+/// fetch (a GitHub page URL would give it HTML).
+fn schema_url() -> String {
+    let repository = env!("CARGO_PKG_REPOSITORY").trim_end_matches('/');
+    match repository.strip_prefix("https://github.com/") {
+        Some(owner_repo) => format!(
+            "https://raw.githubusercontent.com/{owner_repo}/main/schemas/runbook.schema.json"
+        ),
+        None => format!("{repository}/schemas/runbook.schema.json"),
+    }
 }
 
 fn validate_id(id: &str) -> Result<(), Error> {

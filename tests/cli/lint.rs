@@ -303,7 +303,7 @@ fn github_format_annotates_the_pull_request() {
     let first = stdout.lines().next().unwrap();
     assert!(
         first.starts_with(&format!(
-            "::warning file={},line=26,col=7,title=no-rollback::action `second` has no `rollback`",
+            "::warning file={},line=26,endLine=26,col=7,endColumn=9,title=no-rollback::action `second` has no `rollback`",
             path.display()
         )),
         "{first}"
@@ -363,4 +363,167 @@ fn unreadable_input_never_panics() {
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["files"], 6);
     assert_eq!(json["errors"], 6, "one error per broken file: {stdout}");
+}
+
+/// `--format sarif` is SARIF 2.1.0: every finding of the lint fixtures (all rules, a file
+/// that does not load, wide characters) validates against the standard's own JSON Schema
+/// (OASIS, vendored in tests/fixtures/sarif), rules carry their metadata, and results point
+/// at file, line and the columns of the word the text format underlines.
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("sarif/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let (code, stdout, stderr) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .args(["lint", "--format", "sarif", "--catalog"])
+            .arg(fixture("catalog"))
+            .arg("tests/fixtures/lint"),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let log: Value = serde_json::from_str(&stdout).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0: {errors:#?}");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.len() > 30, "every rule is described");
+    for rule in rules {
+        for key in [
+            "id",
+            "shortDescription",
+            "help",
+            "helpUri",
+            "defaultConfiguration",
+        ] {
+            assert!(!rule[key].is_null(), "rule without `{key}`: {rule}");
+        }
+    }
+    let results = run["results"].as_array().unwrap();
+    let (json_code, json_out, _) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .args(["lint", "--format", "json", "--catalog"])
+            .arg(fixture("catalog"))
+            .arg("tests/fixtures/lint"),
+    );
+    assert_eq!(json_code, 1);
+    let json: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(results.len(), json["diagnostics"].as_array().unwrap().len());
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"], "{result}");
+    }
+    let no_rollback = results
+        .iter()
+        .find(|r| r["ruleId"] == "no-rollback")
+        .unwrap();
+    let location = &no_rollback["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "tests/fixtures/lint/no-rollback.yaml"
+    );
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+    let region = &location["region"];
+    assert_eq!(
+        (
+            &region["startLine"],
+            &region["startColumn"],
+            &region["endColumn"]
+        ),
+        (&Value::from(26), &Value::from(7), &Value::from(10)),
+        "`run` at 26:7 is columns 7 to 10 (exclusive): {region}"
+    );
+    assert_eq!(no_rollback["level"], "warning");
+}
+
+/// `runbook test --format sarif` is refused with one message: SARIF is lint's.
+#[test]
+fn sarif_is_for_lint_only() {
+    let (code, stdout, stderr) = output(runbook().args(["test", "--format", "sarif", "runbooks"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains("SARIF is for `runbook lint`"), "{stderr}");
+}
+
+/// With `$GITHUB_STEP_SUMMARY` set, `--format github` appends a Markdown summary: a table of
+/// findings per file and every finding (GitHub shows only ten annotations of a kind).
+#[test]
+fn github_format_writes_a_job_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let (code, stdout, _) = output(
+        runbook()
+            .env("RUNBOOK_TODAY", "2026-11-21")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(["lint", "--format", "github", "--catalog"])
+            .arg(fixture("catalog"))
+            .arg("tests/fixtures/lint"),
+    );
+    assert_eq!(code, 1);
+    let annotations = stdout.lines().filter(|l| l.starts_with("::")).count();
+    assert!(annotations > 10, "{annotations} annotations");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.starts_with("earlier step\n### runbook lint\n"),
+        "appended: {text}"
+    );
+    assert!(text.contains("| File | Errors | Warnings |"), "{text}");
+    assert!(
+        text.contains("| `tests/fixtures/lint/no-rollback.yaml` | 0 | 1 |"),
+        "{text}"
+    );
+    let rows = text
+        .lines()
+        .filter(|l| l.starts_with("| `tests/fixtures/lint/") && l.contains(".yaml:"))
+        .count();
+    assert_eq!(rows, annotations, "every finding is in the summary");
+    // Without the variable nothing is written anywhere.
+    let (_, stdout_again, _) = output(
+        runbook()
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .args(["lint", "--format", "github"])
+            .arg(fixture("lint/no-rollback.yaml")),
+    );
+    assert!(stdout_again.starts_with("::warning"));
+}
+
+/// The default format is `text` everywhere; `human` still works.
+#[test]
+fn text_is_the_default_format_and_human_its_old_name() {
+    let path = fixture("lint/no-rollback.yaml");
+    let (_, text, _) = output(runbook().args(["lint", "--format", "text"]).arg(&path));
+    let (_, human, _) = output(runbook().args(["lint", "--format", "human"]).arg(&path));
+    let (_, default, _) = output(runbook().arg("lint").arg(&path));
+    assert_eq!(text, human);
+    assert_eq!(text, default);
+    assert!(text.contains("no-rollback"), "{text}");
+}
+
+/// `runbook test --format github` appends a table of every test to `$GITHUB_STEP_SUMMARY`.
+#[test]
+fn test_github_format_writes_a_job_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let (code, stdout, stderr) = output(runbook().env("GITHUB_STEP_SUMMARY", &summary).args([
+        "test",
+        "--format",
+        "github",
+        "runbooks/demo",
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("### runbook test\n"), "{text}");
+    assert!(text.contains("| Test | Where | Result |"), "{text}");
+    assert!(
+        text.contains("| `runbooks/demo/local-demo.test.yaml:"),
+        "{text}"
+    );
+    assert!(text.contains("✔ passed"), "{text}");
 }

@@ -45,3 +45,38 @@ fn a_bad_id_is_refused() {
     );
     assert!(!dir.path().join("escape.yaml").exists());
 }
+
+/// The first line points editors at the schema: the catalog's own `schemas/` relative to
+/// the new file when the project has one (as the shipped runbooks do), else the schema in
+/// the tool's repository.
+#[test]
+fn the_starter_points_editors_at_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(runbook_in(dir.path()).args(["new", "payments/refunds-stuck"]));
+    assert_eq!(code, 0, "{stderr}");
+    let text =
+        std::fs::read_to_string(dir.path().join("runbooks/payments/refunds-stuck.yaml")).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/runbook-dev/runbook/main/schemas/runbook.schema.json"
+    );
+
+    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+    std::fs::write(dir.path().join("schemas/runbook.schema.json"), "{}").unwrap();
+    let (code, _, stderr) = output(runbook_in(dir.path()).args(["new", "web/slow"]));
+    assert_eq!(code, 0, "{stderr}");
+    let file = dir.path().join("runbooks/web/slow.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let first = text.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "# yaml-language-server: $schema=../../schemas/runbook.schema.json"
+    );
+    let reference = first.rsplit('=').next().unwrap();
+    assert!(
+        file.parent().unwrap().join(reference).is_file(),
+        "{reference} resolves"
+    );
+    let (code, stdout, _) = output(runbook_in(dir.path()).args(["lint", "--deny-warnings"]));
+    assert_eq!(code, 0, "{stdout}");
+}

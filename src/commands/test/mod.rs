@@ -38,6 +38,14 @@ struct Suite {
 }
 
 pub fn test(settings: &TestSettings) -> Result<ExitStatus, Error> {
+    if settings.format == LintFormat::Sarif {
+        return Err(Error::InvalidFlag {
+            flag: "--format",
+            value: "sarif".into(),
+            reason: "SARIF is for `runbook lint`; `runbook test` prints text, github or json"
+                .into(),
+        });
+    }
     let files = test_files(&settings.paths)?;
     if files.is_empty() {
         return Err(Error::InvalidFlag {
@@ -69,8 +77,11 @@ pub fn test(settings: &TestSettings) -> Result<ExitStatus, Error> {
     let verdicts = run_all(&suites)?;
     let text = match settings.format {
         LintFormat::Human => report::human(&verdicts),
-        LintFormat::Github => report::github(&verdicts),
-        LintFormat::Json => report::json(&verdicts),
+        LintFormat::Github => {
+            crate::lint::report::append_step_summary(&report::github_summary(&verdicts));
+            report::github(&verdicts)
+        }
+        LintFormat::Json | LintFormat::Sarif => report::json(&verdicts),
     };
     super::write_stdout(&text)?;
     Ok(if verdicts.iter().all(Verdict::passed) {

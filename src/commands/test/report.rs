@@ -93,6 +93,35 @@ pub fn github(verdicts: &[Verdict]) -> String {
     out
 }
 
+/// A Markdown job summary for `$GITHUB_STEP_SUMMARY`: a row per test, failures first, with
+/// why each failed (GitHub shows only ten annotations of a kind per step).
+pub fn github_summary(verdicts: &[Verdict]) -> String {
+    use crate::lint::report::markdown_cell;
+    let mut out = format!("### runbook test\n\n{}\n", summary(verdicts));
+    if verdicts.is_empty() {
+        return out;
+    }
+    out.push_str("\n| Test | Where | Result |\n|---|---|---|\n");
+    let (failed, passed): (Vec<&Verdict>, Vec<&Verdict>) =
+        verdicts.iter().partition(|v| !v.passed());
+    for verdict in failed.into_iter().chain(passed) {
+        let result = if verdict.passed() {
+            "✔ passed".to_string()
+        } else {
+            format!("✘ {}", verdict.problems.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}:{}` | {} |",
+            markdown_cell(&verdict.name),
+            markdown_cell(&verdict.file.display().to_string()).replace('`', "'"),
+            verdict.pos,
+            markdown_cell(&result),
+        );
+    }
+    out
+}
+
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
