@@ -74,6 +74,64 @@ where
     FanOut { not_started }
 }
 
+/// Runs the jobs as tasks on `runtime` instead of threads, at most `parallel` at once:
+/// `start(index, job)` makes a job's task (called on this thread just before it is spawned),
+/// and `on_done(index, result)` is called on this thread for each finished job and says
+/// whether it failed. A host in flight costs a task, not a thread: what lets a fan-out over
+/// a thousand SSH hosts stay small. A job starts only once the results before it are judged,
+/// so `max_failures` is exact, as with [`run_all`].
+pub fn run_all_tasks<J, R, F>(
+    runtime: &tokio::runtime::Runtime,
+    jobs: &[J],
+    parallel: usize,
+    max_failures: Option<usize>,
+    mut start: impl FnMut(usize, &J) -> F,
+    mut on_done: impl FnMut(usize, R) -> bool,
+) -> FanOut
+where
+    F: std::future::Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let total = jobs.len();
+    if total == 0 {
+        return FanOut::default();
+    }
+    let workers = crate::execute::transport::fleet::parallel_cap(parallel).clamp(1, total);
+    let mut next = 0;
+    let mut failures = 0;
+    let mut stopped = false;
+    runtime.block_on(async {
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while !stopped && next < total && running.len() < workers {
+                let task = start(next, &jobs[next]);
+                let index = next;
+                running.spawn(async move { (index, task.await) });
+                next += 1;
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            // A task that panicked: its host is lost, the others go on (as a worker thread's
+            // panic would end the scope, this is the same bug, shown at the end).
+            let (index, result) = match done {
+                Ok(done) => done,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(_) => continue,
+            };
+            if on_done(index, result) {
+                failures += 1;
+                if max_failures.is_some_and(|max| failures >= max) {
+                    stopped = true;
+                }
+            }
+        }
+    });
+    FanOut {
+        not_started: (next..total).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
