@@ -263,3 +263,59 @@ fn sigterm_while_masters_start_leaves_no_ssh_process_behind() {
     }
     drop(hole);
 }
+
+/// The threads of process `pid` now.
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
+}
+
+/// A fan-out over SSH drives its hosts as tasks, not a thread per host in flight: with 24
+/// hosts running a command at once, runbook has far fewer than 24 threads.
+#[test]
+fn hosts_in_flight_over_ssh_cost_no_thread_each() {
+    let Some(_) = sshd_or_skip() else { return };
+    let hosts = 24;
+    let sshd = Sshd::start(hosts);
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    std::fs::create_dir(&started).unwrap();
+    let names: Vec<String> = (1..=hosts).map(|n| format!("web-{n}")).collect();
+    let path = runbook(
+        dir.path(),
+        "wide",
+        &format!(
+            "hosts:\n  web: [{}]\nsteps:\n  - id: wide\n    name: Every host at once\n    \
+             check:\n      run: \"touch {}/$$; sleep 3\"\n      on: web\n      parallel: {hosts}\n",
+            names.join(", "),
+            started.display()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("run")
+        .arg(&path)
+        .arg("--ssh-config")
+        .arg(sshd.config())
+        .arg("--timeline")
+        .arg(dir.path().join("t.jsonl"))
+        .arg("--yes")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    // Every host's command is running.
+    while std::fs::read_dir(&started).unwrap().count() < hosts {
+        assert!(child.try_wait().unwrap().is_none(), "runbook ended early");
+        assert!(Instant::now() < until, "the commands never all started");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let threads = threads_of(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        threads < hosts / 2,
+        "{threads} threads for {hosts} hosts in flight"
+    );
+}
