@@ -100,6 +100,20 @@ where
     let mut next = 0;
     let mut failures = 0;
     let mut stopped = false;
+    if workers == 1 {
+        // One at a time: each job on this thread, no hand-over to a worker and back.
+        while !stopped && next < total {
+            let result = runtime.block_on(start(next, &jobs[next]));
+            if on_done(next, result) {
+                failures += 1;
+                stopped = max_failures.is_some_and(|max| failures >= max);
+            }
+            next += 1;
+        }
+        return FanOut {
+            not_started: (next..total).collect(),
+        };
+    }
     runtime.block_on(async {
         let mut running = tokio::task::JoinSet::new();
         loop {
@@ -112,8 +126,7 @@ where
             let Some(done) = running.join_next().await else {
                 break;
             };
-            // A task that panicked: its host is lost, the others go on (as a worker thread's
-            // panic would end the scope, this is the same bug, shown at the end).
+            // A task that panicked: the panic goes on here, as a worker thread's does.
             let (index, result) = match done {
                 Ok(done) => done,
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
@@ -176,6 +189,70 @@ mod tests {
             |_, ()| false,
         );
         assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn tasks_run_every_job_once_at_most_parallel_at_once() {
+        let running = std::sync::Arc::new(AtomicUsize::new(0));
+        let peak = std::sync::Arc::new(AtomicUsize::new(0));
+        let mut seen = Vec::new();
+        let out = run_all_tasks(
+            &runtime(),
+            &(0..12).collect::<Vec<i32>>(),
+            3,
+            None,
+            |_, &n| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    n * 2
+                }
+            },
+            |i, r| {
+                seen.push((i, r));
+                false
+            },
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            (0..12).map(|i| (i as usize, i * 2)).collect::<Vec<_>>()
+        );
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert!(out.not_started.is_empty());
+    }
+
+    #[test]
+    fn tasks_stop_starting_after_max_failures() {
+        for parallel in [1, 2] {
+            // Every job fails: after the second failure nothing new starts (with two at
+            // once, the third had started when the first failure was judged, as with
+            // threads).
+            let out = run_all_tasks(
+                &runtime(),
+                &(0..6).collect::<Vec<i32>>(),
+                parallel,
+                Some(2),
+                |_, _| async {},
+                |_, ()| true,
+            );
+            assert_eq!(
+                out.not_started,
+                (parallel + 1..6).collect::<Vec<_>>(),
+                "{parallel}"
+            );
+        }
     }
 
     #[test]

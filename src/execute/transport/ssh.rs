@@ -5,8 +5,10 @@
 //! with a private ControlPath directory, the only `ssh` process of the host for the whole run.
 //! Every command then goes over that master through native multiplexing (the `openssh`
 //! crate's `native-mux`): the ControlMaster protocol spoken directly on the control socket,
-//! with no client process per command. The crate is asynchronous; a small tokio runtime lives
-//! inside the [`SshSession`] and each command blocks on it, so the engine stays synchronous.
+//! with no client process per command. The crate is asynchronous; one small tokio runtime
+//! lives inside the [`SshSession`] for all its hosts: a single command blocks on it, so the
+//! engine stays synchronous, and a fan-out runs its hosts as tasks on it
+//! ([`Ssh::run_task`]), so a thousand hosts in flight cost a thousand tasks, not threads.
 //! Host keys are checked as ssh checks them: no option here switches that off, and with
 //! `BatchMode` an unknown host key fails instead of prompting (`known_hosts` is never written
 //! on the user's behalf).
