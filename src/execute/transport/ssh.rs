@@ -778,12 +778,8 @@ fn alias_key(destination: &str) -> String {
 impl Ssh {
     /// [`Target::run`] as a task of its own, for a fan-out that drives its hosts on the
     /// session's runtime ([`SshSession::runtime`]) instead of a thread per host.
-    pub fn run_task(
-        self,
-        command: ShellCommand,
-        interrupt: Interrupt,
-    ) -> impl std::future::Future<Output = CommandOutput> + Send + 'static {
-        async move { self.run_async(&command, &interrupt).await }
+    pub async fn run_task(self, command: ShellCommand, interrupt: Interrupt) -> CommandOutput {
+        self.run_async(&command, &interrupt).await
     }
 }
 
