@@ -665,16 +665,26 @@ impl Ssh {
     }
 }
 
-/// Reads a stream to its end (keeping at most [`MAX_OUTPUT`]).
+/// Reads a stream to its end (keeping at most [`MAX_OUTPUT`]). Straight into `kept`, which
+/// grows with what comes: no fixed buffer in each host's task (a thousand hosts in flight
+/// would hold a thousand of them).
 async fn read_into(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
     let Some(mut stream) = stream else { return };
-    let mut buffer = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buffer).await {
-        if n == 0 {
-            break;
+    let mut past_limit = Vec::new();
+    loop {
+        let into = if kept.len() < MAX_OUTPUT {
+            &mut *kept
+        } else {
+            // Past the limit: read on (the remote side must not block), keep nothing.
+            past_limit.clear();
+            &mut past_limit
+        };
+        if into.capacity() - into.len() < 512 {
+            into.reserve(into.len().clamp(1024, 64 * 1024));
         }
-        if kept.len() < MAX_OUTPUT {
-            kept.extend_from_slice(&buffer[..n]);
+        match stream.read_buf(into).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }
