@@ -131,6 +131,15 @@ impl Interrupt {
     /// arrives while a question is on screen. Every event is already on disk, and
     /// `--resume` continues at that step.
     pub fn install() -> std::io::Result<Interrupt> {
+        // Once per process: a second set of signal threads would see the first one's flag
+        // and take the first signal for the second.
+        static INSTALLED: std::sync::Mutex<Option<Interrupt>> = std::sync::Mutex::new(None);
+        let mut installed = INSTALLED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(interrupt) = &*installed {
+            return Ok(interrupt.clone());
+        }
         let interrupt = Interrupt::default();
         // The signals arrive on a thread of their own (not in a handler), so that the hard
         // exit can first end the SSH masters and set-ups, which live in process groups of
@@ -160,6 +169,7 @@ impl Interrupt {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         });
+        *installed = Some(interrupt.clone());
         Ok(interrupt)
     }
 
