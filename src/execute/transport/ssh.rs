@@ -966,3 +966,24 @@ mod tests {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[cfg(test)]
+mod task_size {
+    use super::*;
+
+    /// A host in flight costs its task: the task's state is small, whatever the command is
+    /// waiting for (a thousand hosts hold a thousand of them).
+    #[test]
+    fn a_host_in_flight_is_a_small_task() {
+        let session = SshSession::new(None).unwrap();
+        let task = session.target("web-1").run_task(
+            ShellCommand::new("true", Duration::from_secs(1)),
+            Interrupt::default(),
+        );
+        let size = std::mem::size_of_val(&task);
+        drop(task);
+        session.close();
+        // 3.7 KB in a debug build; two fixed 8 KB read buffers made it over 20 KB.
+        assert!(size < 8192, "{size} bytes per host in flight");
+    }
+}
