@@ -19,7 +19,9 @@
 # an empty file bind-mounted over it: a heavy ~/.bashrc (pyenv init…) would be read by bash for
 # every remote command and measured instead of SSH. Needs: /usr/sbin/sshd, ssh, ssh-keygen,
 # python3 (venv for Ansible), unshare and mount (else the script says the ~/.bashrc is read).
-# RUNS (5) is the number of interleaved runs. Prints figures; asserts nothing.
+# RUNS (5) is the number of interleaved runs. BASE=path also measures that binary (an older
+# build) in every workload, interleaved with the others. WORKLOADS ("1 2 3 4") picks
+# workloads. Prints figures; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
@@ -233,11 +235,12 @@ if [[ -n "$ansible_why" ]]; then
 fi
 
 python3 - "$bin" "$tmp" "$RUNS" "$SCALES" "$STEP_HOSTS" "$BIG" \
-  "$ansible" "$ansible_why" "$bashrc_note" <<'PY'
+  "$ansible" "$ansible_why" "$bashrc_note" "${BASE:-}" "${WORKLOADS:-1 2 3 4}" <<'PY'
 import glob, os, shutil, statistics, subprocess, sys, tempfile, time
 
 (bin, tmp, runs, scales, step_hosts, big, ansible, ansible_why,
- bashrc_note) = sys.argv[1:10]
+ bashrc_note, base, workloads) = sys.argv[1:12]
+workloads = workloads.split()
 runs, step_hosts, big = int(runs), int(step_hosts), int(big)
 scales = [int(n) for n in scales.split()]
 cfg = os.path.join(tmp, "ssh_config")
@@ -287,7 +290,10 @@ def timed(name, argv, env=None, check=True):
     time.sleep(0.3)
     c1, s1 = client_cpu_ms(), server_cpu_ms()
     if check and done.returncode != 0:
+        failed = [line for line in done.stdout.decode(errors="replace").splitlines()
+                  if "✘" in line][:20]
         sys.exit(f"{name}: {' '.join(map(str, argv[:6]))} exited {done.returncode}:\n"
+                 + "\n".join(failed) + "\n"
                  f"{done.stdout.decode(errors='replace')[-1500:]}"
                  f"{done.stderr.decode(errors='replace')[-1500:]}")
     wall.setdefault(name, []).append(elapsed)
@@ -296,8 +302,8 @@ def timed(name, argv, env=None, check=True):
     client.setdefault(name, []).append(c1 - c0)
     return done
 
-def rb(name):
-    return [bin, "run", os.path.join(tmp, f"{name}.yaml"), "--ssh-config", cfg, "--yes",
+def rb(name, binary=None):
+    return [binary or bin, "run", os.path.join(tmp, f"{name}.yaml"), "--ssh-config", cfg, "--yes",
             "--timeline", os.path.join(tmp, f"{name}.{time.monotonic_ns()}.jsonl")]
 
 def xargs(hosts, rounds=1, command="uptime"):
@@ -310,17 +316,20 @@ def med(name, table=None):
 print(f"bench-fanout: {bashrc_note}; {runs} interleaved runs; medians", flush=True)
 
 # 1. Scale.
-print("\n=== 1. `uptime` on N hosts at once: runbook (one check) against xargs -P N ssh ===")
-print(f"{'hosts':>5} {'tool':10} {'wall ms':>8} {'CPU ms/host':>12} {'client':>8} {'server':>8}")
-for n in scales:
-    a, b = f"runbook@{n}", f"xargs@{n}"
+if "1" in workloads:
+    print("\n=== 1. `uptime` on N hosts at once: runbook (one check) against xargs -P N ssh ===")
+    print(f"{'hosts':>5} {'tool':10} {'wall ms':>8} {'CPU ms/host':>12} {'client':>8} {'server':>8}")
+for n in scales if "1" in workloads else []:
+    a, b, c = f"runbook@{n}", f"xargs@{n}", f"base@{n}"
     timed(a, rb(f"scale-{n}")); timed(b, xargs(n))  # warm-up
     for table in (wall, cpu, client, server):
         table.pop(a, None); table.pop(b, None)
     for _ in range(runs):
         timed(a, rb(f"scale-{n}"))
         timed(b, xargs(n))
-    for name in (a, b):
+        if base:
+            timed(c, rb(f"scale-{n}", base))
+    for name in (a, b) + ((c,) if base else ()):
         print(f"{n:>5} {name.split('@')[0]:10} {med(name):8.0f} {med(name, cpu) / n:12.1f} "
               f"{med(name, client) / n:8.1f} {med(name, server) / n:8.1f}")
     print(f"{'':>5} ratio runbook/xargs: wall {med(a) / med(b):.2f}x, CPU per host "
@@ -328,7 +337,8 @@ for n in scales:
           f"{med(a, client) / med(b, client):.2f}x", flush=True)
 
 # 2. Five steps on STEP_HOSTS hosts.
-print(f"\n=== 2. 5 check steps on {step_hosts} hosts ===")
+if "2" in workloads:
+    print(f"\n=== 2. 5 check steps on {step_hosts} hosts ===")
 def ansible_run(strategy):
     control = tempfile.mkdtemp(prefix="cp-", dir=tmp)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(tmp, "ansible.cfg"),
@@ -345,9 +355,13 @@ def ansible_run(strategy):
 
 contenders = [("runbook", lambda: timed("runbook", rb("steps"))),
               ("5 x xargs+ssh", lambda: timed("5 x xargs+ssh", xargs(step_hosts, 5)))]
+if base:
+    contenders += [("runbook base", lambda: timed("runbook base", rb("steps", base)))]
 if ansible:
     contenders += [("ansible linear", lambda: ansible_run("linear")),
                    ("ansible free", lambda: ansible_run("free"))]
+if "2" not in workloads:
+    contenders = []
 for _, go in contenders:
     go()
 for table in (wall, cpu, client, server):
@@ -360,45 +374,56 @@ for name, _ in contenders:
     print(f"{name:16} {med(name):8.0f} ms wall  CPU {med(name, cpu):7.0f} ms "
           f"(client {med(name, client):.0f}, server {med(name, server):.0f})")
 for name, _ in contenders[1:]:
-    print(f"{name} / runbook: {med(name) / med('runbook'):.2f}x"
+    print(f"{name} / runbook: {med(name) / med('runbook'):.2f}x wall, "
+          f"{med(name, cpu) / med('runbook', cpu):.2f}x CPU"
           + ("  (target >= 2.5x)" if name.startswith("ansible") else ""))
-if not ansible:
+if not ansible and contenders:
     print(f"ansible: SKIPPED — {ansible_why}")
 
 # 3. One more command over an open master.
-print("\n=== 3. One more command over an open master (web-1) ===")
-ctl = os.path.join(tmp, "ctl")
-subprocess.run(["ssh", "-F", cfg, "-o", "ControlMaster=yes", "-o", "ControlPersist=600",
-                "-S", ctl, "-f", "-N", "web-1"], check=True, stdin=null)
-for name, go in [("rb1", lambda: timed("rb1", rb("one-1"))),
-                 ("rb21", lambda: timed("rb21", rb("one-21"))),
-                 ("ssh -S", lambda: timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1",
-                                                     "true"]))]:
-    go()
-for table in (wall, cpu, client, server):
-    for name in ("rb1", "rb21", "ssh -S"):
-        table.pop(name, None)
-for _ in range(runs * 4):
-    timed("rb1", rb("one-1"))
-    timed("rb21", rb("one-21"))
-    timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1", "true"])
-subprocess.run(["ssh", "-S", ctl, "-O", "exit", "x"], stdout=null, stderr=null)
-step_wall = (med("rb21") - med("rb1")) / 20
-step_cpu = (med("rb21", cpu) - med("rb1", cpu)) / 20
-print(f"runbook, per extra step: {step_wall:.1f} ms wall, {step_cpu:.1f} ms CPU "
-      f"((21 steps - 1 step) / 20; 21 steps {med('rb21'):.0f} ms, 1 step {med('rb1'):.0f} ms)")
-print(f"ssh -S ctl web-1 true:   {med('ssh -S'):.1f} ms wall, {med('ssh -S', cpu):.1f} ms CPU")
-print(f"runbook / ssh -S: {step_wall / med('ssh -S'):.2f}x wall (target <= 0.6x)")
+if "3" in workloads:
+    print("\n=== 3. One more command over an open master (web-1) ===")
+    ctl = os.path.join(tmp, "ctl")
+    subprocess.run(["ssh", "-F", cfg, "-o", "ControlMaster=yes", "-o", "ControlPersist=600",
+                    "-S", ctl, "-f", "-N", "web-1"], check=True, stdin=null)
+    for name, go in [("rb1", lambda: timed("rb1", rb("one-1"))),
+                     ("rb21", lambda: timed("rb21", rb("one-21"))),
+                     ("ssh -S", lambda: timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1",
+                                                         "true"]))]:
+        go()
+    for table in (wall, cpu, client, server):
+        for name in ("rb1", "rb21", "ssh -S"):
+            table.pop(name, None)
+    for _ in range(runs * 4):
+        timed("rb1", rb("one-1"))
+        timed("rb21", rb("one-21"))
+        timed("ssh -S", ["ssh", "-F", cfg, "-S", ctl, "web-1", "true"])
+        if base:
+            timed("base1", rb("one-1", base))
+            timed("base21", rb("one-21", base))
+    subprocess.run(["ssh", "-S", ctl, "-O", "exit", "x"], stdout=null, stderr=null)
+    step_wall = (med("rb21") - med("rb1")) / 20
+    step_cpu = (med("rb21", cpu) - med("rb1", cpu)) / 20
+    print(f"runbook, per extra step: {step_wall:.1f} ms wall, {step_cpu:.1f} ms CPU "
+          f"((21 steps - 1 step) / 20; 21 steps {med('rb21'):.0f} ms, 1 step {med('rb1'):.0f} ms)")
+    if base:
+        print(f"base, per extra step:    {(med('base21') - med('base1')) / 20:.1f} ms wall, "
+              f"{(med('base21', cpu) - med('base1', cpu)) / 20:.1f} ms CPU")
+    print(f"ssh -S ctl web-1 true:   {med('ssh -S'):.1f} ms wall, {med('ssh -S', cpu):.1f} ms CPU")
+    print(f"runbook / ssh -S: {step_wall / med('ssh -S'):.2f}x wall (target <= 0.6x)")
 
 # 4. A big fleet.
-if big > 0:
+if big > 0 and "4" in workloads:
     print(f"\n=== 4. `uptime` on {big} hosts at once, runbook (real sshds) ===")
-    rss = os.path.join(tmp, "big.rss")
-    done = timed("big", ["/usr/bin/time", "-f", "%M", "-o", rss] + rb("big"), check=False)
-    text = done.stdout.decode(errors="replace")
-    print(f"exit {done.returncode}; wall {med('big') / 1000:.1f} s; CPU {med('big', cpu) / big:.1f} "
-          f"ms per host; peak RSS of runbook {int(open(rss).read().split()[-1]) / 1024:.1f} MB "
-          f"(target < 64 MB)")
-    if done.returncode != 0:
-        print(text[-1500:], done.stderr.decode(errors="replace")[-1500:])
+    for label, binary in [("runbook", bin)] + ([("base", base)] if base else []):
+        rss = os.path.join(tmp, "big.rss")
+        done = timed(label + "-big", ["/usr/bin/time", "-f", "%M", "-o", rss]
+                     + rb("big", binary), check=False)
+        text = done.stdout.decode(errors="replace")
+        name = label + "-big"
+        print(f"{label}: exit {done.returncode}; wall {med(name) / 1000:.1f} s; CPU "
+              f"{med(name, cpu) / big:.1f} ms per host; peak RSS of runbook "
+              f"{int(open(rss).read().split()[-1]) / 1024:.1f} MB (target < 64 MB)", flush=True)
+        if done.returncode != 0:
+            print(text[-1500:], done.stderr.decode(errors="replace")[-1500:])
 PY

@@ -444,3 +444,15 @@ fn commands_go_over_the_master_without_an_ssh_process_each() {
         "{args:?}"
     );
 }
+
+#[test]
+fn the_masters_close_as_many_at_once_as_the_widest_step_ran() {
+    let session = SshSession::new(None).unwrap();
+    assert_eq!(session.close_parallel(), 32, "the default before any step");
+    session.set_parallel(3);
+    assert_eq!(session.close_parallel(), 3);
+    session.set_parallel(7);
+    session.set_parallel(2);
+    assert_eq!(session.close_parallel(), 7);
+    session.close();
+}

@@ -74,6 +74,77 @@ where
     FanOut { not_started }
 }
 
+/// Runs the jobs as tasks on `runtime` instead of threads, at most `parallel` at once:
+/// `start(index, job)` makes a job's task (called on this thread just before it is spawned),
+/// and `on_done(index, result)` is called on this thread for each finished job and says
+/// whether it failed. A host in flight costs a task, not a thread: what lets a fan-out over
+/// a thousand SSH hosts stay small. A job starts only once the results before it are judged,
+/// so `max_failures` is exact, as with [`run_all`].
+pub fn run_all_tasks<J, R, F>(
+    runtime: &tokio::runtime::Runtime,
+    jobs: &[J],
+    parallel: usize,
+    max_failures: Option<usize>,
+    mut start: impl FnMut(usize, &J) -> F,
+    mut on_done: impl FnMut(usize, R) -> bool,
+) -> FanOut
+where
+    F: std::future::Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let total = jobs.len();
+    if total == 0 {
+        return FanOut::default();
+    }
+    let workers = crate::execute::transport::fleet::parallel_cap(parallel).clamp(1, total);
+    let mut next = 0;
+    let mut failures = 0;
+    let mut stopped = false;
+    if workers == 1 {
+        // One at a time: each job on this thread, no hand-over to a worker and back.
+        while !stopped && next < total {
+            let result = runtime.block_on(start(next, &jobs[next]));
+            if on_done(next, result) {
+                failures += 1;
+                stopped = max_failures.is_some_and(|max| failures >= max);
+            }
+            next += 1;
+        }
+        return FanOut {
+            not_started: (next..total).collect(),
+        };
+    }
+    runtime.block_on(async {
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while !stopped && next < total && running.len() < workers {
+                let task = start(next, &jobs[next]);
+                let index = next;
+                running.spawn(async move { (index, task.await) });
+                next += 1;
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            // A task that panicked: the panic goes on here, as a worker thread's does.
+            let (index, result) = match done {
+                Ok(done) => done,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(_) => continue,
+            };
+            if on_done(index, result) {
+                failures += 1;
+                if max_failures.is_some_and(|max| failures >= max) {
+                    stopped = true;
+                }
+            }
+        }
+    });
+    FanOut {
+        not_started: (next..total).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +189,70 @@ mod tests {
             |_, ()| false,
         );
         assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn tasks_run_every_job_once_at_most_parallel_at_once() {
+        let running = std::sync::Arc::new(AtomicUsize::new(0));
+        let peak = std::sync::Arc::new(AtomicUsize::new(0));
+        let mut seen = Vec::new();
+        let out = run_all_tasks(
+            &runtime(),
+            &(0..12).collect::<Vec<i32>>(),
+            3,
+            None,
+            |_, &n| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    n * 2
+                }
+            },
+            |i, r| {
+                seen.push((i, r));
+                false
+            },
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            (0..12).map(|i| (i as usize, i * 2)).collect::<Vec<_>>()
+        );
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert!(out.not_started.is_empty());
+    }
+
+    #[test]
+    fn tasks_stop_starting_after_max_failures() {
+        for parallel in [1, 2] {
+            // Every job fails: after the second failure nothing new starts (with two at
+            // once, the third had started when the first failure was judged, as with
+            // threads).
+            let out = run_all_tasks(
+                &runtime(),
+                &(0..6).collect::<Vec<i32>>(),
+                parallel,
+                Some(2),
+                |_, _| async {},
+                |_, ()| true,
+            );
+            assert_eq!(
+                out.not_started,
+                (parallel + 1..6).collect::<Vec<_>>(),
+                "{parallel}"
+            );
+        }
     }
 
     #[test]

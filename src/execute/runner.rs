@@ -868,6 +868,57 @@ impl Targets {
         }
     }
 
+    /// The SSH session, when every one of `jobs` is a shell command over SSH that runs for
+    /// real (not scripted): such a fan-out runs its hosts as tasks.
+    fn ssh_fleet(&self, jobs: &[Job]) -> Option<&SshSession> {
+        let all_ssh = jobs.iter().all(|job| {
+            matches!(job, Job::Shell { destination, .. }
+                if matches!(destination.place(), Destination::Ssh(_)))
+        });
+        match &self.ssh {
+            Some(Ok(ssh)) if all_ssh && self.scripted.is_none() => Some(ssh),
+            _ => None,
+        }
+    }
+
+    /// One SSH job as a task of its own (see [`Self::ssh_fleet`]).
+    fn ssh_task(
+        ssh: &SshSession,
+        job: &Job,
+        timeout: Duration,
+        interrupt: &Interrupt,
+    ) -> impl std::future::Future<Output = Output> + Send + use<> {
+        let task = match job {
+            Job::Shell {
+                destination,
+                script,
+                shell,
+                env,
+            } => match destination.place() {
+                Destination::Ssh(host) => Some(ssh.target(host).run_task(
+                    ShellCommand {
+                        script: script.clone(),
+                        timeout,
+                        shell: *shell,
+                        env: env.clone(),
+                    },
+                    interrupt.clone(),
+                )),
+                _ => None,
+            },
+            Job::Http { .. } => None,
+        };
+        async move {
+            Output::Shell(match task {
+                Some(task) => task.await,
+                None => CommandOutput {
+                    error: Some("not an SSH command".into()),
+                    ..CommandOutput::default()
+                },
+            })
+        }
+    }
+
     /// Closes the SSH master connections.
     pub fn close(&mut self) {
         if let Some(Ok(ssh)) = self.ssh.take() {
@@ -993,6 +1044,15 @@ impl Runner {
         step: &str,
     ) -> Result<Execution, Error> {
         self.targets.prepare(jobs);
+        if let Some(Ok(ssh)) = &self.targets.ssh
+            && jobs.iter().any(|job| {
+                matches!(job, Job::Shell { destination, .. }
+                    if matches!(destination.place(), Destination::Ssh(_)))
+            })
+        {
+            // The masters are closed at the end at most as many at once as a step ran.
+            ssh.set_parallel(limits.parallel);
+        }
         let (targets, interrupt) = (&self.targets, &self.interrupt);
         let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);
         // A fan-out shows a live line per running host; a single command a spinner.
@@ -1032,6 +1092,45 @@ impl Runner {
         let each_command = limits.each_command && plan.fan_out && plan.one_command().is_none();
         let mut runs: Vec<Option<HostRun>> = vec![None; jobs.len()];
         let mut error = None;
+        let mut judged = |index: usize, output: Output| {
+            let job = &jobs[index];
+            let failure = judge(&output).err();
+            // A passing `that` shows what it read, as a failing one does.
+            let read = if failure.is_none() {
+                reads(&output)
+            } else {
+                None
+            };
+            if error.is_none()
+                && let Err(e) = record(timeline, step, job, &output)
+            {
+                error = Some(e);
+            }
+            let print = || {
+                let shown = each_command.then(|| job.shown());
+                show(
+                    screen,
+                    plan.fan_out,
+                    job,
+                    shown.as_deref(),
+                    &output,
+                    failure.as_ref(),
+                    read.as_deref(),
+                );
+            };
+            match (&spinner, &hosts) {
+                (_, Some(hosts)) => hosts.print(print),
+                (Some(spinner), None) => spinner.suspend(print),
+                (None, None) => print(),
+            }
+            let failed = failure.is_some();
+            runs[index] = Some(HostRun {
+                host: job.host().to_string(),
+                output,
+                failure,
+            });
+            failed
+        };
         // A single command at a live terminal: its last lines under the spinner while it runs.
         let tap = spinner
             .as_ref()
@@ -1043,51 +1142,39 @@ impl Runner {
                 let stop = &stop;
                 scope.spawn(move || show_live_tail(running, tap, stop));
             }
-            let outcome = fanout::run_all(
-                jobs.to_vec(),
-                limits.parallel,
-                limits.max_failures,
-                run,
-                |index, output| {
-                    let job = &jobs[index];
-                    let failure = judge(&output).err();
-                    // A passing `that` shows what it read, as a failing one does.
-                    let read = if failure.is_none() {
-                        reads(&output)
-                    } else {
-                        None
-                    };
-                    if error.is_none()
-                        && let Err(e) = record(timeline, step, job, &output)
-                    {
-                        error = Some(e);
-                    }
-                    let print = || {
-                        let shown = each_command.then(|| job.shown());
-                        show(
-                            screen,
-                            plan.fan_out,
-                            job,
-                            shown.as_deref(),
-                            &output,
-                            failure.as_ref(),
-                            read.as_deref(),
-                        );
-                    };
-                    match (&spinner, &hosts) {
-                        (_, Some(hosts)) => hosts.print(print),
-                        (Some(spinner), None) => spinner.suspend(print),
-                        (None, None) => print(),
-                    }
-                    let failed = failure.is_some();
-                    runs[index] = Some(HostRun {
-                        host: job.host().to_string(),
-                        output,
-                        failure,
-                    });
-                    failed
-                },
-            );
+            let outcome = match self.targets.ssh_fleet(jobs) {
+                // Every job over SSH: each host a task on the SSH runtime, not a thread.
+                Some(ssh) => {
+                    let lines = std::cell::RefCell::new(vec![None; jobs.len()]);
+                    fanout::run_all_tasks(
+                        ssh.runtime(),
+                        jobs,
+                        limits.parallel,
+                        limits.max_failures,
+                        |index, job| {
+                            if let Some(hosts) = &hosts {
+                                lines.borrow_mut()[index] = Some(hosts.start(job.host()));
+                            }
+                            Targets::ssh_task(ssh, job, limits.timeout, interrupt)
+                        },
+                        |index, output| {
+                            if let (Some(hosts), Some(line)) =
+                                (&hosts, lines.borrow_mut()[index].take())
+                            {
+                                hosts.stop(line);
+                            }
+                            judged(index, output)
+                        },
+                    )
+                }
+                None => fanout::run_all(
+                    jobs.to_vec(),
+                    limits.parallel,
+                    limits.max_failures,
+                    run,
+                    &mut judged,
+                ),
+            };
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             outcome
         });

@@ -111,6 +111,13 @@ impl Drop for Prompting {
     }
 }
 
+/// Ends the process at once with status 130, after the SSH masters and set-ups of the run
+/// (every event is already on disk; `--resume` continues).
+fn hard_exit() -> ! {
+    ssh::end_every_master();
+    std::process::exit(130);
+}
+
 /// Set when the engineer presses Ctrl-C (or the process gets SIGTERM); everything that waits
 /// looks at it, so that a run pauses cleanly instead of dying mid-step.
 #[derive(Debug, Clone, Default)]
@@ -125,28 +132,45 @@ impl Interrupt {
     /// arrives while a question is on screen. Every event is already on disk, and
     /// `--resume` continues at that step.
     pub fn install() -> std::io::Result<Interrupt> {
+        // Once per process: a second set of signal threads would see the first one's flag
+        // and take the first signal for the second.
+        static INSTALLED: std::sync::Mutex<Option<Interrupt>> = std::sync::Mutex::new(None);
+        let mut installed = INSTALLED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(interrupt) = &*installed {
+            return Ok(interrupt.clone());
+        }
         let interrupt = Interrupt::default();
-        for signal in [
+        // The signals arrive on a thread of their own (not in a handler), so that the hard
+        // exit can first end the SSH masters and set-ups, which live in process groups of
+        // their own and would otherwise outlive runbook.
+        let mut signals = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
-        ] {
-            signal_hook::flag::register_conditional_shutdown(
-                signal,
-                130,
-                Arc::clone(&interrupt.0),
-            )?;
-            signal_hook::flag::register(signal, Arc::clone(&interrupt.0))?;
-        }
+        ])?;
+        let flag = interrupt.clone();
+        std::thread::Builder::new()
+            .name("runbook-signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    if flag.is_set() {
+                        hard_exit();
+                    }
+                    flag.set();
+                }
+            })?;
         let watched = interrupt.clone();
         std::thread::spawn(move || {
             loop {
                 if watched.is_set() && PROMPTING.load(Ordering::SeqCst) {
-                    std::process::exit(130);
+                    hard_exit();
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         });
+        *installed = Some(interrupt.clone());
         Ok(interrupt)
     }
 
@@ -160,5 +184,10 @@ impl Interrupt {
 
     pub fn clear(&self) {
         self.0.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether `other` is this same flag (a clone of it).
+    pub fn same(&self, other: &Interrupt) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }

@@ -5,8 +5,10 @@
 //! with a private ControlPath directory, the only `ssh` process of the host for the whole run.
 //! Every command then goes over that master through native multiplexing (the `openssh`
 //! crate's `native-mux`): the ControlMaster protocol spoken directly on the control socket,
-//! with no client process per command. The crate is asynchronous; a small tokio runtime lives
-//! inside the [`SshSession`] and each command blocks on it, so the engine stays synchronous.
+//! with no client process per command. The crate is asynchronous; one small tokio runtime
+//! lives inside the [`SshSession`] for all its hosts: a single command blocks on it, so the
+//! engine stays synchronous, and a fan-out runs its hosts as tasks on it
+//! ([`Ssh::run_task`]), so a thousand hosts in flight cost a thousand tasks, not threads.
 //! Host keys are checked as ssh checks them: no option here switches that off, and with
 //! `BatchMode` an unknown host key fails instead of prompting (`known_hosts` is never written
 //! on the user's behalf).
@@ -102,7 +104,10 @@ struct Shared {
     /// same host wait for it instead of each opening a connection.
     masters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
     runtime: tokio::runtime::Runtime,
-    /// Masters closed at once at the end (see [`SshSession::set_parallel`]).
+    /// One watcher per [`Interrupt`] (see [`Shared::until_interrupted`]).
+    interrupts: Mutex<Vec<(Interrupt, tokio::sync::watch::Receiver<bool>)>>,
+    /// Masters closed at once at the end (see [`SshSession::set_parallel`]); 0 until a step
+    /// says.
     close_parallel: AtomicUsize,
     closed: AtomicBool,
 }
@@ -125,13 +130,19 @@ impl SshSession {
             .thread_name("runbook-ssh")
             .enable_all()
             .build()?;
+        let control_dir = create_control_dir()?;
+        LIVE_CONTROL_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(control_dir.clone());
         Ok(SshSession {
             shared: Arc::new(Shared {
-                control_dir: create_control_dir()?,
+                control_dir,
                 config,
                 masters: Mutex::new(HashMap::new()),
+                interrupts: Mutex::new(Vec::new()),
                 runtime,
-                close_parallel: AtomicUsize::new(DEFAULT_CLOSE_PARALLEL),
+                close_parallel: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -158,18 +169,42 @@ impl SshSession {
         }
     }
 
+    /// The runtime the commands run on: a fan-out drives its hosts as tasks on it (see
+    /// [`Ssh::run_task`]).
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.shared.runtime
+    }
+
     /// Where the master connections' sockets live.
     pub fn control_dir(&self) -> &Path {
         &self.shared.control_dir
     }
 
-    /// How many masters `close` closes at once: the run's `parallel` (within the open-files
-    /// limit).
+    /// Says that a step ran with `parallel` hosts at once: `close` closes at most as many
+    /// masters at once as the widest step did (within the open-files limit), never more than
+    /// the run itself had in flight.
     pub fn set_parallel(&self, parallel: usize) {
-        self.shared.close_parallel.store(
-            super::fleet::parallel_cap(parallel).max(1),
-            Ordering::SeqCst,
-        );
+        let parallel = super::fleet::parallel_cap(parallel).max(1);
+        let _ =
+            self.shared
+                .close_parallel
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                    Some(if now == 0 {
+                        parallel
+                    } else {
+                        now.max(parallel)
+                    })
+                });
+    }
+
+    /// How many masters `close` closes at once now.
+    pub fn close_parallel(&self) -> usize {
+        match self.shared.close_parallel.load(Ordering::SeqCst) {
+            0 => DEFAULT_CLOSE_PARALLEL,
+            set => set,
+        }
+        .min(super::fleet::hosts_allowed())
+        .max(1)
     }
 
     /// Closes every master connection (a stop request on each control socket, through the
@@ -189,12 +224,7 @@ impl SshSession {
             })
             .unwrap_or_default();
         if !sockets.is_empty() {
-            let parallel = self
-                .shared
-                .close_parallel
-                .load(Ordering::SeqCst)
-                .min(super::fleet::hosts_allowed())
-                .max(1);
+            let parallel = self.close_parallel();
             let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
             self.shared.runtime.block_on(async {
                 let mut closing = tokio::task::JoinSet::new();
@@ -220,13 +250,144 @@ impl SshSession {
         while sockets.iter().any(|s| s.exists()) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));
         }
+        // Whatever did not go (a master that did not answer in time, a set-up cut short) is
+        // ended: no `ssh` of this run outlives it.
+        end_processes_of(dir);
         let _ = std::fs::remove_dir_all(dir);
+        LIVE_CONTROL_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|live| live != dir);
     }
+}
+
+impl Shared {
+    /// Resolves once `interrupt` is set. One task per interrupt looks at the flag every
+    /// [`TICK`] (the signal handler can only set an atomic) and tells every waiting command
+    /// through a watch channel, so a thousand commands in flight cost one timer, not a
+    /// thousand.
+    async fn until_interrupted(&self, interrupt: &Interrupt) {
+        let mut watch = {
+            let mut watchers = self
+                .interrupts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, watch)) = watchers.iter().find(|(known, _)| known.same(interrupt)) {
+                watch.clone()
+            } else {
+                let (tell, watch) = tokio::sync::watch::channel(interrupt.is_set());
+                let flag = interrupt.clone();
+                self.runtime.spawn(async move {
+                    let mut tick = tokio::time::interval(TICK);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        let set = flag.is_set();
+                        tell.send_if_modified(|was| std::mem::replace(was, set) != set);
+                    }
+                });
+                watchers.push((interrupt.clone(), watch.clone()));
+                watch
+            }
+        };
+        loop {
+            // The flag itself decides: the watch may still say a cleared interrupt.
+            if interrupt.is_set() {
+                return;
+            }
+            if watch.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// `now + duration`, or a year from now when that is further (or beyond the clock).
+fn deadline_after(duration: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    tokio::time::Instant::now() + duration.min(FAR)
 }
 
 impl Drop for SshSession {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// The control directories of the sessions not closed yet, for [`end_every_master`].
+static LIVE_CONTROL_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The `ssh` processes of a control directory: those that name it in their arguments (every
+/// master and every set-up names its ControlPath), ours, live. Read from `/proc`.
+fn processes_of(dir: &Path) -> Vec<nix::unistd::Pid> {
+    use std::os::unix::fs::MetadataExt as _;
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let uid = nix::unistd::getuid().as_raw();
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let ours = pid != me && entry.metadata().is_ok_and(|meta| meta.uid() == uid);
+            let cmdline = if ours {
+                std::fs::read(entry.path().join("cmdline")).ok()?
+            } else {
+                return None;
+            };
+            let named = cmdline.windows(needle.len()).any(|window| window == needle);
+            let pid = i32::try_from(pid).ok()?;
+            named.then_some(nix::unistd::Pid::from_raw(pid))
+        })
+        .collect()
+}
+
+/// Ends the `ssh` processes of a control directory: TERM (a master removes its socket and
+/// closes its sessions, so the remote watchdogs end the commands), then KILL for any still
+/// there a moment later.
+fn end_processes_of(dir: &Path) {
+    use nix::sys::signal::{Signal, kill};
+    let found = processes_of(dir);
+    if found.is_empty() {
+        return;
+    }
+    for &pid in &found {
+        let _ = kill(pid, Signal::SIGTERM);
+    }
+    let until = Instant::now() + Duration::from_millis(500);
+    let mut left = found;
+    while !left.is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+        left.retain(|&pid| kill(pid, None).is_ok() && !is_zombie(pid));
+    }
+    for pid in left {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
+
+fn is_zombie(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            == Some("Z")
+    })
+}
+
+/// Ends every `ssh` process of every session not closed yet and removes their control
+/// directories: for a process that must exit at once (a second Ctrl-C or SIGTERM), which
+/// would otherwise leave its masters up for `ControlPersist`, and set-ups in mid-handshake.
+pub fn end_every_master() {
+    let dirs = std::mem::take(
+        &mut *LIVE_CONTROL_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    for dir in dirs {
+        end_processes_of(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -413,24 +574,18 @@ impl Ssh {
             Ok(child) => child,
             Err(error) => return Err(Stopped::Failed(format!("cannot start `ssh`: {error}"))),
         };
-        let until = tokio::time::Instant::now() + SETUP_LIMIT;
-        let mut tick = tokio::time::interval(TICK);
-        let status = loop {
-            tokio::select! {
-                status = child.wait() => break status,
-                _ = tick.tick() => {
-                    if interrupt.is_set() {
-                        let _ = child.kill().await;
-                        return Err(Stopped::Interrupted);
-                    }
-                    if tokio::time::Instant::now() >= until {
-                        let _ = child.kill().await;
-                        return Err(Stopped::Failed(format!(
-                            "the connection was not set up within {} s",
-                            SETUP_LIMIT.as_secs()
-                        )));
-                    }
-                }
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = self.shared.until_interrupted(interrupt) => {
+                let _ = child.kill().await;
+                return Err(Stopped::Interrupted);
+            }
+            () = tokio::time::sleep(SETUP_LIMIT) => {
+                let _ = child.kill().await;
+                return Err(Stopped::Failed(format!(
+                    "the connection was not set up within {} s",
+                    SETUP_LIMIT.as_secs()
+                )));
             }
         };
         let said = std::fs::read_to_string(&log).unwrap_or_default();
@@ -488,7 +643,8 @@ impl Ssh {
                 .await;
             match spawned {
                 Ok(child) => {
-                    let output = over_the_master(child, command, interrupt).await;
+                    let interrupted = self.shared.until_interrupted(interrupt);
+                    let output = over_the_master(child, command, interrupted).await;
                     let _ = session.detach();
                     return output;
                 }
@@ -509,17 +665,27 @@ impl Ssh {
     }
 }
 
-/// Reads a stream to its end (keeping at most [`MAX_OUTPUT`]).
+/// Reads a stream to its end (keeping at most [`MAX_OUTPUT`]). Straight into `kept`, which
+/// grows with what comes: no fixed buffer in each host's task (a thousand hosts in flight
+/// would hold a thousand of them).
 async fn read_into(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
     let Some(mut stream) = stream else { return };
-    let mut buffer = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buffer).await {
-        if n == 0 {
-            break;
+    let mut past_limit = Vec::new();
+    loop {
+        let into = if kept.len() < MAX_OUTPUT {
+            &mut *kept
+        } else {
+            // Past the limit: read on (the remote side must not block), keep nothing.
+            past_limit.clear();
+            &mut past_limit
+        };
+        if into.capacity() - into.len() < 512 {
+            into.reserve(into.len().clamp(1024, 64 * 1024));
         }
-        super::live::tee(&buffer[..n]);
-        if kept.len() < MAX_OUTPUT {
-            kept.extend_from_slice(&buffer[..n]);
+        let start = into.len();
+        match stream.read_buf(into).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => super::live::tee(&into[start..]),
         }
     }
 }
@@ -531,7 +697,7 @@ async fn read_into(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
 async fn over_the_master(
     mut child: openssh::Child<&openssh::Session>,
     command: &ShellCommand,
-    interrupt: &Interrupt,
+    interrupted: impl std::future::Future<Output = ()>,
 ) -> CommandOutput {
     let started = Instant::now();
     let mut output = CommandOutput::default();
@@ -558,36 +724,29 @@ async fn over_the_master(
         let reads =
             async { tokio::join!(read_into(stdout, &mut out), read_into(stderr, &mut err)) };
         let wait = child.wait();
-        tokio::pin!(feed, reads, wait);
+        // Until the command's timeout; once it is being stopped, until the stop's grace ends.
+        let clock = tokio::time::sleep_until(deadline_after(command.timeout));
+        tokio::pin!(feed, reads, wait, clock, interrupted);
         let mut hold = Some(hold);
-        let (mut fed, mut read) = (false, false);
-        let deadline = started + command.timeout;
-        let mut stop_by: Option<Instant> = None;
-        let mut tick = tokio::time::interval(TICK);
+        let (mut fed, mut read, mut stopping) = (false, false, false);
         let status = loop {
             tokio::select! {
                 status = &mut wait => break Some(status),
                 () = &mut feed, if !fed => fed = true,
                 _ = &mut reads, if !read => read = true,
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    match stop_by {
-                        Some(by) if now >= by => break None,
-                        Some(_) => {}
-                        None => {
-                            if interrupt.is_set() {
-                                output.interrupted = true;
-                            } else if now >= deadline {
-                                output.timed_out = true;
-                            } else {
-                                continue;
-                            }
-                            // The end of the channel: the watchdog kills the process group.
-                            hold = None;
-                            stop_by = Some(now + STOP_GRACE);
-                        }
+                () = &mut interrupted, if !stopping => output.interrupted = true,
+                () = &mut clock => {
+                    if stopping {
+                        break None;
                     }
+                    output.timed_out = true;
                 }
+            }
+            if !stopping && (output.interrupted || output.timed_out) {
+                // The end of the channel: the watchdog kills the process group.
+                hold = None;
+                stopping = true;
+                clock.as_mut().reset(deadline_after(STOP_GRACE));
             }
         };
         drop(hold);
@@ -625,6 +784,14 @@ async fn over_the_master(
 fn alias_key(destination: &str) -> String {
     let digest = Sha256::digest(destination.as_bytes());
     digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Ssh {
+    /// [`Target::run`] as a task of its own, for a fan-out that drives its hosts on the
+    /// session's runtime ([`SshSession::runtime`]) instead of a thread per host.
+    pub async fn run_task(self, command: ShellCommand, interrupt: Interrupt) -> CommandOutput {
+        self.run_async(&command, &interrupt).await
+    }
 }
 
 impl Target for Ssh {
@@ -798,5 +965,26 @@ mod tests {
             "`runbook-no-such-shell` is not installed on this host"
         );
         assert!(out.stdout.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod task_size {
+    use super::*;
+
+    /// A host in flight costs its task: the task's state is small, whatever the command is
+    /// waiting for (a thousand hosts hold a thousand of them).
+    #[test]
+    fn a_host_in_flight_is_a_small_task() {
+        let session = SshSession::new(None).unwrap();
+        let task = session.target("web-1").run_task(
+            ShellCommand::new("true", Duration::from_secs(1)),
+            Interrupt::default(),
+        );
+        let size = std::mem::size_of_val(&task);
+        drop(task);
+        session.close();
+        // 3.7 KB in a debug build; two fixed 8 KB read buffers made it over 20 KB.
+        assert!(size < 8192, "{size} bytes per host in flight");
     }
 }
