@@ -142,6 +142,63 @@ fn read_changes(file: &Path, since: &str) -> Result<Vec<Change>, String> {
         if !wanted {
             continue;
         }
+        // Step boundaries and commands are most of the lines, and their outputs (4 KiB
+        // each) need not be copied: they are read into a light shape that skips them.
+        if matches!(tag, "step_started" | "step_finished" | "command" | "http") {
+            let light = match light_record(line.bytes, tag) {
+                Ok(light) => light,
+                Err(_) if !line.terminated => break,
+                Err(error) => return Err(format!("line {}: {error}", line.number)),
+            };
+            let step_id = light.step.unwrap_or_default();
+            let (host, command, exit, status, timed_out) = match light.event {
+                LightEvent::StepStarted { kind } => {
+                    step = Some((step_id, kind == "action", false));
+                    continue;
+                }
+                LightEvent::StepFinished => {
+                    if let Some(step) = &mut step
+                        && step.0 == step_id
+                    {
+                        step.2 = true;
+                    }
+                    continue;
+                }
+                LightEvent::Command {
+                    host,
+                    command,
+                    exit,
+                    timed_out,
+                } => (host, command, exit, None, timed_out),
+                LightEvent::Http {
+                    host,
+                    method,
+                    url,
+                    status,
+                } => (host, format!("{method} {url}"), None, status, false),
+            };
+            let Some((incident, runbook, operator)) = &run else {
+                return Err("line 1 is not `run_started`".into());
+            };
+            let rollback = step
+                .as_ref()
+                .is_some_and(|(id, _, finished)| *id == step_id && *finished);
+            changes.push(Change {
+                at: light.at,
+                incident: incident.clone(),
+                runbook: runbook.clone(),
+                operator: operator.clone(),
+                step: step_id,
+                host,
+                command,
+                exit,
+                status,
+                timed_out,
+                rollback,
+                file: file.display().to_string(),
+            });
+            continue;
+        }
         let record = match parse_record(line.bytes) {
             Ok(record) => record,
             Err(_) if !line.terminated => break,
@@ -215,6 +272,92 @@ fn read_changes(file: &Path, since: &str) -> Result<Vec<Change>, String> {
         });
     }
     Ok(changes)
+}
+
+/// What `changes` needs of a step boundary, a command or a request: the fields it shows,
+/// without the outputs (serde skips the fields a shape does not name).
+struct LightRecord {
+    at: String,
+    step: Option<String>,
+    event: LightEvent,
+}
+
+enum LightEvent {
+    StepStarted {
+        kind: String,
+    },
+    StepFinished,
+    Command {
+        host: String,
+        command: String,
+        exit: Option<i32>,
+        timed_out: bool,
+    },
+    Http {
+        host: String,
+        method: String,
+        url: String,
+        status: Option<u16>,
+    },
+}
+
+/// One `step_started`, `step_finished`, `command` or `http` line, read light. The tag is
+/// known already (from [`tag`]); a field the event needs and the line lacks is an error.
+fn light_record(bytes: &[u8], tag: &str) -> Result<LightRecord, String> {
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        at: String,
+        #[serde(default)]
+        step: Option<String>,
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        host: Option<String>,
+        #[serde(default)]
+        command: Option<String>,
+        #[serde(default)]
+        exit: Option<i32>,
+        #[serde(default)]
+        timed_out: bool,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default)]
+        status: Option<u16>,
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "the line is not UTF-8".to_string())?;
+    let fields: Fields = serde_json::from_str(text).map_err(|error| {
+        let message = error.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(head, _)| head);
+        format!("{message} (column {})", error.column())
+    })?;
+    let missing = |name: &str| format!("missing field `{name}`");
+    let event = match tag {
+        "step_started" => LightEvent::StepStarted {
+            kind: fields.kind.ok_or_else(|| missing("kind"))?,
+        },
+        "step_finished" => LightEvent::StepFinished,
+        "command" => LightEvent::Command {
+            host: fields.host.ok_or_else(|| missing("host"))?,
+            command: fields.command.ok_or_else(|| missing("command"))?,
+            exit: fields.exit,
+            timed_out: fields.timed_out,
+        },
+        _ => LightEvent::Http {
+            host: fields.host.ok_or_else(|| missing("host"))?,
+            method: fields.method.ok_or_else(|| missing("method"))?,
+            url: fields.url.ok_or_else(|| missing("url"))?,
+            status: fields.status,
+        },
+    };
+    Ok(LightRecord {
+        at: fields.at,
+        step: fields.step,
+        event,
+    })
 }
 
 fn table(changes: &[Change], since: &str) -> String {

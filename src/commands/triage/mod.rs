@@ -72,14 +72,22 @@ pub fn triage(
             let ranked = ranker.rank_top(&alert, service.as_deref(), MAX_MATCHES);
             let matches = ranked
                 .iter()
-                .map(|ranked| {
+                .enumerate()
+                .map(|(rank, ranked)| {
                     let (id, source, runbook) = &loaded[ranked.candidate];
-                    let errors = *lint_errors.entry(ranked.candidate).or_insert_with(|| {
-                        lint::lint_source(source, &mut lint_catalog, &lint_options)
-                            .iter()
-                            .filter(|d| d.severity == Severity::Error)
-                            .count()
-                    });
+                    // The text shows the lint errors of the best match only: the others are
+                    // not linted for it (lint is the costliest part of a match).
+                    let shown = rank == 0 || format == TriageFormat::Json;
+                    let errors = if shown {
+                        *lint_errors.entry(ranked.candidate).or_insert_with(|| {
+                            lint::lint_source(source, &mut lint_catalog, &lint_options)
+                                .iter()
+                                .filter(|d| d.severity == Severity::Error)
+                                .count()
+                        })
+                    } else {
+                        0
+                    };
                     let shown = Shown {
                         id,
                         file: &source.path,
@@ -368,9 +376,34 @@ fn load_all(
 ) -> (Vec<(String, SourceFile, Runbook)>, Vec<Skipped>) {
     let mut loaded = Vec::new();
     let mut skipped = Vec::new();
-    for file in files {
+    // Read and parsed on every core, in the files' order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let chunk = files.len().div_ceil(workers).max(1);
+    let read: Vec<std::io::Result<SourceFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|file| SourceFile::read(&file.path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for (file, read) in files.iter().zip(read) {
         let shown = file.path.display().to_string();
-        match SourceFile::read(&file.path) {
+        match read {
             Err(error) => skipped.push(Skipped {
                 file: shown,
                 line: 1,

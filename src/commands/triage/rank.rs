@@ -212,11 +212,12 @@ impl<'a> Ranker<'a> {
     pub fn rank_top(&self, alert: &Alert, service: Option<&str>, limit: usize) -> Vec<Match> {
         let alert_words = words(&alert.words_text());
         // How many words each candidate shares with the alert, and their summed rarity.
-        let mut shared: BTreeMap<usize, (usize, f64)> = BTreeMap::new();
+        // One slot per candidate (a map per alert was most of a large group's time).
+        let mut shared: Vec<(usize, f64)> = vec![(0, 0.0); self.candidates.len()];
         for word in &alert_words {
             let rarity = self.rarity.get(word).copied().unwrap_or(0.0);
             for index in self.postings.get(word).into_iter().flatten() {
-                let entry = shared.entry(*index).or_default();
+                let entry = &mut shared[*index];
                 entry.0 += 1;
                 entry.1 += rarity;
             }
@@ -263,8 +264,9 @@ impl<'a> Ranker<'a> {
                 matches.iter().map(|m| m.candidate).collect();
             let mut weak: Vec<(usize, f64)> = shared
                 .iter()
+                .enumerate()
                 .filter(|(index, (count, _))| *count >= MIN_SHARED_WORDS && !strong.contains(index))
-                .map(|(index, (_, score))| (*index, *score))
+                .map(|(index, (_, score))| (index, *score))
                 .collect();
             // The same order as the words tier's: the score, then the id.
             weak.sort_by(|a, b| {
