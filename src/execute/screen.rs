@@ -733,7 +733,8 @@ fn keep_phone_numbers_whole(text: &str) -> String {
 }
 
 /// `styled` wrapped to `width` (never inside a word or a phone number), `first` before its
-/// first line and `rest` before the others.
+/// first line and `rest` before the others. Not at a hyphen either: words here are paths,
+/// host names and ids (`/tmp/demo-try/…`, `web-1`) that the engineer copies whole.
 pub fn wrap_styled(styled: &str, first: &str, rest: &str, width: Option<usize>) -> Vec<String> {
     let Some(width) = width else {
         return vec![format!("{first}{styled}")];
@@ -743,6 +744,7 @@ pub fn wrap_styled(styled: &str, first: &str, rest: &str, width: Option<usize>) 
         .initial_indent(first)
         .subsequent_indent(rest)
         .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .break_words(false);
     let lines = textwrap::wrap(&text, options);
     if lines.is_empty() {
@@ -970,6 +972,20 @@ mod tests {
                 "width {width}: {lines:?}"
             );
             assert!(lines.iter().all(|l| !l.contains('\u{a0}')), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_or_host_name_is_never_broken_at_its_hyphens() {
+        // The pause message's resume command: copied from the screen at 4 am.
+        let path = "/tmp/demo-try/timelines/demo-local-demo-20261203-054440.jsonl";
+        let text = format!("Paused at step `choose`. Resume with: runbook run --resume {path}");
+        for width in 20..100 {
+            let lines = wrap_styled(&text, "  ! ", "    ", Some(width));
+            assert!(
+                lines.iter().any(|l| l.contains(path)),
+                "width {width}: {lines:?}"
+            );
         }
     }
 
