@@ -118,21 +118,8 @@ impl Notifier {
             .map(|(k, v)| (k.value.clone(), v.clone()))
             .collect();
         base.insert("data", serde_json::Value::Object(data));
-        let inputs = about
-            .inputs
-            .iter()
-            .map(|(name, text)| {
-                let kind = runbook
-                    .inputs
-                    .iter()
-                    .find(|(k, _)| k.value == *name)
-                    .map(|(_, input)| input.input_type())
-                    .unwrap_or_default();
-                (
-                    name.clone(),
-                    crate::execute::inputs::typed_value(kind, text),
-                )
-            })
+        let inputs = crate::execute::inputs::typed_values(runbook, about.inputs)
+            .map(|(name, value)| (name.clone(), value))
             .collect();
         let secret_inputs = runbook
             .inputs

@@ -10,9 +10,9 @@
 //! the operator's own name. The engine side is [`Engine::await_approvals`].
 
 use std::collections::BTreeSet;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -20,6 +20,7 @@ use sha2::{Digest as _, Sha256};
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried};
 use crate::timeline::Event;
+use crate::timeline::anchor::run_with_stdin;
 
 /// The signature namespace, as for the timeline's head.
 pub const NAMESPACE: &str = crate::timeline::anchor::NAMESPACE;
@@ -126,7 +127,7 @@ pub fn own_keys() -> Vec<PublicKey> {
         add(&format!("{} {}", public.kind, public.blob));
     }
     if std::env::var_os("SSH_AUTH_SOCK").is_some()
-        && let Ok(listed) = run_tool(Command::new("ssh-add").arg("-L"), &[])
+        && let Ok(listed) = run_with_stdin(Command::new("ssh-add").arg("-L"), &[])
     {
         add(&String::from_utf8_lossy(&listed));
     }
@@ -163,7 +164,7 @@ pub fn public_key_of(key: &Path) -> Option<PublicKey> {
     {
         return Some(key);
     }
-    let derived = run_tool(
+    let derived = run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-y", "-P", "", "-f"])
             .arg(key),
@@ -221,7 +222,7 @@ pub fn verify(
     allowed_signers: &Path,
     requester: &Requester,
 ) -> Result<Approval, String> {
-    let principals = run_tool(
+    let principals = run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-Y", "find-principals", "-s"])
             .arg(signature)
@@ -243,7 +244,7 @@ pub fn verify(
     let principals = String::from_utf8_lossy(&principals).into_owned();
     let mut last_error = String::from("no principal");
     for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
-        let verified = run_tool(
+        let verified = run_with_stdin(
             Command::new("ssh-keygen")
                 .args(["-Y", "verify", "-n", NAMESPACE, "-f"])
                 .arg(allowed_signers)
@@ -291,33 +292,12 @@ pub fn verify(
 
 /// Signs `text` with `key` (`ssh-keygen -Y sign -n runbook`): the armoured signature.
 pub fn sign(text: &str, key: &Path) -> Result<Vec<u8>, String> {
-    run_tool(
+    run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-q", "-Y", "sign", "-n", NAMESPACE, "-f"])
             .arg(key),
         text.as_bytes(),
     )
-}
-
-/// Runs a tool with `input` on stdin; its stdout, or its trimmed stderr as the error.
-fn run_tool(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start `ssh-keygen`: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input);
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("ssh-keygen failed: {e}"))?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
 }
 
 /// The signature files of `request` beside `timeline`, oldest name first.

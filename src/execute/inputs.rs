@@ -46,6 +46,22 @@ pub fn typed_value(kind: InputType, text: &str) -> serde_json::Value {
     }
 }
 
+/// Every given input as templates see it (typed by its declaration; undeclared ones as text).
+pub fn typed_values<'a>(
+    runbook: &'a Runbook,
+    inputs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> impl Iterator<Item = (&'a String, serde_json::Value)> {
+    inputs.into_iter().map(|(name, text)| {
+        let kind = runbook
+            .inputs
+            .iter()
+            .find(|(k, _)| k.value == *name)
+            .map(|(_, input)| input.input_type())
+            .unwrap_or_default();
+        (name, typed_value(kind, text))
+    })
+}
+
 /// What is wrong with a value for an input, if anything: its type, then `choices` and
 /// `pattern` (for each item of a list). A `pattern` that does not compile refuses every
 /// value: validation fails closed (lint reports the pattern).

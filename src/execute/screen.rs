@@ -319,6 +319,11 @@ impl Screen {
         self.emit_wrapped(&format!("{DIM}{}{DIM:#}", self.clean(text)), "  ", "  ");
     }
 
+    /// A `label: value` line whose wrapped lines sit indented under it (a rollback).
+    pub fn info_hanging(&self, text: &str) {
+        self.emit_wrapped(&format!("{DIM}{}{DIM:#}", self.clean(text)), "  ", "    ");
+    }
+
     /// A line about an action: `what` with `target` standing out (it is what changes).
     pub fn action_line(&self, before: &str, target: &str, after: &str) {
         self.emit_wrapped(

@@ -327,21 +327,8 @@ fn shown_value(value: &Value) -> String {
 /// The inputs as templates see them: a `number` input as a number, a `list` input as the
 /// list of its items (given separated by `,`), others as text.
 fn typed_inputs(runbook: &Runbook, inputs: &IndexMap<String, String>) -> Value {
-    let typed: BTreeMap<&str, serde_json::Value> = inputs
-        .iter()
-        .map(|(name, text)| {
-            let kind = runbook
-                .inputs
-                .iter()
-                .find(|(k, _)| k.value == *name)
-                .map(|(_, input)| input.input_type())
-                .unwrap_or_default();
-            (
-                name.as_str(),
-                crate::execute::inputs::typed_value(kind, text),
-            )
-        })
-        .collect();
+    let typed: BTreeMap<&String, serde_json::Value> =
+        crate::execute::inputs::typed_values(runbook, inputs).collect();
     Value::from(Serde(&typed))
 }
 

@@ -285,7 +285,7 @@ fn signing_key(timeline: &Path) -> Result<Option<SigningKey>, String> {
 }
 
 /// Runs a tool with `input` on stdin; its stdout, or its trimmed stderr as the error.
-fn run_with_stdin(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn run_with_stdin(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

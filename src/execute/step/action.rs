@@ -137,7 +137,7 @@ impl Engine {
             first
         };
         if let Some(Some(rollback)) = &rollback {
-            self.screen.info(rollback);
+            self.screen.info_hanging(rollback);
         }
         if let Some(why) = &action.irreversible {
             self.screen
