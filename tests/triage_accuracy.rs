@@ -47,6 +47,7 @@ const fn case(
 
 const CRASH: Option<&str> = Some("kubernetes/pod-crash-looping");
 const DISK: Option<&str> = Some("node/filesystem-filling");
+const REPLICAS: Option<&str> = Some("kubernetes/deployment-replicas-mismatch");
 
 fn cases() -> Vec<Case> {
     use Input::*;
@@ -110,6 +111,30 @@ fn cases() -> Vec<Case> {
             ),
             0,
             None,
+        ),
+        case(
+            "kube-prometheus",
+            Stdin(
+                r#"{"labels": {"alertname": "KubeDeploymentReplicasMismatch", "container": "kube-rbac-proxy-main", "deployment": "cart", "job": "kube-state-metrics", "namespace": "shop", "prometheus": "monitoring/k8s", "severity": "warning"}, "annotations": {"description": "Deployment shop/cart has not matched the expected number of replicas for longer than 15 minutes.", "runbook_url": "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubedeploymentreplicasmismatch", "summary": "Deployment has not matched the expected number of replicas."}, "startsAt": "2026-11-21T03:40:00Z"}"#,
+            ),
+            0,
+            REPLICAS,
+        ),
+        case(
+            "kube-prometheus",
+            Text(
+                "Deployment shop/cart has not matched the expected number of replicas for longer than 15 minutes.",
+            ),
+            0,
+            REPLICAS,
+        ),
+        case(
+            "GitLab",
+            Stdin(
+                r#"{"labels": {"alertname": "PatroniLongRunningTransactionDetected", "env": "gprd", "environment": "gprd", "fqdn": "patroni-main-v14-102-db-gprd.c.gitlab-production.internal", "severity": "s4", "stage": "main", "tier": "db", "type": "patroni"}, "annotations": {"title": "Transactions detected that have been running on `patroni-main-v14-102-db-gprd` for more than 9m", "description": "Long-running transactions hold back the xmin horizon and block vacuum.", "runbook": "docs/patroni/alerts/PatroniLongRunningTransactionDetected.md"}, "startsAt": "2026-11-21T04:12:00Z"}"#,
+            ),
+            0,
+            Some("patroni/long-running-transactions"),
         ),
         case(
             "node-exporter",
