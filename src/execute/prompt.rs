@@ -164,7 +164,23 @@ impl Prompter {
         };
         config.answer_from_new_line = long;
         let _on_screen = Prompting::start();
+        // A typo that matches no entry shows them all again (with the typo), instead of an
+        // empty menu where Enter does nothing.
+        let shown = items.clone();
+        let forgiving = move |typed: &str, option: &String, value: &str, index: usize| {
+            let fuzzy = Select::<String>::DEFAULT_SCORER;
+            if shown
+                .iter()
+                .enumerate()
+                .any(|(i, item)| fuzzy(typed, item, item, i).is_some())
+            {
+                fuzzy(typed, option, value, index)
+            } else {
+                Some(0)
+            }
+        };
         let picked = Select::new(question, items)
+            .with_scorer(&forgiving)
             .with_render_config(config)
             .with_help_message("↑↓ to move, Enter to pick, Esc: note, quit, contacts")
             .with_page_size(12)

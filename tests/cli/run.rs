@@ -710,6 +710,26 @@ fn path(events: &[Value]) -> Vec<String> {
 }
 
 #[test]
+fn a_typo_at_a_menu_keeps_every_entry_and_enter_still_picks() {
+    // Regression: letters that matched no entry filtered the menu down to nothing; Enter then
+    // did nothing and the screen looked hung.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "decline", &timeline, &[]);
+
+    t.expect("Run it on local?");
+    t.send("zq");
+    t.expect("zq");
+    t.send(crate::pty::ENTER);
+    // Enter picked the first entry, No: the decline menu, nothing run.
+    t.pick("Not run. What now?", 2);
+    t.expect("Runbook stopped at step `one`: aborted.");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert!(!dir.join("one.marker").exists(), "a typo ran the action");
+}
+
+#[test]
 fn enter_at_y_n_opens_the_decline_menu_instead_of_skipping() {
     // Regression: Enter at an action's y/N recorded `declined` and the run moved on.
     let (dir, timeline) = workspace();
