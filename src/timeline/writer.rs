@@ -35,6 +35,8 @@ pub struct Timeline {
     signature: Option<Result<Option<PathBuf>, String>>,
     /// A timeline kept in memory (`runbook test`): events are kept here, nothing is written.
     memory: Option<Vec<(Option<String>, Event)>>,
+    /// The head sidecar, once this run wrote it: overwritten in place from then on.
+    head_file: Option<File>,
 }
 
 impl Timeline {
@@ -71,6 +73,7 @@ impl Timeline {
             len: 0,
             signature: None,
             memory: None,
+            head_file: None,
         })
     }
 
@@ -92,6 +95,7 @@ impl Timeline {
             len: 0,
             signature: None,
             memory: Some(Vec::new()),
+            head_file: None,
         })
     }
 
@@ -181,6 +185,7 @@ impl Timeline {
             len,
             signature: None,
             memory: None,
+            head_file: None,
         };
         Ok((timeline, reading.records, dropped))
     }
@@ -234,8 +239,15 @@ impl Timeline {
         Ok(())
     }
 
-    fn write_head(&self, head: &Head) -> Result<(), TimelineError> {
-        anchor::write_head(&self.path, head).map_err(|source| TimelineError::Write {
+    /// Writes the head: the first time by replacement, then in place (see [`anchor`]).
+    fn write_head(&mut self, head: &Head) -> Result<(), TimelineError> {
+        let written = match &self.head_file {
+            Some(file) => anchor::overwrite_head(file, head),
+            None => anchor::write_head(&self.path, head).map(|file| {
+                self.head_file = Some(file);
+            }),
+        };
+        written.map_err(|source| TimelineError::Write {
             path: anchor::head_path(&self.path),
             source,
         })
