@@ -539,12 +539,13 @@ fn shown_time(at: &str) -> String {
     // parsed.
     let b = at.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range]
-            .iter()
-            .try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+        b[range].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
     };
     if b.len() == 24
-        && (b[4], b[7], b[10], b[13], b[16], b[19], b[23]) == (b'-', b'-', b'T', b':', b':', b'.', b'Z')
+        && (b[4], b[7], b[10], b[13], b[16], b[19], b[23])
+            == (b'-', b'-', b'T', b':', b':', b'.', b'Z')
         && number(0..4).is_some_and(|year| (1970..3000).contains(&year))
         && number(5..7).is_some_and(|month| (1..=12).contains(&month))
         && number(8..10).is_some_and(|day| (1..=28).contains(&day))
@@ -632,7 +633,10 @@ mod tests {
         assert!(ends(&format!("{new}\n{old}\n"), since));
         assert!(ends(&old, since), "a last line without its newline");
         assert!(!ends(&format!("{old}\n{new}\n"), since));
-        assert!(!ends(&format!("{old}\n{{\"seq\":2,\"at\":\"2026-"), since), "torn");
+        assert!(
+            !ends(&format!("{old}\n{{\"seq\":2,\"at\":\"2026-"), since),
+            "torn"
+        );
         assert!(!ends("", since));
         // A last line longer than the tail read: read whole.
         let long = format!(

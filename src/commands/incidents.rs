@@ -620,7 +620,9 @@ pub(crate) fn timeline_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// less than having it look at every byte. Anything else goes through [`write_stdout`].
 pub(crate) fn write_out(text: &str) -> Result<(), Error> {
     use std::io::Write as _;
-    let plain = text.bytes().all(|b| b == b'\n' || (b' '..=b'~').contains(&b));
+    let plain = text
+        .bytes()
+        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b));
     if !plain {
         return write_stdout(text);
     }
