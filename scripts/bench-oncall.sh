@@ -3,8 +3,12 @@
 # (10000) timelines of 50 events each, written the way the executor writes them (hash chain,
 # run_started with a runbook of the catalog, steps, commands with 4 KiB-capped outputs, step
 # states, ends of every kind). Prints the median and best of RUNS (5) runs of each command,
-# the files' total size and the number of rows; asserts nothing. Target: under 1 s each.
-# Needs: python3.
+# with the user and system CPU of the median run, the files' total size and the number of
+# rows; asserts nothing. Target: under 1 s each.
+# BIN=path measures that binary instead of a fresh release build. DATA=dir keeps the data set
+# there (made once, reused by later runs with the same TIMELINES) instead of a throw-away
+# folder. OUT=dir keeps each command's output there (to compare two binaries byte for byte).
+# Needs: python3, /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
@@ -12,13 +16,26 @@ TIMELINES="${TIMELINES:-10000}"
 
 command -v python3 > /dev/null || { echo "bench-oncall: python3 not found" >&2; exit 1; }
 
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
-tmp="$(mktemp -d /tmp/runbook-bench-oncall-XXXXXX)"
-trap 'rm -rf "$tmp"' EXIT
+command -v /usr/bin/time > /dev/null || { echo "bench-oncall: /usr/bin/time not found" >&2; exit 1; }
+
+if [[ -n "${BIN:-}" ]]; then
+  bin="$BIN"
+else
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/release/runbook"
+fi
+if [[ -n "${DATA:-}" ]]; then
+  tmp="$DATA"
+  mkdir -p "$tmp"
+else
+  tmp="$(mktemp -d /tmp/runbook-bench-oncall-XXXXXX)"
+  trap 'rm -rf "$tmp"' EXIT
+fi
 export NO_COLOR=1
 unset RUNBOOK_CATALOG
 
+if [[ "$(cat "$tmp/.made" 2> /dev/null)" != "$TIMELINES" ]]; then
+rm -rf "$tmp/runbooks" "$tmp/timelines" "$tmp/.made"
 mkdir -p "$tmp/runbooks" "$tmp/timelines"
 cp tests/fixtures/oncall/change.yaml "$tmp/runbooks/change.yaml"
 
@@ -81,27 +98,37 @@ for n in range(count):
     with open(os.path.join(root, "timelines", f"{incident}.jsonl"), "w") as f:
         f.write("\n".join(lines[:50]) + "\n")
 PY
+echo "$TIMELINES" > "$tmp/.made"
+fi
 
 size="$(du -sh "$tmp/timelines" | cut -f1)"
 echo "bench-oncall: $TIMELINES timelines of 50 events ($size) in $tmp/timelines; $(nproc) cores"
 
+echo "bench-oncall: $bin; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# One line per run: wall ms, user s, sys s.
 measure() {
   local name="$1"; shift
-  local times=()
+  local runs=()
   for _ in $(seq "$RUNS"); do
     local start end
     start=$(date +%s%N)
-    (cd "$tmp" && "$bin" "$@" > "$tmp/out.txt")
+    (cd "$tmp" && /usr/bin/time -f "%U %S" -o "$tmp/cpu.txt" "$bin" "$@" > "$tmp/out.txt")
     end=$(date +%s%N)
-    times+=($(( (end - start) / 1000000 )))
+    runs+=("$(( (end - start) / 1000000 )) $(tail -n 1 "$tmp/cpu.txt")")
   done
   local sorted
-  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+  sorted=$(printf '%s\n' "${runs[@]}" | sort -n)
   local median best
   median=$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")
   best=$(echo "$sorted" | head -1)
-  printf '%-40s median %5d ms  best %5d ms  (%s rows)\n' "$name" "$median" "$best" \
-    "$(($(wc -l < "$tmp/out.txt")))"
+  read -r wall user sys <<< "$median"
+  printf '%-40s median %5d ms (user %s s, sys %s s)  best %5d ms  (%s rows)\n' "$name" \
+    "$wall" "$user" "$sys" "${best%% *}" "$(($(wc -l < "$tmp/out.txt")))"
+  if [[ -n "${OUT:-}" ]]; then
+    mkdir -p "$OUT"
+    cp "$tmp/out.txt" "$OUT/$(echo "$name" | tr -c 'a-z0-9\n' '_').txt"
+  fi
 }
 
 measure "runbook incidents" incidents

@@ -45,6 +45,15 @@ pub fn open_existing(path: &Path) -> io::Result<File> {
     }
 }
 
+/// Opens an existing file to overwrite it in place (writes go where they are aimed, not to
+/// the end); a symbolic link is refused, not followed.
+pub fn open_to_overwrite(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
 /// Replaces (or creates) `path` with `bytes` in one step: a reader sees the old file or the
 /// new one, never half of it, and a link planted at the temporary name cannot redirect it.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {

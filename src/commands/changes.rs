@@ -7,12 +7,17 @@
 //! is not here; a rollback (a command of an action after the action's `step_finished`, from
 //! the failure menu) is, marked as one.
 
+use std::borrow::Cow;
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
+use serde::ser::SerializeStruct as _;
 
-use super::incidents::{field, lines, par_map, parse_long_duration, tag, timeline_files};
-use super::write_stdout;
+use super::incidents::{
+    field, lines, par_map, parse_long_duration, tag, timeline_files, write_out,
+};
 use crate::cli::BoardFormat;
 use crate::sanitize::sanitize;
 use crate::timeline::{Event, parse_record};
@@ -28,13 +33,12 @@ pub struct ChangesSettings {
 }
 
 /// One command (or HTTP request) an action ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Change {
     /// When it finished, RFC 3339 UTC.
     pub at: String,
-    pub incident: String,
-    pub runbook: String,
-    pub operator: String,
+    /// The incident, runbook, operator and file: one per run, shared by its changes.
+    run: Arc<Run>,
     pub step: String,
     pub host: String,
     /// The rendered command, or `METHOD URL`.
@@ -47,14 +51,61 @@ pub struct Change {
     pub timed_out: bool,
     /// A rollback of the step's action, run from the failure menu.
     pub rollback: bool,
-    pub file: String,
+}
+
+/// What the changes of one run (up to a hand-over) have in common.
+#[derive(Debug)]
+struct Run {
+    incident: String,
+    runbook: String,
+    operator: String,
+    file: String,
+}
+
+impl Change {
+    pub fn incident(&self) -> &str {
+        &self.run.incident
+    }
+
+    pub fn runbook(&self) -> &str {
+        &self.run.runbook
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.run.operator
+    }
+
+    pub fn file(&self) -> &str {
+        &self.run.file
+    }
+}
+
+/// The JSON of a change: its fields in this order (`at`, `incident`, `runbook`, `operator`,
+/// `step`, `host`, `command`, `exit`, `status`, `timed_out`, `rollback`, `file`).
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut change = serializer.serialize_struct("Change", 12)?;
+        change.serialize_field("at", &self.at)?;
+        change.serialize_field("incident", &self.run.incident)?;
+        change.serialize_field("runbook", &self.run.runbook)?;
+        change.serialize_field("operator", &self.run.operator)?;
+        change.serialize_field("step", &self.step)?;
+        change.serialize_field("host", &self.host)?;
+        change.serialize_field("command", &self.command)?;
+        change.serialize_field("exit", &self.exit)?;
+        change.serialize_field("status", &self.status)?;
+        change.serialize_field("timed_out", &self.timed_out)?;
+        change.serialize_field("rollback", &self.rollback)?;
+        change.serialize_field("file", &self.run.file)?;
+        change.end()
+    }
 }
 
 #[derive(Serialize)]
 struct Trail<'a> {
     dir: String,
     since: String,
-    changes: &'a [Change],
+    changes: &'a [&'a Change],
     /// Timelines that could not be read: `file: why`.
     unreadable: &'a [String],
 }
@@ -72,7 +123,7 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
             Err(error) => unreadable.push(format!("{}: {error}", file.display())),
         }
     }
-    changes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.file.cmp(&b.file)));
+    let changes = newest_first(&changes);
     let text = match settings.format {
         BoardFormat::Table => table(&changes, &since_text),
         BoardFormat::Json => {
@@ -87,7 +138,7 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
             text
         }
     };
-    write_stdout(&text)?;
+    write_out(&text)?;
     for line in &unreadable {
         super::warn(&format!(
             "cannot read {}; its changes are not listed",
@@ -95,6 +146,18 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// Newest first, then by file, then in the order read (the order of the files, then of their
+/// lines). Sorts small keys rather than the changes themselves.
+fn newest_first(changes: &[Change]) -> Vec<&Change> {
+    let mut keys: Vec<(&str, &str, usize)> = changes
+        .iter()
+        .enumerate()
+        .map(|(n, c)| (c.at.as_str(), c.file(), n))
+        .collect();
+    keys.sort_unstable_by(|a, b| b.0.cmp(a.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
+    keys.into_iter().map(|(_, _, n)| &changes[n]).collect()
 }
 
 /// `--since`: a duration back from `now` (`24h`, `7d`), or a time (RFC 3339).
@@ -115,15 +178,35 @@ fn since(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, Error> {
 /// The changes of one timeline at or after `since` (RFC 3339 with milliseconds, as the writer
 /// writes `at`, so that strings compare as times). Only `run_started`, `step_started`,
 /// `step_finished` and the commands of actions are parsed; other lines are looked at for their
-/// tag and time.
+/// tag and time. A timeline whose last event is older than `since` is not read further: events
+/// are appended in time order, so it has nothing to list.
 fn read_changes(file: &Path, since: &str) -> Result<Vec<Change>, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut opened = std::fs::File::open(file).map_err(|e| format!("cannot read it: {e}"))?;
+    if ends_before(&mut opened, since) {
+        return Ok(Vec::new());
+    }
+    thread_local! {
+        /// The file being read, a buffer per reading thread kept from file to file.
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        opened
+            .rewind()
+            .and_then(|()| opened.read_to_end(bytes))
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        changes_in(bytes, file.display().to_string(), since)
+    })
+}
+
+/// The changes in the bytes of a timeline (see [`read_changes`]).
+fn changes_in(bytes: &[u8], shown_file: String, since: &str) -> Result<Vec<Change>, String> {
     let mut changes = Vec::new();
-    let mut run: Option<(String, String, String)> = None; // incident, runbook, operator
+    let mut run: Option<Arc<Run>> = None;
     let mut rehearsal = false;
     // The step being walked: its id, whether it is an action, whether it finished.
     let mut step: Option<(String, bool, bool)> = None;
-    for line in lines(&bytes) {
+    for line in lines(bytes) {
         let Some(tag) = tag(line.bytes) else {
             if !line.terminated {
                 break; // a torn last line
@@ -144,123 +227,92 @@ fn read_changes(file: &Path, since: &str) -> Result<Vec<Change>, String> {
         }
         // Step boundaries and commands are most of the lines, and their outputs (4 KiB
         // each) need not be copied: they are read into a light shape that skips them.
-        if matches!(tag, "step_started" | "step_finished" | "command" | "http") {
-            let light = match light_record(line.bytes, tag) {
-                Ok(light) => light,
-                Err(_) if !line.terminated => break,
-                Err(error) => return Err(format!("line {}: {error}", line.number)),
-            };
-            let step_id = light.step.unwrap_or_default();
-            let (host, command, exit, status, timed_out) = match light.event {
-                LightEvent::StepStarted { kind } => {
-                    step = Some((step_id, kind == "action", false));
-                    continue;
-                }
-                LightEvent::StepFinished => {
-                    if let Some(step) = &mut step
-                        && step.0 == step_id
-                    {
-                        step.2 = true;
+        let (at, step_id, host, command, exit, status, timed_out) =
+            if matches!(tag, "step_started" | "step_finished" | "command" | "http") {
+                let light = match light_record(line.bytes, tag) {
+                    Ok(light) => light,
+                    Err(_) if !line.terminated => break,
+                    Err(error) => return Err(format!("line {}: {error}", line.number)),
+                };
+                let step_id = light.step.unwrap_or_default();
+                match light.event {
+                    LightEvent::StepStarted { action } => {
+                        step = Some((step_id, action, false));
+                        continue;
                     }
-                    continue;
+                    LightEvent::StepFinished => {
+                        if let Some(step) = &mut step
+                            && step.0 == step_id
+                        {
+                            step.2 = true;
+                        }
+                        continue;
+                    }
+                    LightEvent::Command {
+                        host,
+                        command,
+                        exit,
+                        timed_out,
+                    } => (light.at, step_id, host, command, exit, None, timed_out),
+                    LightEvent::Http {
+                        host,
+                        method,
+                        url,
+                        status,
+                    } => (
+                        light.at,
+                        step_id,
+                        host,
+                        format!("{method} {url}"),
+                        None,
+                        status,
+                        false,
+                    ),
                 }
-                LightEvent::Command {
-                    host,
-                    command,
-                    exit,
-                    timed_out,
-                } => (host, command, exit, None, timed_out),
-                LightEvent::Http {
-                    host,
-                    method,
-                    url,
-                    status,
-                } => (host, format!("{method} {url}"), None, status, false),
+            } else {
+                let record = match parse_record(line.bytes) {
+                    Ok(record) => record,
+                    Err(_) if !line.terminated => break,
+                    Err(error) => return Err(format!("line {}: {error}", line.number)),
+                };
+                match record.event {
+                    Event::RunStarted {
+                        runbook,
+                        operator,
+                        rehearsal: rehearsed,
+                        ..
+                    } => {
+                        run = Some(Arc::new(Run {
+                            incident: record.incident,
+                            runbook,
+                            operator,
+                            file: shown_file.clone(),
+                        }));
+                        rehearsal = rehearsed;
+                    }
+                    Event::HandedOver { to, .. } => {
+                        if let Some(was) = &run {
+                            run = Some(Arc::new(Run {
+                                incident: was.incident.clone(),
+                                runbook: was.runbook.clone(),
+                                operator: to,
+                                file: was.file.clone(),
+                            }));
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
             };
-            let Some((incident, runbook, operator)) = &run else {
-                return Err("line 1 is not `run_started`".into());
-            };
-            let rollback = step
-                .as_ref()
-                .is_some_and(|(id, _, finished)| *id == step_id && *finished);
-            changes.push(Change {
-                at: light.at,
-                incident: incident.clone(),
-                runbook: runbook.clone(),
-                operator: operator.clone(),
-                step: step_id,
-                host,
-                command,
-                exit,
-                status,
-                timed_out,
-                rollback,
-                file: file.display().to_string(),
-            });
-            continue;
-        }
-        let record = match parse_record(line.bytes) {
-            Ok(record) => record,
-            Err(_) if !line.terminated => break,
-            Err(error) => return Err(format!("line {}: {error}", line.number)),
-        };
-        let step_id = record.step.clone().unwrap_or_default();
-        let (host, command, exit, status, timed_out) = match record.event {
-            Event::RunStarted {
-                runbook,
-                operator,
-                rehearsal: rehearsed,
-                ..
-            } => {
-                run = Some((record.incident.clone(), runbook, operator));
-                rehearsal = rehearsed;
-                continue;
-            }
-            Event::HandedOver { to, .. } => {
-                if let Some(run) = &mut run {
-                    run.2 = to;
-                }
-                continue;
-            }
-            Event::StepStarted { kind, .. } => {
-                step = Some((step_id, kind == "action", false));
-                continue;
-            }
-            Event::StepFinished { .. } => {
-                if let Some(step) = &mut step
-                    && step.0 == step_id
-                {
-                    step.2 = true;
-                }
-                continue;
-            }
-            Event::Command {
-                host,
-                command,
-                exit,
-                timed_out,
-                ..
-            } => (host, command, exit, None, timed_out),
-            Event::Http {
-                host,
-                method,
-                url,
-                status,
-                ..
-            } => (host, format!("{method} {url}"), None, status, false),
-            _ => continue,
-        };
-        let Some((incident, runbook, operator)) = &run else {
+        let Some(run) = &run else {
             return Err("line 1 is not `run_started`".into());
         };
         let rollback = step
             .as_ref()
             .is_some_and(|(id, _, finished)| *id == step_id && *finished);
         changes.push(Change {
-            at: record.at,
-            incident: incident.clone(),
-            runbook: runbook.clone(),
-            operator: operator.clone(),
+            at,
+            run: Arc::clone(run),
             step: step_id,
             host,
             command,
@@ -268,10 +320,35 @@ fn read_changes(file: &Path, since: &str) -> Result<Vec<Change>, String> {
             status,
             timed_out,
             rollback,
-            file: file.display().to_string(),
         });
     }
     Ok(changes)
+}
+
+/// How much of a timeline's end is read to find its last event's time.
+const TAIL: u64 = 16 * 1024;
+
+/// True when the last line of the file (whole, or torn) holds an `at` before `since`. False
+/// when that cannot be told from the file's last [`TAIL`] bytes (then the file is read whole).
+fn ends_before(file: &mut std::fs::File, since: &str) -> bool {
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let from = len.saturating_sub(TAIL);
+    let mut tail = Vec::new();
+    if file.seek(std::io::SeekFrom::Start(from)).is_err()
+        || file.take(TAIL).read_to_end(&mut tail).is_err()
+    {
+        return false;
+    }
+    let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let last = match memchr::memrchr(b'\n', body) {
+        Some(newline) => &body[newline + 1..],
+        // The whole last line is in the tail only when the tail is the whole file.
+        None if from == 0 => body,
+        None => return false,
+    };
+    field(last, "at").is_some_and(|at| at < since)
 }
 
 /// What `changes` needs of a step boundary, a command or a request: the fields it shows,
@@ -284,7 +361,8 @@ struct LightRecord {
 
 enum LightEvent {
     StepStarted {
-        kind: String,
+        /// The step is an `action`.
+        action: bool,
     },
     StepFinished,
     Command {
@@ -305,12 +383,12 @@ enum LightEvent {
 /// known already (from [`tag`]); a field the event needs and the line lacks is an error.
 fn light_record(bytes: &[u8], tag: &str) -> Result<LightRecord, String> {
     #[derive(serde::Deserialize)]
-    struct Fields {
+    struct Fields<'a> {
         at: String,
         #[serde(default)]
         step: Option<String>,
-        #[serde(default)]
-        kind: Option<String>,
+        #[serde(default, borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
         #[serde(default)]
         host: Option<String>,
         #[serde(default)]
@@ -337,7 +415,7 @@ fn light_record(bytes: &[u8], tag: &str) -> Result<LightRecord, String> {
     let missing = |name: &str| format!("missing field `{name}`");
     let event = match tag {
         "step_started" => LightEvent::StepStarted {
-            kind: fields.kind.ok_or_else(|| missing("kind"))?,
+            action: fields.kind.ok_or_else(|| missing("kind"))? == "action",
         },
         "step_finished" => LightEvent::StepFinished,
         "command" => LightEvent::Command {
@@ -360,7 +438,7 @@ fn light_record(bytes: &[u8], tag: &str) -> Result<LightRecord, String> {
     })
 }
 
-fn table(changes: &[Change], since: &str) -> String {
+fn table(changes: &[&Change], since: &str) -> String {
     if changes.is_empty() {
         return format!("no action ran since {}\n", shown_time(since));
     }
@@ -372,48 +450,55 @@ fn table(changes: &[Change], since: &str) -> String {
         "EXIT",
         "COMMAND",
     ];
-    let rows: Vec<[String; 6]> = changes
+    // Each cell with its width in characters.
+    let rows: Vec<[(Cow<'_, str>, usize); 6]> = changes
         .iter()
         .map(|c| {
-            let clean = |s: &str| sanitize(s).into_owned();
-            let mut command = one_line(&clean(&c.command));
+            let mut command = one_line(&sanitize(&c.command));
             if c.rollback {
-                command = format!("↩ rollback of {}: {command}", clean(&c.step));
+                command = format!("↩ rollback of {}: {command}", sanitize(&c.step));
             }
-            [
-                shown_time(&c.at),
-                clean(&c.incident),
-                clean(&c.operator),
-                clean(&c.host),
+            let cells: [Cow<'_, str>; 6] = [
+                Cow::Owned(shown_time(&c.at)),
+                sanitize(c.incident()),
+                sanitize(c.operator()),
+                sanitize(&c.host),
                 match (c.exit, c.status, c.timed_out) {
                     (_, _, true) => "timeout".into(),
-                    (Some(exit), _, _) => exit.to_string(),
-                    (_, Some(status), _) => format!("HTTP {status}"),
+                    (Some(exit), _, _) => exit.to_string().into(),
+                    (_, Some(status), _) => format!("HTTP {status}").into(),
                     (None, None, _) => "—".into(),
                 },
-                command,
-            ]
+                Cow::Owned(command),
+            ];
+            cells.map(|cell| {
+                let width = cell.chars().count();
+                (cell, width)
+            })
         })
         .collect();
     let mut widths = headers.map(|h| h.chars().count());
     for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+        for (width, (_, cell)) in widths.iter_mut().zip(row) {
+            *width = (*width).max(*cell);
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &[String]| {
-        let mut text = String::new();
-        for (n, (cell, width)) in cells.iter().zip(widths).enumerate() {
+    let mut text = String::new();
+    let mut line = |cells: &[(Cow<'_, str>, usize)]| {
+        text.clear();
+        for (n, ((cell, chars), width)) in cells.iter().zip(widths).enumerate() {
             text.push_str(cell);
             if n + 1 < cells.len() {
-                text.push_str(&" ".repeat(width - cell.chars().count() + 2));
+                for _ in 0..width - chars + 2 {
+                    text.push(' ');
+                }
             }
         }
         out.push_str(text.trim_end());
         out.push('\n');
     };
-    line(&headers.map(String::from));
+    line(&headers.map(|h| (Cow::Borrowed(h), h.chars().count())));
     for row in &rows {
         line(row);
     }
@@ -449,6 +534,28 @@ fn plural(n: usize) -> &'static str {
 
 /// `2026-11-21 03:58:00`.
 fn shown_time(at: &str) -> String {
+    // The writer's own shape, `2026-11-21T03:58:00.123Z`, is cut rather than parsed when every
+    // part is plainly in range (what a parse and `strftime` would print); anything else is
+    // parsed.
+    let b = at.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() == 24
+        && (b[4], b[7], b[10], b[13], b[16], b[19], b[23])
+            == (b'-', b'-', b'T', b':', b':', b'.', b'Z')
+        && number(0..4).is_some_and(|year| (1970..3000).contains(&year))
+        && number(5..7).is_some_and(|month| (1..=12).contains(&month))
+        && number(8..10).is_some_and(|day| (1..=28).contains(&day))
+        && number(11..13).is_some_and(|hour| hour < 24)
+        && number(14..16).is_some_and(|minute| minute < 60)
+        && number(17..19).is_some_and(|second| second < 60)
+        && number(20..23).is_some()
+    {
+        return format!("{} {}", &at[..10], &at[11..19]);
+    }
     at.parse::<jiff::Timestamp>().map_or_else(
         |_| at.to_string(),
         |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
@@ -480,5 +587,62 @@ mod tests {
             "2026-11-20T00:00:00Z".parse::<jiff::Timestamp>().unwrap()
         );
         assert!(since("yesterday", now).is_err());
+    }
+
+    /// The fast path prints what a parse and `strftime` print, and leaves anything unusual
+    /// to them.
+    #[test]
+    fn shown_times_are_what_the_parse_shows() {
+        let parsed = |at: &str| {
+            at.parse::<jiff::Timestamp>().map_or_else(
+                |_| at.to_string(),
+                |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            )
+        };
+        for at in [
+            "2026-11-21T03:58:00.123Z",
+            "2026-02-28T23:59:59.999Z",
+            "2026-02-30T00:00:00.000Z",
+            "2024-02-29T12:00:00.000Z",
+            "2026-12-31T23:59:60.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-11-21T24:00:00.000Z",
+            "2026-11-21t03:58:00.123z",
+            "2026-11-21T03:58:00Z",
+            "2026-11-21T03:58:00.123+01:00",
+            "1969-12-31T23:59:59.000Z",
+            "not a time",
+            "",
+        ] {
+            assert_eq!(shown_time(at), parsed(at), "{at}");
+        }
+    }
+
+    #[test]
+    fn a_timeline_that_ends_before_since_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let line = |at: &str| format!(r#"{{"seq":1,"at":"{at}","event":"note","text":"x"}}"#);
+        let ends = |text: &str, since: &str| {
+            std::fs::write(&path, text).unwrap();
+            ends_before(&mut std::fs::File::open(&path).unwrap(), since)
+        };
+        let old = line("2026-11-20T00:00:00.000Z");
+        let new = line("2026-11-22T00:00:00.000Z");
+        let since = "2026-11-21T00:00:00.000Z";
+        assert!(ends(&format!("{new}\n{old}\n"), since));
+        assert!(ends(&old, since), "a last line without its newline");
+        assert!(!ends(&format!("{old}\n{new}\n"), since));
+        assert!(
+            !ends(&format!("{old}\n{{\"seq\":2,\"at\":\"2026-"), since),
+            "torn"
+        );
+        assert!(!ends("", since));
+        // A last line longer than the tail read: read whole.
+        let long = format!(
+            r#"{{"seq":1,"at":"2026-11-20T00:00:00.000Z","event":"note","text":"{}"}}"#,
+            "x".repeat(TAIL as usize)
+        );
+        assert!(!ends(&format!("{long}\n"), since));
     }
 }

@@ -139,7 +139,7 @@ pub fn incidents(settings: IncidentsSettings) -> Result<ExitStatus, Error> {
             text
         }
     };
-    write_stdout(&text)?;
+    write_out(&text)?;
     if unreadable > 0 {
         super::warn(&format!(
             "{unreadable} timeline{} could not be read (listed as `unreadable`)",
@@ -614,6 +614,31 @@ pub(crate) fn timeline_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
+/// Writes a board or trail to stdout. Text of printable ASCII and newlines only (the usual
+/// case: every value is sanitised, the table's few symbols aside) goes straight out: there
+/// is nothing in it for the colour-stripping stream to take out, and checking that costs far
+/// less than having it look at every byte. Anything else goes through [`write_stdout`].
+pub(crate) fn write_out(text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let plain = text
+        .bytes()
+        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b));
+    if !plain {
+        return write_stdout(text);
+    }
+    if super::output::captured(text) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// `f` over every file, on every core; results in the order of `files`.
 pub(crate) fn par_map<T: Send>(files: &[PathBuf], f: impl Fn(&Path) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
@@ -679,8 +704,14 @@ pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
 /// puts `seq`, `at`, `event`, `incident`, `prev`, `step` first, so the first occurrence is the
 /// line's own. `None` when absent, escaped or not UTF-8.
 pub(crate) fn field<'a>(line: &'a [u8], key: &str) -> Option<&'a str> {
-    let needle = format!("\"{key}\":\"");
-    let start = memchr::memmem::find(line, needle.as_bytes())? + needle.len();
+    // The first `"` followed by `KEY":"`: the keys looked for come early in the line, so
+    // walking its quotes finds them sooner than building a searcher for each call.
+    let key = key.as_bytes();
+    let start = memchr::memchr_iter(b'"', line).find_map(|quote| {
+        let after = &line[quote + 1..];
+        (after.starts_with(key) && after[key.len()..].starts_with(b"\":\""))
+            .then_some(quote + 1 + key.len() + 3)
+    })?;
     let len = memchr::memchr(b'"', &line[start..])?;
     let value = &line[start..start + len];
     if value.contains(&b'\\') {

@@ -1,7 +1,14 @@
 //! The anchor of a timeline's chain: the hash of its last line kept outside the file, in a
-//! private sidecar (`INCIDENT.jsonl.head`, rewritten whole at every event), and at the end of
-//! a run and at each pause signed with the operator's SSH key (`INCIDENT.jsonl.head.sig`,
-//! `ssh-keygen -Y sign -n runbook`) when a key or an agent is at hand.
+//! private sidecar (`INCIDENT.jsonl.head`), and at the end of a run and at each pause signed
+//! with the operator's SSH key (`INCIDENT.jsonl.head.sig`, `ssh-keygen -Y sign -n runbook`)
+//! when a key or an agent is at hand.
+//!
+//! The head is always [`HEAD_BYTES`] long: its JSON, padded with spaces, then a newline. A run
+//! writes it once by replacement (a new file renamed over the old one, [`write_head`]), then
+//! overwrites it in place ([`overwrite_head`]): one write at offset 0 and a data sync, no
+//! rename, no new file, no folder sync, and since its length never changes the sync has no
+//! metadata to commit. A killed run leaves the last write whole (the write returned, or it
+//! did not happen); the head fits in one disk sector, which a power cut does not tear.
 //!
 //! The chain alone proves that no line in the middle changed; the head proves that the file
 //! still ends where the run left it (no dropped tail, no edited last line, no appended
@@ -105,10 +112,17 @@ pub fn compare(head: &Head, lines: &[&[u8]]) -> Anchoring {
     )
 }
 
+/// The length of a head file: room for the longest head (two 20-digit `seq`s and two hashes,
+/// 219 bytes), padded with spaces, then a newline. Within one 512-byte disk sector.
+pub const HEAD_BYTES: usize = 256;
+
 impl Head {
-    /// The sidecar's bytes: one JSON line.
+    /// The sidecar's bytes: one JSON line, padded with spaces to [`HEAD_BYTES`].
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut line = serde_json::to_vec(self).expect("a head always serializes");
+        if line.len() < HEAD_BYTES {
+            line.resize(HEAD_BYTES - 1, b' ');
+        }
         line.push(b'\n');
         line
     }
@@ -130,9 +144,24 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Replaces the head sidecar (0600) in one step.
-pub fn write_head(timeline: &Path, head: &Head) -> std::io::Result<()> {
-    files::write_atomically(&head_path(timeline), &head.to_bytes(), files::PRIVATE)
+/// Replaces the head sidecar (0600) in one step, and returns it open for
+/// [`overwrite_head`].
+pub fn write_head(timeline: &Path, head: &Head) -> std::io::Result<std::fs::File> {
+    let path = head_path(timeline);
+    files::write_atomically(&path, &head.to_bytes(), files::PRIVATE)?;
+    files::open_to_overwrite(&path)
+}
+
+/// Overwrites the head that [`write_head`] wrote, in place, and syncs it.
+pub fn overwrite_head(file: &std::fs::File, head: &Head) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let bytes = head.to_bytes();
+    file.write_all_at(&bytes, 0)?;
+    if bytes.len() != HEAD_BYTES {
+        // Longer than any head can be; kept right all the same.
+        file.set_len(bytes.len() as u64)?;
+    }
+    file.sync_data()
 }
 
 /// The head recorded beside `timeline`, if there is one.

@@ -2,6 +2,13 @@
 //! write and synced to disk before [`Timeline::record`] returns, the file is locked so two
 //! runs cannot interleave their lines, and the chain's head is kept beside it ([`anchor`]).
 //!
+//! The durability rule: an event is on disk (`fdatasync`) before `record` returns, so before
+//! the engine shows or asks anything after it and before the next command runs. Per event
+//! that is three data syncs — the head announcing the line, the line, the head committing it
+//! — and no rename: the head is replaced once per run, then overwritten in place at a fixed
+//! length ([`anchor::HEAD_BYTES`]), which needs no folder sync and, the file's size never
+//! changing, no metadata commit.
+//!
 //! The file is private (0600), created new (never through a link, never over a file someone
 //! put there), in a folder no other user can change ([`files`]).
 
@@ -35,6 +42,8 @@ pub struct Timeline {
     signature: Option<Result<Option<PathBuf>, String>>,
     /// A timeline kept in memory (`runbook test`): events are kept here, nothing is written.
     memory: Option<Vec<(Option<String>, Event)>>,
+    /// The head sidecar, once this run wrote it: overwritten in place from then on.
+    head_file: Option<File>,
 }
 
 impl Timeline {
@@ -71,6 +80,7 @@ impl Timeline {
             len: 0,
             signature: None,
             memory: None,
+            head_file: None,
         })
     }
 
@@ -92,6 +102,7 @@ impl Timeline {
             len: 0,
             signature: None,
             memory: Some(Vec::new()),
+            head_file: None,
         })
     }
 
@@ -181,6 +192,7 @@ impl Timeline {
             len,
             signature: None,
             memory: None,
+            head_file: None,
         };
         Ok((timeline, reading.records, dropped))
     }
@@ -234,8 +246,15 @@ impl Timeline {
         Ok(())
     }
 
-    fn write_head(&self, head: &Head) -> Result<(), TimelineError> {
-        anchor::write_head(&self.path, head).map_err(|source| TimelineError::Write {
+    /// Writes the head: the first time by replacement, then in place (see [`anchor`]).
+    fn write_head(&mut self, head: &Head) -> Result<(), TimelineError> {
+        let written = match &self.head_file {
+            Some(file) => anchor::overwrite_head(file, head),
+            None => anchor::write_head(&self.path, head).map(|file| {
+                self.head_file = Some(file);
+            }),
+        };
+        written.map_err(|source| TimelineError::Write {
             path: anchor::head_path(&self.path),
             source,
         })
@@ -544,6 +563,56 @@ mod tests {
         assert_eq!(records[0].event, started());
         assert_eq!(records[2].step.as_deref(), Some("health"));
         assert_eq!(records[0].step, None);
+        assert!(verify(&path).unwrap().is_intact());
+    }
+
+    /// The head is replaced once, then overwritten in place: same file, same length, and
+    /// after each event it names that event (a pending head longer than a committed one leaves
+    /// nothing of itself behind).
+    #[test]
+    fn the_head_is_overwritten_in_place_at_a_fixed_length() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timelines/INC-1.jsonl");
+        let head = anchor::head_path(&path);
+        // A head left by an older run of the same name is replaced, not written into.
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&head, "x".repeat(1000)).unwrap();
+        let old_inode = std::fs::metadata(&head).unwrap().ino();
+        let mut timeline = Timeline::create(&path, "INC-1", Masker::default()).unwrap();
+        timeline.record(None, started()).unwrap();
+        let inode = std::fs::metadata(&head).unwrap().ino();
+        assert_ne!(inode, old_inode);
+        for n in 2..=4u64 {
+            timeline
+                .record(
+                    Some("s"),
+                    Event::Note {
+                        text: "n".repeat(n as usize * 300),
+                    },
+                )
+                .unwrap();
+            let metadata = std::fs::metadata(&head).unwrap();
+            assert_eq!(metadata.ino(), inode, "overwritten in place");
+            assert_eq!(metadata.len(), anchor::HEAD_BYTES as u64);
+            assert_eq!(metadata.mode() & 0o777, 0o600);
+            let read = anchor::read_head(&path).unwrap().unwrap();
+            assert_eq!((read.seq, read.pending), (n, None));
+            assert_eq!(read.sha256, timeline.head());
+        }
+        assert!(verify(&path).unwrap().is_intact());
+        // A resumed run replaces it once more, then overwrites that one.
+        drop(timeline);
+        let (mut timeline, _, _) = Timeline::resume(&path, Masker::default()).unwrap();
+        timeline
+            .record(
+                None,
+                Event::Note {
+                    text: "back".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(anchor::read_head(&path).unwrap().unwrap().seq, 5);
         assert!(verify(&path).unwrap().is_intact());
     }
 

@@ -73,6 +73,25 @@ command -v \"$1\" >/dev/null 2>&1 || { echo \"\\`$1\\` is not installed on this 
 { trap \"\" TERM; while IFS= read -r _; do :; done <&3; kill -TERM 0; sleep 1; kill -KILL 0; } & w=$!; \
 printf \"%s\\n\" \"$s\" | \"$@\" 3<&-; s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
 
+/// The lean form of [`REMOTE_WRAPPER`] for a bash script, the usual case: `sh -c
+/// SHELL_CHECK runbook bash --noprofile --norc -c BASH_WRAPPER bash`. `sh` only says when bash
+/// is missing (as the wrapper does) and becomes bash; bash reads the script itself (`read -N`,
+/// counting bytes), runs it in a subshell with the loader's settings (`-eo pipefail`,
+/// `failglob`, `/dev/null` as stdin) and keeps the same watchdog. Three processes (bash, the
+/// watchdog, the subshell) instead of seven (sh, head, the watchdog, printf, bash, cat): about
+/// 5 ms less CPU per command on the host. A script with a NUL byte (which `read` would drop,
+/// and so miscount) goes through [`REMOTE_WRAPPER`].
+const SHELL_CHECK: &str = "command -v \"$1\" >/dev/null 2>&1 || { echo \"\\`$1\\` is not installed on this host\" >&2; exit 255; }; exec \"$@\"";
+
+/// See [`SHELL_CHECK`]. The locale is `C` while the script is read, so that `-N` counts bytes,
+/// and is given back before it runs.
+const BASH_WRAPPER: &str = "exec 3<&0 </dev/null; \
+u=${LC_ALL+x}; o=${LC_ALL-}; export LC_ALL=C; \
+IFS= read -r n <&3 && IFS= read -r -N \"$n\" s <&3 && [ \"${#s}\" = \"$n\" ] || { echo \"runbook: the script did not arrive\" >&2; exit 255; }; \
+if [ -n \"$u\" ]; then LC_ALL=$o; else unset LC_ALL; fi; \
+{ trap \"\" TERM; while IFS= read -r _; do :; done <&3; kill -TERM 0; sleep 1; kill -KILL 0; } & w=$!; \
+( unset n o u w; set -eo pipefail; shopt -s failglob; exec 3<&-; eval \"$s\" ); s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
+
 /// What travels on the channel: the script's length, then the script, preceded by the
 /// exports of its environment (the secrets, which thus never appear in an argument).
 fn channel_payload(command: &ShellCommand) -> Vec<u8> {
@@ -603,6 +622,13 @@ impl Ssh {
 
     /// The remote command: the wrapper, the shell and its loader; nothing secret.
     fn remote_command(command: &ShellCommand) -> String {
+        if command.shell == super::Shell::Bash && !channel_payload(command).contains(&0) {
+            return format!(
+                "sh -c {} runbook bash --noprofile --norc -c {} bash",
+                shell_quote(SHELL_CHECK),
+                shell_quote(BASH_WRAPPER)
+            );
+        }
         let mut remote = format!(
             "sh -c {} runbook {}",
             shell_quote(REMOTE_WRAPPER),
@@ -950,6 +976,88 @@ mod tests {
         let out = wrapper(&shell, &command);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "it's a secret\n");
         assert_eq!(out.status.code(), Some(1));
+    }
+
+    /// The lean bash wrapper, run here as the host would run it.
+    fn lean(program: &str, command: &ShellCommand) -> std::process::Output {
+        let mut child = Command::new("sh")
+            .args(["-c", SHELL_CHECK, "runbook", program])
+            .args(["--noprofile", "--norc", "-c", BASH_WRAPPER, "bash"])
+            .env("LC_ALL", "en_US.UTF-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut channel = child.stdin.take().unwrap();
+        channel.write_all(&channel_payload(command)).unwrap();
+        let output = child.wait_with_output().unwrap();
+        drop(channel);
+        output
+    }
+
+    /// What the loader gives a script, the lean wrapper gives it too: the secrets' exports,
+    /// `-e`, `pipefail`, `failglob`, `/dev/null` as stdin, no arguments, the locale it had;
+    /// and a script of many-byte characters arrives whole.
+    #[test]
+    fn the_lean_wrapper_runs_the_script_as_the_loader_does() {
+        let run = |script: &str| {
+            let command = ShellCommand {
+                env: vec![("RUNBOOK_SECRET_TOKEN".into(), "it's a secret".into())],
+                ..ShellCommand::new(script, Duration::from_secs(5))
+            };
+            let out = lean("bash", &command);
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                out.status.code(),
+            )
+        };
+        assert_eq!(
+            run("cat\nprintf '%s\\n' \"$RUNBOOK_SECRET_TOKEN\"\nfalse | true\necho not-reached"),
+            ("it's a secret\n".into(), Some(1))
+        );
+        assert_eq!(run("false\necho not-reached"), (String::new(), Some(1)));
+        assert_eq!(
+            run("echo /no-such-dir-here/*\necho not-reached"),
+            (String::new(), Some(1))
+        );
+        assert_eq!(
+            run("echo \"$# ${LC_ALL-unset} ${n-} ${w-}\"; exit 7"),
+            ("0 en_US.UTF-8  \n".into(), Some(7))
+        );
+        assert_eq!(
+            run("echo 'café ↩ 日本'\necho done\n\n"),
+            ("café ↩ 日本\ndone\n".into(), Some(0))
+        );
+        assert_eq!(run(""), (String::new(), Some(0)));
+        // Background jobs the script leaves are its own: `wait` does not wait for the watchdog.
+        assert_eq!(
+            run("sleep 0.1 &\nwait\necho waited"),
+            ("waited\n".into(), Some(0))
+        );
+    }
+
+    #[test]
+    fn the_lean_wrapper_is_used_for_bash_without_nul_only() {
+        let bash = ShellCommand::new("echo hi", Duration::from_secs(5));
+        assert!(Ssh::remote_command(&bash).contains("read -r -N"));
+        let nul = ShellCommand::new("echo a\0b", Duration::from_secs(5));
+        assert!(!Ssh::remote_command(&nul).contains("read -r -N"));
+        let sh = ShellCommand {
+            shell: Shell::Sh,
+            ..ShellCommand::new("echo hi", Duration::from_secs(5))
+        };
+        assert!(!Ssh::remote_command(&sh).contains("read -r -N"));
+        let out = lean(
+            "runbook-no-such-shell",
+            &ShellCommand::new("echo hi", Duration::from_secs(5)),
+        );
+        assert_eq!(out.status.code(), Some(255));
+        assert_eq!(
+            ssh_failure(&String::from_utf8_lossy(&out.stderr)),
+            "`runbook-no-such-shell` is not installed on this host"
+        );
     }
 
     #[test]
