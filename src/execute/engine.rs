@@ -57,7 +57,7 @@ pub(crate) enum Tried {
         /// A command of the step ran (so there may be something to roll back).
         ran: bool,
     },
-    /// Skipped: by its `if` on a retry (`ok`), or by the engineer.
+    /// Skipped: by its `if` on a retry, or by the engineer (`ok` is false either way).
     Skipped {
         reason: String,
         ok: bool,
@@ -311,8 +311,9 @@ impl Engine {
             if !header_shown {
                 self.screen.step_header(index + 1, total, &name, "skipped");
             }
-            // A step whose condition is false did what it should: `ok`.
-            self.skip(state, step, id, reason.clone(), true)?;
+            // A step skipped by its `if` neither passed nor was done: not `ok` (its outcome
+            // says `skipped`).
+            self.skip(state, step, id, reason.clone(), false)?;
             return Ok(Walked::Next(flow::next(step, StepEnd::Skipped)));
         }
         let kind = step.kind();
@@ -436,7 +437,7 @@ impl Engine {
         if !first {
             match self.condition(runbook, state, step) {
                 Ok(None) => {}
-                Ok(Some(reason)) => return Ok(Tried::Skipped { reason, ok: true }),
+                Ok(Some(reason)) => return Ok(Tried::Skipped { reason, ok: false }),
                 Err(error) => return Ok(cannot_evaluate(step, error)),
             }
         }

@@ -980,6 +980,27 @@ impl Runner {
         interactive::run(&place, &command, &self.interrupt)
     }
 
+    /// An interactive session of step `step` (`interactive: true`): handed the terminal, or,
+    /// scripted (`runbook test`), answered by the script as any command is — its exit is
+    /// what the person did; an unmatched one cannot start.
+    pub fn session_of(&mut self, step: &str, job: &Job) -> interactive::SessionEnd {
+        let Some(scripted) = &self.targets.scripted else {
+            return self.session(job);
+        };
+        let output = match job {
+            Job::Shell { script, .. } => scripted.shell(step, job.host(), script),
+            Job::Http { .. } => CommandOutput {
+                error: Some("an interactive command is a `run` command".into()),
+                ..CommandOutput::default()
+            },
+        };
+        interactive::SessionEnd {
+            exit: output.exit,
+            duration: output.duration,
+            error: output.error,
+        }
+    }
+
     /// A runner whose every job is answered by `scripted` (`runbook test`).
     pub fn scripted(scripted: std::sync::Arc<Scripted>, interrupt: Interrupt) -> Self {
         let mut targets = Targets::new(None);
