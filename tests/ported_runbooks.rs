@@ -66,7 +66,7 @@ hosts:
 fn each_ported_runbook_passes_its_tests_and_they_take_every_branch() {
     for (id, count) in [
         ("kubernetes/deployment-replicas-mismatch", 5),
-        ("patroni/long-running-transactions", 6),
+        ("patroni/long-running-transactions", 8),
         ("aws/restart-ec2-instances", 5),
         ("nginx/restart", 4),
     ] {
@@ -471,6 +471,44 @@ fn a_scripted_wait_that_never_passes_gives_up_as_a_real_one_does() {
     assert!(
         problems.contains(&format!("step `up` failed: {real_reason}")),
         "scripted: {problems}\nreal: {real_reason}"
+    );
+}
+
+/// The Patroni port looks again after a cancel as the original does — after a pause
+/// (`wait: {for: 30s}`), which it could not have while `runbook test` slept through pauses —
+/// and the path through its gitlab-psql session (a connection pgbouncer does not know) is
+/// tested now that sessions are scripted. Its tests take both, at once.
+#[test]
+fn the_patroni_port_pauses_after_a_cancel_and_its_session_is_tested() {
+    let runbook = std::fs::read_to_string(shipped("patroni/long-running-transactions")).unwrap();
+    assert!(runbook.contains("    wait: { for: 30s }\n"));
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_runbook"))
+        .args(["test", "--format", "json"])
+        .arg(shipped("patroni/long-running-transactions"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let paths: Vec<String> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["actual_path"].to_string())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.contains(r#""cancel","settle","gone""#)),
+        "{paths:#?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.contains(r#""bouncer","look","decide""#)),
+        "{paths:#?}"
     );
 }
 
