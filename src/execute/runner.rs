@@ -1188,6 +1188,14 @@ impl Runner {
                         },
                     )
                 }
+                // Scripted jobs take no time: on this thread, in a fixed order.
+                None if self.targets.scripted.is_some() => fanout::run_all_in_order(
+                    jobs,
+                    limits.parallel,
+                    limits.max_failures,
+                    run,
+                    &mut judged,
+                ),
                 None => fanout::run_all(
                     jobs.to_vec(),
                     limits.parallel,

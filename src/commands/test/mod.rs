@@ -61,8 +61,8 @@ pub fn test(settings: &TestSettings) -> Result<ExitStatus, Error> {
     }
     let mut suites = Vec::new();
     let mut invalid = LintReport::default();
-    for path in files {
-        match load(&path, settings.catalog.as_deref())? {
+    for loaded in load_all(&files, settings.catalog.as_deref()) {
+        match loaded? {
             Ok(suite) => suites.push(suite),
             Err(report) => invalid.files.push(report),
         }
@@ -141,6 +141,31 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// [`load`] for every file, spread over the machine's cores; results in file order.
+fn load_all(
+    files: &[PathBuf],
+    catalog: Option<&Path>,
+) -> Vec<Result<Result<Suite, FileReport>, Error>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let chunk = files.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(|p| load(p, catalog)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle: std::thread::ScopedJoinHandle<'_, Vec<_>>| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Reads a test file and its runbook; `Ok(Err(findings))` when the test file has mistakes.
