@@ -512,6 +512,50 @@ fn the_patroni_port_pauses_after_a_cancel_and_its_session_is_tested() {
     );
 }
 
+/// Audit gap: `render` dropped a manual step's `checklist`, an action's `for_each`,
+/// `interactive` and `irreversible`, and said "hosts" of a loop's items. The Markdown and HTML
+/// pages and the Mermaid chart now show them.
+#[test]
+fn render_shows_checklists_loops_and_sessions() {
+    let deployment = shipped("kubernetes/deployment-replicas-mismatch");
+    let render = |format: &str, file: &Path| {
+        let output = bin()
+            .args(["render", "--format", format])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let markdown = render("md", &deployment);
+    for wanted in [
+        "**Checklist**, each item ticked or left (the timeline records which):",
+        "- Priority — the pods were not evicted by more important ones",
+        "**For each** item of `vars.not_ready`: the command runs once per item, with `{{ item }}`",
+        "**Parallel:** 4 items at once",
+        "**Interactive:** the terminal is handed to the command",
+    ] {
+        assert!(markdown.contains(wanted), "{wanted}\n{markdown}");
+    }
+    assert!(!markdown.contains("4 hosts at once"), "{markdown}");
+    let patroni = render("md", &shipped("patroni/long-running-transactions"));
+    assert!(
+        patroni.contains("**Cannot be undone:** the query is rolled back; the work it did is lost"),
+        "{patroni}"
+    );
+    let html = render("html", &deployment);
+    assert!(html.contains("<strong>Checklist</strong>"), "{html}");
+    assert!(html.contains("<strong>Interactive:</strong>"), "{html}");
+    // The Mermaid chart, in the Markdown page.
+    let mermaid = &markdown[markdown.find("flowchart TD").unwrap()..];
+    assert!(
+        mermaid.contains(" · for each of vars.not_ready"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains(" · interactive"), "{mermaid}");
+    assert!(mermaid.contains(" · checklist of "), "{mermaid}");
+}
+
 /// `times: 0` answers nothing: a mistake in the test file, at its line and column (exit 2).
 #[test]
 fn times_zero_in_a_test_file_is_refused_at_its_position() {
