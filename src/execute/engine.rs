@@ -233,19 +233,22 @@ impl Engine {
         }
         self.last_outcome = Some(outcome);
         // What later steps can read, recorded whole so that `--resume` rebuilds it exactly.
-        let current = state.steps.get(&step.id.value).cloned();
-        let recorded = super::resume::step_state(
-            state,
-            &step.id.value,
-            current.as_ref(),
-            self.timeline.masker(),
-        );
+        // A timeline in memory (`runbook test`) is never resumed: nothing to record.
+        let recorded = (!self.timeline.is_in_memory()).then(|| {
+            let current = state.steps.get(&step.id.value).cloned();
+            super::resume::step_state(
+                state,
+                &step.id.value,
+                current.as_ref(),
+                self.timeline.masker(),
+            )
+        });
         self.record(
             Some(id),
             Event::StepFinished {
                 outcome,
                 reason,
-                state: Some(recorded),
+                state: recorded,
             },
         )
     }

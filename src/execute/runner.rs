@@ -1076,8 +1076,11 @@ impl Runner {
         }
         let (targets, interrupt) = (&self.targets, &self.interrupt);
         let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);
-        // A fan-out shows a live line per running host; a single command a spinner.
-        let (spinner, hosts) = if plan.fan_out {
+        // A fan-out shows a live line per running host; a single command a spinner; a quiet
+        // screen neither.
+        let (spinner, hosts) = if screen.is_quiet() {
+            (None, None)
+        } else if plan.fan_out {
             (
                 None,
                 Some(screen.hosts_progress(jobs.len(), limits.timeout)),
@@ -1117,7 +1120,7 @@ impl Runner {
             let job = &jobs[index];
             let failure = judge(&output).err();
             // A passing `that` shows what it read, as a failing one does.
-            let read = if failure.is_none() {
+            let read = if failure.is_none() && !screen.is_quiet() {
                 reads(&output)
             } else {
                 None

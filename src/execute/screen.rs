@@ -97,6 +97,11 @@ impl Screen {
         self.live
     }
 
+    /// Whether it shows nothing at all ([`Screen::quiet`]).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn set_masker(&mut self, masker: Masker) {
         self.masker = masker;
     }
