@@ -2,9 +2,10 @@
 # Benchmark of `runbook test` over TESTS (1000) tests: the tests of the shipped runbooks
 # (runbooks/**/*.test.yaml) repeated in a throw-away copy of the catalog until there are at
 # least TESTS of them. Each test is a whole scripted run through the engine. Prints the wall
-# time of RUNS (5) runs, their median and the time per test; asserts nothing. The target is
-# under 1 s on the project's 2-core machine (fast enough to run on every save).
-# BIN picks the binary (default: a release build, made first).
+# and CPU (user + sys) time of RUNS (5) runs, their medians and the time per test; asserts
+# nothing. The target is under 1 s on the project's 2-core machine (fast enough to run on
+# every save). BIN picks the binary (default: a release build, made first), e.g.
+# BIN=target/profiling/runbook after `cargo build --profile profiling`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-5}"
@@ -34,15 +35,20 @@ done
 total=$("$BIN" test "$tmp/runbooks" | tail -1)
 echo "runbook test: $total ($shipped shipped tests x $repeat), $(nproc) cores, $BIN"
 
-times=()
+# The machine may be shared: the CPU time (user + sys) of each run is printed beside its wall
+# time, and the load when the runs started.
+times=() cpus=()
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$RUNS"); do
-  start=$(date +%s.%N)
-  "$BIN" test "$tmp/runbooks" > /dev/null
-  end=$(date +%s.%N)
-  times+=("$(echo "$end - $start" | bc)")
+  /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$BIN" test "$tmp/runbooks" > /dev/null
+  read -r wall user sys < "$tmp/time"
+  times+=("$wall")
+  cpus+=("$(echo "$user + $sys" | bc)")
 done
-sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-median=$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+wall=$(median "${times[@]}")
+cpu=$(median "${cpus[@]}")
 count=$(echo "$total" | awk '{ print $1 + $3 }')
-echo "runs (s): ${times[*]}"
-printf 'median: %.3f s for %d tests, %.2f ms per test\n' "$median" "$count" "$(echo "$median * 1000 / $count" | bc -l)"
+echo "runs, wall (s): ${times[*]}"
+echo "runs, user+sys CPU (s): ${cpus[*]}"
+printf 'median: %.3f s wall, %.3f s CPU for %d tests, %.2f ms per test (wall)\n' "$wall" "$cpu" "$count" "$(echo "$wall * 1000 / $count" | bc -l)"

@@ -89,7 +89,8 @@ pub fn find(name: &str, rule: &CaptureRule, text: &str) -> Result<Value, (String
 
 fn find_json(name: &str, path: &str, text: &str) -> Result<Value, (String, String)> {
     let expected = || format!("capture `{name}` finds `{path}` in the JSON output");
-    let query = compile_json(path).map_err(|e| (expected(), format!("invalid JSONPath: {e}")))?;
+    let query = super::compiled::json_path(path)
+        .map_err(|e| (expected(), format!("invalid JSONPath: {e}")))?;
     let document = parse_json(text).map_err(|e| {
         let shown = text.trim();
         let shown = if shown.is_empty() {
@@ -114,7 +115,8 @@ fn find_json(name: &str, path: &str, text: &str) -> Result<Value, (String, Strin
 
 fn find_regex(name: &str, pattern: &str, text: &str) -> Result<Value, (String, String)> {
     let expected = || format!("capture `{name}` matches `{pattern}`");
-    let regex = compile_regex(pattern).map_err(|e| (expected(), format!("invalid regex: {e}")))?;
+    let regex =
+        super::compiled::regex(pattern).map_err(|e| (expected(), format!("invalid regex: {e}")))?;
     let Some(captures) = regex.captures(text) else {
         return Err((expected(), "the output does not match".into()));
     };

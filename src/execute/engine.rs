@@ -57,7 +57,7 @@ pub(crate) enum Tried {
         /// A command of the step ran (so there may be something to roll back).
         ran: bool,
     },
-    /// Skipped: by its `if` on a retry (`ok`), or by the engineer.
+    /// Skipped: by its `if` on a retry, or by the engineer (`ok` is false either way).
     Skipped {
         reason: String,
         ok: bool,
@@ -233,19 +233,22 @@ impl Engine {
         }
         self.last_outcome = Some(outcome);
         // What later steps can read, recorded whole so that `--resume` rebuilds it exactly.
-        let current = state.steps.get(&step.id.value).cloned();
-        let recorded = super::resume::step_state(
-            state,
-            &step.id.value,
-            current.as_ref(),
-            self.timeline.masker(),
-        );
+        // A timeline in memory (`runbook test`) is never resumed: nothing to record.
+        let recorded = (!self.timeline.is_in_memory()).then(|| {
+            let current = state.steps.get(&step.id.value).cloned();
+            super::resume::step_state(
+                state,
+                &step.id.value,
+                current.as_ref(),
+                self.timeline.masker(),
+            )
+        });
         self.record(
             Some(id),
             Event::StepFinished {
                 outcome,
                 reason,
-                state: Some(recorded),
+                state: recorded,
             },
         )
     }
@@ -311,8 +314,9 @@ impl Engine {
             if !header_shown {
                 self.screen.step_header(index + 1, total, &name, "skipped");
             }
-            // A step whose condition is false did what it should: `ok`.
-            self.skip(state, step, id, reason.clone(), true)?;
+            // A step skipped by its `if` neither passed nor was done: not `ok` (its outcome
+            // says `skipped`).
+            self.skip(state, step, id, reason.clone(), false)?;
             return Ok(Walked::Next(flow::next(step, StepEnd::Skipped)));
         }
         let kind = step.kind();
@@ -436,7 +440,7 @@ impl Engine {
         if !first {
             match self.condition(runbook, state, step) {
                 Ok(None) => {}
-                Ok(Some(reason)) => return Ok(Tried::Skipped { reason, ok: true }),
+                Ok(Some(reason)) => return Ok(Tried::Skipped { reason, ok: false }),
                 Err(error) => return Ok(cannot_evaluate(step, error)),
             }
         }

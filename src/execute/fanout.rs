@@ -74,6 +74,42 @@ where
     FanOut { not_started }
 }
 
+/// [`run_all`] for jobs that take no time (the scripted commands of `runbook test`), on this
+/// thread, the same every time: up to `parallel` jobs are started before the first is judged,
+/// as with threads, and each judged job frees its place for the next one, results judged in
+/// the order the jobs started. So `max_failures` stops the same hosts a fan-out whose hosts
+/// answer in that order would stop. No open-files cap: nothing is opened.
+pub fn run_all_in_order<J, R>(
+    jobs: &[J],
+    parallel: usize,
+    max_failures: Option<usize>,
+    run: impl Fn(&J) -> R,
+    mut on_done: impl FnMut(usize, R) -> bool,
+) -> FanOut {
+    let total = jobs.len();
+    let mut in_flight = VecDeque::new();
+    let mut next = 0;
+    while next < total.min(parallel.max(1)) {
+        in_flight.push_back((next, run(&jobs[next])));
+        next += 1;
+    }
+    let mut failures = 0;
+    let mut stopped = false;
+    while let Some((index, result)) = in_flight.pop_front() {
+        if on_done(index, result) {
+            failures += 1;
+            stopped |= max_failures.is_some_and(|max| failures >= max);
+        }
+        if !stopped && next < total {
+            in_flight.push_back((next, run(&jobs[next])));
+            next += 1;
+        }
+    }
+    FanOut {
+        not_started: (next..total).collect(),
+    }
+}
+
 /// Runs the jobs as tasks on `runtime` instead of threads, at most `parallel` at once:
 /// `start(index, job)` makes a job's task (called on this thread just before it is spawned),
 /// and `on_done(index, result)` is called on this thread for each finished job and says
@@ -150,6 +186,42 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
+
+    #[test]
+    fn in_order_a_parallel_window_starts_before_the_first_is_judged() {
+        let run = |n: &usize| *n;
+        let order = |parallel, max_failures| {
+            let started = std::cell::RefCell::new(Vec::new());
+            let mut judged = Vec::new();
+            let out = run_all_in_order(
+                &[0, 1, 2, 3, 4],
+                parallel,
+                max_failures,
+                |n: &usize| {
+                    started.borrow_mut().push(*n);
+                    run(n)
+                },
+                |i, r| {
+                    judged.push(i);
+                    r % 2 == 0
+                },
+            );
+            (started.into_inner(), judged, out.not_started)
+        };
+        // One at a time: the first failure stops the rest.
+        assert_eq!(order(1, Some(1)), (vec![0], vec![0], vec![1, 2, 3, 4]));
+        // Two at a time: the second had started when the first failed.
+        assert_eq!(order(2, Some(1)), (vec![0, 1], vec![0, 1], vec![2, 3, 4]));
+        // Jobs 0 and 2 fail; with two allowed, job 3 had started already (it took 2's place).
+        assert_eq!(
+            order(2, Some(2)),
+            (vec![0, 1, 2, 3], vec![0, 1, 2, 3], vec![4])
+        );
+        assert_eq!(
+            order(32, None),
+            (vec![0, 1, 2, 3, 4], vec![0, 1, 2, 3, 4], vec![])
+        );
+    }
 
     #[test]
     fn every_job_runs_once_and_results_come_back() {

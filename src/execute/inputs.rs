@@ -104,7 +104,7 @@ fn problem_of_text(input: &Input, value: &str) -> Option<String> {
         return Some(format!("must be one of {}", list.join(", ")));
     }
     if let Some(pattern) = &input.pattern {
-        match regex::Regex::new(pattern) {
+        match super::compiled::regex(pattern) {
             Ok(regex) if regex.is_match(value) => {}
             Ok(_) => return Some(format!("must match `{}`", pattern.value)),
             Err(_) => {

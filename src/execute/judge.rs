@@ -166,7 +166,7 @@ pub(crate) fn judge(
         }
     }
     if let Some(pattern) = &expect.stdout_matches
-        && let Ok(regex) = regex::Regex::new(pattern)
+        && let Ok(regex) = super::compiled::regex(pattern)
         // Against the output without its final newline, so that `^…$` matches a one-line answer.
         && !regex.is_match(output.stdout.trim_end_matches(['\n', '\r']))
     {

@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub(crate) mod capture;
+pub(crate) mod compiled;
 mod dry_run;
 pub mod engine;
 mod failure_menu;

@@ -980,6 +980,27 @@ impl Runner {
         interactive::run(&place, &command, &self.interrupt)
     }
 
+    /// An interactive session of step `step` (`interactive: true`): handed the terminal, or,
+    /// scripted (`runbook test`), answered by the script as any command is — its exit is
+    /// what the person did; an unmatched one cannot start.
+    pub fn session_of(&mut self, step: &str, job: &Job) -> interactive::SessionEnd {
+        let Some(scripted) = &self.targets.scripted else {
+            return self.session(job);
+        };
+        let output = match job {
+            Job::Shell { script, .. } => scripted.shell(step, job.host(), script),
+            Job::Http { .. } => CommandOutput {
+                error: Some("an interactive command is a `run` command".into()),
+                ..CommandOutput::default()
+            },
+        };
+        interactive::SessionEnd {
+            exit: output.exit,
+            duration: output.duration,
+            error: output.error,
+        }
+    }
+
     /// A runner whose every job is answered by `scripted` (`runbook test`).
     pub fn scripted(scripted: std::sync::Arc<Scripted>, interrupt: Interrupt) -> Self {
         let mut targets = Targets::new(None);
@@ -1055,8 +1076,11 @@ impl Runner {
         }
         let (targets, interrupt) = (&self.targets, &self.interrupt);
         let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);
-        // A fan-out shows a live line per running host; a single command a spinner.
-        let (spinner, hosts) = if plan.fan_out {
+        // A fan-out shows a live line per running host; a single command a spinner; a quiet
+        // screen neither.
+        let (spinner, hosts) = if screen.is_quiet() {
+            (None, None)
+        } else if plan.fan_out {
             (
                 None,
                 Some(screen.hosts_progress(jobs.len(), limits.timeout)),
@@ -1096,7 +1120,7 @@ impl Runner {
             let job = &jobs[index];
             let failure = judge(&output).err();
             // A passing `that` shows what it read, as a failing one does.
-            let read = if failure.is_none() {
+            let read = if failure.is_none() && !screen.is_quiet() {
                 reads(&output)
             } else {
                 None
@@ -1167,6 +1191,14 @@ impl Runner {
                         },
                     )
                 }
+                // Scripted jobs take no time: on this thread, in a fixed order.
+                None if self.targets.scripted.is_some() => fanout::run_all_in_order(
+                    jobs,
+                    limits.parallel,
+                    limits.max_failures,
+                    run,
+                    &mut judged,
+                ),
                 None => fanout::run_all(
                     jobs.to_vec(),
                     limits.parallel,

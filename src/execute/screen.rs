@@ -97,12 +97,20 @@ impl Screen {
         self.live
     }
 
+    /// Whether it shows nothing at all ([`Screen::quiet`]).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn set_masker(&mut self, masker: Masker) {
         self.masker = masker;
     }
 
     /// Prints text (masked and sanitised), wrapped to the terminal, and a newline.
     pub fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         let text = self.clean(text);
         let indent: String = text.chars().take_while(|c| *c == ' ').collect();
         let rest = format!("{indent}  ");
@@ -144,6 +152,9 @@ impl Screen {
     /// kind stands out (`ACTION`, in colour too), a check's is dim. No blank line between
     /// steps: the context of a decision stays on one screen.
     pub fn step_header(&self, number: usize, total: usize, name: &str, kind: &str) {
+        if self.quiet {
+            return;
+        }
         let (name, kind) = (self.clean(name), self.clean(kind));
         let kind = if kind == "action" {
             format!("{ACTION} ACTION {ACTION:#}")
@@ -164,6 +175,9 @@ impl Screen {
 
     /// Instructions, indented, their Markdown drawn for the terminal and wrapped to its width.
     pub fn text_block(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         for line in markdown_lines(&self.clean(text), "  ", width()) {
             self.emit(&line);
         }
@@ -172,6 +186,9 @@ impl Screen {
     /// The exact command before it runs; a line longer than the terminal goes on below with
     /// `↪`, so that nothing is cut and nothing looks like a line of its own.
     pub fn command(&self, target: &str, script: &str) {
+        if self.quiet {
+            return;
+        }
         let target = self.clean(target);
         let script = self.clean(script);
         let mut lines = script.trim_end().lines();
@@ -185,6 +202,9 @@ impl Screen {
     /// A check's command, on one line (cut to the terminal's width with `…`): a check changes
     /// nothing, its whole command is in the timeline and in `--dry-run`.
     pub fn command_line(&self, target: &str, script: &str) {
+        if self.quiet {
+            return;
+        }
         let target = self.clean(target);
         let script = self.clean(script);
         let mut lines = script.trim().lines();
@@ -243,6 +263,9 @@ impl Screen {
     /// Writes a styled line, wrapped to the terminal: `first` before its first line,
     /// `rest` before the others.
     fn emit_wrapped(&self, styled: &str, first: &str, rest: &str) {
+        if self.quiet {
+            return;
+        }
         for line in wrap_styled(styled, first, rest, width()) {
             self.emit(&line);
         }
@@ -250,6 +273,9 @@ impl Screen {
 
     /// ✔ or ✘, what, how long, then the tail of the output.
     pub fn outcome(&self, ok: bool, what: &str, duration: Duration, output: &str) {
+        if self.quiet {
+            return;
+        }
         let (mark, style) = if ok { ("✔", GREEN) } else { ("✘", RED) };
         self.emit(&format!(
             "  {style}{mark}{style:#} {} {DIM}({}){DIM:#}",
@@ -532,7 +558,10 @@ impl Screen {
             ProgressStyle::with_template("  {spinner} {pos}/{len} hosts done {msg} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        summary.enable_steady_tick(Duration::from_millis(100));
+        // No ticking thread for lines nobody sees.
+        if self.live {
+            summary.enable_steady_tick(Duration::from_millis(100));
+        }
         HostsProgress {
             multi,
             summary,

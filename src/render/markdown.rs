@@ -293,7 +293,16 @@ fn step(doc: &mut Blocks, steps: &[Sp<Step>], index: usize, step: &Step) {
         doc.push(prose(&unlinked(&doc.statics.resolve(instructions))));
     }
     match kind {
-        StepKind::Manual => {}
+        StepKind::Manual => {
+            if let Some(checklist) = &step.checklist {
+                doc.push("**Checklist**, each item ticked or left (the timeline records which):");
+                let items: Vec<String> = checklist
+                    .iter()
+                    .map(|item| text(&doc.statics.resolve(item)))
+                    .collect();
+                doc.list(&items);
+            }
+        }
         StepKind::Check => {
             if let Some(check) = &step.check {
                 command(doc, check, Role::Check);
@@ -434,20 +443,42 @@ fn command(doc: &mut Blocks, command: &Command, role: Role) {
     if let Some(on) = &command.on {
         facts.push(format!("**On:** {}", code(on)));
     }
+    // A loop's limits count items, not hosts.
+    let unit = if command.for_each.is_some() {
+        "item"
+    } else {
+        "host"
+    };
+    if let Some(for_each) = &command.for_each {
+        facts.push(format!(
+            "**For each** item of {}: the command runs once per item, with {}",
+            code(for_each),
+            code("{{ item }}")
+        ));
+    }
+    if command.interactive.as_ref().is_some_and(|i| i.value) {
+        facts.push(
+            "**Interactive:** the terminal is handed to the command; its start, end and exit are recorded, not its output"
+                .to_string(),
+        );
+    }
     if let Some(parallel) = &command.parallel {
-        facts.push(format!("**Parallel:** {} hosts at once", parallel.value));
+        facts.push(format!("**Parallel:** {} {unit}s at once", parallel.value));
     }
     if let Some(canary) = &command.canary {
         facts.push(format!(
-            "**Canary:** the first {} host(s), then asks before the rest",
+            "**Canary:** the first {} {unit}(s), then asks before the rest",
             canary.value
         ));
     }
     if let Some(max) = &command.max_failures {
         facts.push(format!(
-            "**Max failures:** stops starting hosts after {}",
+            "**Max failures:** stops starting {unit}s after {}",
             max.value
         ));
+    }
+    if let Some(why) = &command.irreversible {
+        facts.push(format!("**Cannot be undone:** {}", text(why)));
     }
     let expected = expectations(command);
     if !expected.is_empty() {

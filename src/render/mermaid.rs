@@ -13,7 +13,7 @@ pub fn flowchart(steps: &[Sp<Step>]) -> String {
     let edges = edges(steps);
     let mut out = String::from("flowchart TD\n");
     for (i, step) in steps.iter().enumerate() {
-        let label = escape_label(&format!("{}. {}", i + 1, step.name.value));
+        let label = escape_label(&format!("{}. {}{}", i + 1, step.name.value, marks(step)));
         let (open, close) = match step.kind() {
             StepKind::Ask => ("{", "}"),
             StepKind::Wait => ("([", "])"),
@@ -37,6 +37,26 @@ pub fn flowchart(steps: &[Sp<Step>]) -> String {
         };
     }
     out
+}
+
+/// What a node's name alone does not say: a loop, a session, a checklist.
+fn marks(step: &Step) -> String {
+    let command = step.check.as_ref().or(step.action.as_ref());
+    let mut marks = Vec::new();
+    if let Some(for_each) = command.and_then(|c| c.for_each.as_ref()) {
+        marks.push(format!("for each of {}", for_each.value));
+    }
+    if command.is_some_and(|c| c.interactive.as_ref().is_some_and(|i| i.value)) {
+        marks.push("interactive".to_string());
+    }
+    if let Some(checklist) = &step.checklist {
+        let n = checklist.len();
+        marks.push(format!(
+            "checklist of {n} item{}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    marks.iter().map(|m| format!(" · {m}")).collect()
 }
 
 /// The id of the end node; `end` itself is a Mermaid keyword.
@@ -197,6 +217,26 @@ mod tests {
         case(
             "[{id: a, name: A, next: nowhere}, {id: b, name: B}]",
             &["s1 --> done"],
+        );
+    }
+
+    #[test]
+    fn loops_sessions_and_checklists_are_marked_on_their_nodes() {
+        let chart = flowchart(&steps(
+            r#"
+- { id: a, name: Pods, check: { run: "k {{ item }}", for_each: vars.pods } }
+- { id: b, name: Shell, action: { run: sh, interactive: true, irreversible: x } }
+- { id: c, name: Before, instructions: x, checklist: [one, two] }
+"#,
+        ));
+        assert!(
+            chart.contains(r#"Pods · for each of vars.pods"]"#),
+            "{chart}"
+        );
+        assert!(chart.contains(r#"Shell · interactive"]"#), "{chart}");
+        assert!(
+            chart.contains(r#"Before · checklist of 2 items"]"#),
+            "{chart}"
         );
     }
 

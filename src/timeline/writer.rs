@@ -106,6 +106,11 @@ impl Timeline {
         })
     }
 
+    /// Whether it keeps its events in memory only ([`Timeline::in_memory`]).
+    pub fn is_in_memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
     /// The events of an in-memory timeline, in order, each with its step (empty otherwise).
     pub fn recorded(&self) -> &[(Option<String>, Event)] {
         self.memory.as_deref().unwrap_or_default()

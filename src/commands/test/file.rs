@@ -86,6 +86,10 @@ pub struct ScriptedCommand {
     pub status: Option<Sp<u16>>,
     #[serde(default)]
     pub body: Option<String>,
+    /// How many matching commands it answers (default: every one); then the next entry that
+    /// matches answers. The tries of a wait consume them in order.
+    #[serde(default)]
+    pub times: Option<Sp<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +257,14 @@ pub fn check(file: &TestFile, runbook: &Runbook, all: &Steps) -> Vec<Diagnostic>
             }
         }
         for command in &test.commands {
+            if let Some(times) = &command.times
+                && times.value == 0
+            {
+                found.push(finding(
+                    times.pos,
+                    "`times: 0` answers nothing: give 1 or more, or remove the entry".into(),
+                ));
+            }
             let Some(matcher) = &command.matcher else {
                 continue;
             };

@@ -61,8 +61,8 @@ pub fn test(settings: &TestSettings) -> Result<ExitStatus, Error> {
     }
     let mut suites = Vec::new();
     let mut invalid = LintReport::default();
-    for path in files {
-        match load(&path, settings.catalog.as_deref())? {
+    for loaded in load_all(&files, settings.catalog.as_deref()) {
+        match loaded? {
             Ok(suite) => suites.push(suite),
             Err(report) => invalid.files.push(report),
         }
@@ -143,6 +143,14 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// [`load`] for every file, spread over the machine's cores; results in file order.
+fn load_all(
+    files: &[PathBuf],
+    catalog: Option<&Path>,
+) -> Vec<Result<Result<Suite, FileReport>, Error>> {
+    on_every_core(files, |path| load(path, catalog))
+}
+
 /// Reads a test file and its runbook; `Ok(Err(findings))` when the test file has mistakes.
 /// A runbook with errors is reported as `run` reports it (exit 2).
 fn load(path: &Path, catalog: Option<&Path>) -> Result<Result<Suite, FileReport>, Error> {
@@ -184,44 +192,62 @@ fn load(path: &Path, catalog: Option<&Path>) -> Result<Result<Suite, FileReport>
     }))
 }
 
-/// Runs every test, spread over the machine's cores; verdicts come back in file order.
+/// Runs every test, spread over the machine's cores (each worker takes the next test when it
+/// is done with one); verdicts come back in file order.
 fn run_all(suites: &[Suite]) -> Result<Vec<Verdict>, Error> {
     let jobs: Vec<(&Suite, usize)> = suites
         .iter()
         .flat_map(|suite| (0..suite.file.tests.len()).map(move |i| (suite, i)))
         .collect();
+    on_every_core(&jobs, |(suite, index)| {
+        verdict::run(
+            &suite.path,
+            &suite.runbook,
+            &suite.id,
+            &suite.catalog,
+            &suite.steps,
+            &suite.file.tests[*index],
+        )
+    })
+    .into_iter()
+    .collect()
+}
+
+/// `work` over `items` on every core, the next item to whichever thread is free; the results
+/// in the order of `items`.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    let chunk = jobs.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|chunk| {
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(work).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (next, work) = (&next, &work);
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(suite, index)| {
-                            verdict::run(
-                                &suite.path,
-                                &suite.runbook,
-                                &suite.id,
-                                &suite.catalog,
-                                &suite.steps,
-                                &suite.file.tests[*index],
-                            )
-                        })
-                        .collect::<Result<Vec<_>, Error>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            return done;
+                        };
+                        done.push((index, work(item)));
+                    }
                 })
             })
             .collect();
-        let mut verdicts = Vec::new();
-        for handle in handles {
-            let part = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            verdicts.extend(part);
-        }
-        Ok(verdicts)
-    })
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, result)| result).collect()
 }

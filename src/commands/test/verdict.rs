@@ -203,6 +203,7 @@ fn rules(test: &TestCase) -> Vec<Rule> {
                 run: matcher
                     .and_then(|m| m.run.as_ref())
                     .and_then(|r| regex::Regex::new(r).ok()),
+                times: command.times.as_ref().map(|t| t.value as usize),
                 reply: Reply {
                     exit: command.exit.as_ref().map(|e| e.value),
                     stdout: command.stdout.clone().unwrap_or_default(),

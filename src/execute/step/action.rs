@@ -156,7 +156,8 @@ impl Engine {
             });
         }
         let interactive = action.is_interactive();
-        if interactive && !self.prompter.is_interactive() {
+        // Under `runbook test` the session is scripted like any command: no terminal needed.
+        if interactive && !self.prompter.is_interactive() && !self.runner.is_scripted() {
             self.screen
                 .fail("this action is interactive: it needs a person at a terminal");
             return Ok(Tried::Stop(Ending::NeedsHuman {
@@ -327,7 +328,7 @@ impl Engine {
         self.screen.info(&format!(
             "the terminal is yours on {host}; leave the session to go on"
         ));
-        let end = self.runner.session(job);
+        let end = self.runner.session_of(id, job);
         self.record(
             Some(id),
             Event::SessionEnded {

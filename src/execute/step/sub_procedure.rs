@@ -1,6 +1,10 @@
 //! A sub-procedure: another runbook of the catalog, run with `with` as its inputs; its steps
 //! are shown and recorded as `STEP/inner-id`.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried};
 use crate::execute::state::{RunState, StepResult};
@@ -8,6 +12,37 @@ use crate::model::{END, Runbook, Sp, Step};
 use crate::timeline::Outcome;
 
 impl Engine {
+    /// The runbook at `path`: read at each use in a real run (it may have been fixed
+    /// meanwhile); read once per process under `runbook test`, which runs it in test after
+    /// test. `None` when it does not load.
+    fn sub_runbook(&self, path: &Path) -> Option<Arc<Runbook>> {
+        let read = || {
+            crate::load::SourceFile::read(path)
+                .ok()
+                .and_then(|s| s.parsed.ok())
+                .map(Arc::new)
+        };
+        if !self.runner.is_scripted() {
+            return read();
+        }
+        type Read = Mutex<HashMap<PathBuf, Option<Arc<Runbook>>>>;
+        static READ: OnceLock<Read> = OnceLock::new();
+        let cache = READ.get_or_init(Default::default);
+        if let Some(found) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+        {
+            return found.clone();
+        }
+        let sub = read();
+        cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_path_buf(), sub.clone());
+        sub
+    }
+
     pub(crate) fn sub_procedure(
         &mut self,
         runbook: &Runbook,
@@ -25,9 +60,9 @@ impl Engine {
                 self.settings.catalog.display()
             )));
         };
-        let sub = match crate::load::SourceFile::read(&path).map(|s| s.parsed) {
-            Ok(Ok(sub)) => sub,
-            _ => {
+        let sub = match self.sub_runbook(&path) {
+            Some(sub) => sub,
+            None => {
                 return Ok(failed(format!(
                     "`{}` does not load; run `runbook lint` on it",
                     path.display()

@@ -1,6 +1,7 @@
 //! A wait: runs its `until` check every interval until it passes or the time is up, with a
 //! countdown between tries. In a rehearsal, a wait right after a rehearsed action runs once:
-//! what it waits for was never set off.
+//! what it waits for was never set off. Under `runbook test` no time passes: the tries are
+//! made at once, and a pause ends at once.
 
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,13 @@ impl Engine {
             self.screen.command(&plan.target, &job.shown());
         }
         let started = Instant::now();
+        // A scripted run (`runbook test`) keeps time on a clock of its own: no try sleeps, and
+        // the tries, their outcomes (consumed in order) and the give-up are those of a real run.
+        let scripted = self.runner.is_scripted();
+        let mut waited = Duration::ZERO;
+        let elapsed = |waited: Duration| {
+            if scripted { waited } else { started.elapsed() }
+        };
         let mut limits = self.limits(step, until, false);
         limits.timeout = timeout;
         let mut tries = 0;
@@ -79,13 +87,19 @@ impl Engine {
                     self.screen.ok(&format!(
                         "passed after {tries} tr{} ({})",
                         if tries == 1 { "y" } else { "ies" },
-                        human_duration(started.elapsed())
+                        human_duration(elapsed(waited))
                     ));
                 }
                 return Ok(self.conclude(state, step, id, until, &execution));
             }
-            // A scripted outcome (`runbook test`) is the same at every try: no point waiting.
-            if started.elapsed() + every > limit || self.runner.is_scripted() {
+            // A real try takes a moment, so the try that would fall exactly on the limit is
+            // never made; the scripted clock, where tries take no time, says so with `>=`.
+            let gives_up = if scripted {
+                waited + every >= limit
+            } else {
+                started.elapsed() + every > limit
+            };
+            if gives_up {
                 self.screen
                     .fail(&format!("still failing after {tries} tries"));
                 return Ok(match self.conclude(state, step, id, until, &execution) {
@@ -102,6 +116,10 @@ impl Engine {
                     },
                     other => other,
                 });
+            }
+            if scripted {
+                waited += every;
+                continue;
             }
             // Countdown to the next try, watching for Ctrl-C.
             let spinner = self.screen.countdown();
@@ -156,7 +174,14 @@ impl Engine {
         self.screen
             .info(&format!("pausing for {}", human_duration(length)));
         let spinner = self.screen.spinner("");
-        let until = Instant::now() + length;
+        // A scripted run (`runbook test`) does not sleep: the pause ends at once, as it would
+        // after its length.
+        let until = Instant::now()
+            + if self.runner.is_scripted() {
+                Duration::ZERO
+            } else {
+                length
+            };
         loop {
             if self.interrupt.is_set() {
                 spinner.finish_and_clear();

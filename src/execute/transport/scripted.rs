@@ -20,6 +20,9 @@ pub struct Rule {
     /// A regex searched in the rendered command (for HTTP: `METHOD URL`, then headers and
     /// body, as an action shows it).
     pub run: Option<Regex>,
+    /// How many commands it answers (`None`: every one); once used up, the next rule that
+    /// matches answers, so that the tries of a wait can fail, then pass.
+    pub times: Option<usize>,
     pub reply: Reply,
 }
 
@@ -52,11 +55,14 @@ pub struct Call {
 pub struct Scripted {
     rules: Vec<Rule>,
     calls: Mutex<Vec<Call>>,
+    /// How many commands each rule has answered.
+    used: Mutex<Vec<usize>>,
 }
 
 impl Scripted {
     pub fn new(rules: Vec<Rule>) -> Self {
         Scripted {
+            used: Mutex::new(vec![0; rules.len()]),
             rules,
             calls: Mutex::new(Vec::new()),
         }
@@ -67,13 +73,19 @@ impl Scripted {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    /// The first rule that matches, recording the call.
+    /// The first rule that matches and is not used up, recording the call.
     fn answer(&self, step: &str, host: &str, command: &str) -> Option<&Reply> {
-        let index = self.rules.iter().position(|rule| {
-            rule.step.as_deref().is_none_or(|s| s == step)
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let index = self.rules.iter().enumerate().position(|(i, rule)| {
+            rule.times.is_none_or(|times| used[i] < times)
+                && rule.step.as_deref().is_none_or(|s| s == step)
                 && rule.host.as_deref().is_none_or(|h| h == host)
                 && rule.run.as_ref().is_none_or(|r| r.is_match(command))
         });
+        if let Some(i) = index {
+            used[i] += 1;
+        }
+        drop(used);
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(Call {
                 step: step.to_string(),
@@ -132,6 +144,7 @@ mod tests {
             step: step.map(str::to_string),
             host: host.map(str::to_string),
             run: run.map(|r| Regex::new(r).unwrap()),
+            times: None,
             reply: Reply {
                 exit: Some(exit),
                 ..Reply::default()
@@ -173,5 +186,27 @@ mod tests {
             Some(0)
         );
         assert_eq!(scripted.shell("rollout", "local", "k").exit, None);
+    }
+
+    #[test]
+    fn a_rule_with_times_answers_that_many_commands_then_the_next_one_answers() {
+        let mut twice = rule(Some("gone"), None, None, 1);
+        twice.times = Some(2);
+        let scripted = Scripted::new(vec![twice, rule(Some("gone"), None, None, 0)]);
+        let exits: Vec<Option<i32>> = (0..4)
+            .map(|_| scripted.shell("gone", "local", "count").exit)
+            .collect();
+        assert_eq!(exits, [Some(1), Some(1), Some(0), Some(0)]);
+        let rules: Vec<Option<usize>> = scripted.calls().iter().map(|c| c.rule).collect();
+        assert_eq!(rules, [Some(0), Some(0), Some(1), Some(1)]);
+    }
+
+    #[test]
+    fn a_used_up_rule_and_nothing_after_it_leaves_the_command_unmatched() {
+        let mut once = rule(None, None, None, 0);
+        once.times = Some(1);
+        let scripted = Scripted::new(vec![once]);
+        assert_eq!(scripted.shell("a", "local", "x").exit, Some(0));
+        assert!(scripted.shell("a", "local", "x").error.is_some());
     }
 }
