@@ -111,6 +111,9 @@ pub struct Engine {
     pub(crate) retry_hosts: Option<(String, Vec<String>)>,
     /// How the last step finished: a `wait` right after a rehearsed action is rehearsed too.
     pub(crate) last_outcome: Option<Outcome>,
+    /// Whether the last step was an action the engineer declined: a `wait` right after it
+    /// looks once instead of polling for what nobody set off.
+    pub(crate) last_declined: bool,
     pub(crate) runner: Runner,
     /// Inputs asked only when a step first needs them (see [`super::inputs::can_wait`]).
     pub deferred_inputs: Vec<String>,
@@ -141,6 +144,7 @@ impl Engine {
             skipped_failures: Vec::new(),
             retry_hosts: None,
             last_outcome: None,
+            last_declined: false,
             runner,
             deferred_inputs: Vec::new(),
             approval: super::approval::ApprovalSettings::default(),
@@ -232,6 +236,12 @@ impl Engine {
             state.steps.insert(step.id.value.clone(), result);
         }
         self.last_outcome = Some(outcome);
+        // A wait skipped for that reason passes it on to a wait right after it.
+        self.last_declined = outcome == Outcome::Skipped
+            && matches!(
+                reason.as_deref(),
+                Some("declined" | super::step::wait::NOT_WAITED)
+            );
         // What later steps can read, recorded whole so that `--resume` rebuilds it exactly.
         // A timeline in memory (`runbook test`) is never resumed: nothing to record.
         let recorded = (!self.timeline.is_in_memory()).then(|| {

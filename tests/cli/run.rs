@@ -730,6 +730,42 @@ fn a_typo_at_a_menu_keeps_every_entry_and_enter_still_picks() {
 }
 
 #[test]
+fn a_wait_after_a_declined_action_looks_once_and_does_not_poll() {
+    // Regression: declining an action, then "skip it and go on", polled the wait for it to
+    // its timeout (an hour here) for something nobody set off.
+    let (dir, timeline) = workspace();
+    let dir = dir.path();
+    let mut t = spawn_run(dir, "decline-wait", &timeline, &[]);
+
+    t.expect("Run it on local?");
+    t.send(crate::pty::ENTER);
+    t.pick("Not run. What now?", 1);
+    t.expect("the action before was declined, so this wait looks once");
+    t.expect("skipped: not waited: the action before was declined");
+    t.expect("1h pause is not waited");
+    let (code, screen) = t.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !dir.join("restarted.marker").exists(),
+        "the declined action ran"
+    );
+    assert!(dir.join("after.marker").exists(), "the run did not go on");
+    let events = events(&timeline);
+    for step in ["back", "settle"] {
+        let finished = only(&events, "step_finished", Some(step));
+        assert_eq!(finished["outcome"], "skipped", "{}", show(&events));
+    }
+    // The wait looked once: one command, not a poll.
+    assert_eq!(
+        find(&events, "command", Some("back")).len(),
+        1,
+        "{}",
+        show(&events)
+    );
+}
+
+#[test]
 fn enter_at_y_n_opens_the_decline_menu_instead_of_skipping() {
     // Regression: Enter at an action's y/N recorded `declined` and the run moved on.
     let (dir, timeline) = workspace();

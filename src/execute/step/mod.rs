@@ -8,7 +8,7 @@ mod check;
 mod decision;
 mod manual;
 mod sub_procedure;
-mod wait;
+pub(crate) mod wait;
 
 use std::time::{Duration, Instant};
 

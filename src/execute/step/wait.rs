@@ -1,6 +1,8 @@
 //! A wait: runs its `until` check every interval until it passes or the time is up, with a
 //! countdown between tries. In a rehearsal, a wait right after a rehearsed action runs once:
-//! what it waits for was never set off. Under `runbook test` no time passes: the tries are
+//! what it waits for was never set off. Right after an action the engineer declined, a wait
+//! looks once: passed if what it checks is already true, else skipped (not waited, not
+//! failed) — polling to its timeout (an hour in some runbooks) waits for nothing. Under `runbook test` no time passes: the tries are
 //! made at once, and a pause ends at once.
 
 use std::time::{Duration, Instant};
@@ -12,6 +14,9 @@ use crate::execute::screen::human_duration;
 use crate::execute::state::{RunState, StepResult};
 use crate::model::{Runbook, Sp, Step, Wait, parse_duration};
 use crate::timeline::Outcome;
+
+/// Why a wait right after a declined action (or after such a wait) was skipped.
+pub(crate) const NOT_WAITED: &str = "not waited: the action before was declined";
 
 const DEFAULT_WAIT_EVERY: Duration = Duration::from_secs(10);
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -44,9 +49,13 @@ impl Engine {
             Err(error) => return Ok(super::cannot_render(error)),
         };
         let rehearsed = self.settings.rehearse && self.last_outcome == Some(Outcome::Rehearsed);
+        let declined = !rehearsed && self.last_declined;
         if rehearsed {
             self.screen
                 .warn("rehearsal: the action before was not run, so this wait runs once, unpolled");
+        } else if declined {
+            self.screen
+                .warn("the action before was declined, so this wait looks once, unpolled");
         } else {
             self.screen.info(&format!(
                 "every {}, for at most {}:",
@@ -91,6 +100,12 @@ impl Engine {
                     ));
                 }
                 return Ok(self.conclude(state, step, id, until, &execution));
+            }
+            if declined {
+                return Ok(Tried::Skipped {
+                    reason: NOT_WAITED.into(),
+                    ok: false,
+                });
             }
             // A real try takes a moment, so the try that would fall exactly on the limit is
             // never made; the scripted clock, where tries take no time, says so with `>=`.
@@ -148,7 +163,8 @@ impl Engine {
     }
 
     /// `wait: {for: DURATION}`: a pause with a countdown, no check; Ctrl-C pauses the run.
-    /// In a rehearsal right after a rehearsed action it is shown, not waited.
+    /// In a rehearsal right after a rehearsed action, or right after a declined one, it is
+    /// shown, not waited.
     fn pause(&mut self, wait: &Wait, id: &str) -> Result<Tried, Error> {
         let length = wait
             .pause
@@ -170,6 +186,16 @@ impl Engine {
                 human_duration(length)
             ));
             return Ok(finished(Outcome::Rehearsed, "rehearsed"));
+        }
+        if self.last_declined {
+            self.screen.warn(&format!(
+                "the action before was declined, so this {} pause is not waited",
+                human_duration(length)
+            ));
+            return Ok(Tried::Skipped {
+                reason: NOT_WAITED.into(),
+                ok: false,
+            });
         }
         self.screen
             .info(&format!("pausing for {}", human_duration(length)));
