@@ -11,12 +11,28 @@ N="${N:-1000}"
 ALERTS="${ALERTS:-500}"
 RUNS="${RUNS:-10}"
 
-# PROFILE=debug checks the script quickly (the figures then mean nothing).
+# PROFILE=debug checks the script quickly (the figures then mean nothing); PROFILE=profiling
+# is release without LTO. BIN=path/to/runbook measures that binary and builds nothing.
+# WORK=DIR keeps the generated catalog and payload there (to compare two binaries' outputs).
 profile="${PROFILE:-release}"
-if [ "$profile" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
-bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile/runbook"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+else
+  case "$profile" in
+    release) cargo build --release --quiet ;;
+    debug) cargo build --quiet ;;
+    *) cargo build --profile "$profile" --quiet ;;
+  esac
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile/runbook"
+fi
+if [ -n "${WORK:-}" ]; then
+  work="$WORK"
+  rm -rf "$work"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
 
 mkdir -p "$work/runbooks"
 cp -r runbooks/. "$work/runbooks/"

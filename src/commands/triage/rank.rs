@@ -5,7 +5,7 @@
 //! per alert, and the order is a pure function of the alert and the runbooks.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -146,28 +146,251 @@ fn whole(regex: &str) -> Option<regex::Regex> {
     regex::Regex::new(&format!("^(?:{regex})$")).ok()
 }
 
-/// A matcher, compiled. A regex that does not compile makes the matcher never hold (lint's
+/// A regex compiled on first use, once: most of a large catalog's regexes are never needed
+/// for a given group of alerts. `None` once it turned out not to compile.
+struct LazyRegex {
+    source: String,
+    /// Whether `source` must match the whole value (`^(?:…)$`) or be searched for.
+    whole: bool,
+    compiled: std::cell::OnceCell<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    fn new(source: &str, whole: bool) -> Self {
+        LazyRegex {
+            source: source.to_string(),
+            whole,
+            compiled: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&regex::Regex> {
+        self.compiled
+            .get_or_init(|| {
+                if self.whole {
+                    whole(&self.source)
+                } else {
+                    regex::Regex::new(&self.source).ok()
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// One condition of a matcher on a whole value: the literal values a regex such as
+/// `ServiceErrorRateHigh` or `warning|critical` stands for, compared as they are, or any
+/// other regex. A regex that does not compile makes the matcher never hold (lint's
 /// `invalid-regex` reports it).
+enum ValueTest {
+    Exact(Vec<String>),
+    Regex(LazyRegex),
+}
+
+impl ValueTest {
+    fn new(regex: &str) -> Self {
+        match exact_values(regex) {
+            Some(values) => ValueTest::Exact(values),
+            None => ValueTest::Regex(LazyRegex::new(regex, true)),
+        }
+    }
+
+    fn holds(&self, value: &str) -> bool {
+        match self {
+            ValueTest::Exact(values) => values.iter().any(|v| v == value),
+            ValueTest::Regex(regex) => regex.get().is_some_and(|regex| regex.is_match(value)),
+        }
+    }
+}
+
+/// The values a regex matches as a whole when it is a literal or an alternation of
+/// literals (`svc-0331`, `warning|critical`, `a\.b`): `^(?:REGEX)$` then holds for exactly
+/// those values. `None` for any other regex, and for one the regex crate's parser refuses.
+fn exact_values(regex: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    let hir = regex_syntax::parse(regex).ok()?;
+    let literal = |hir: &regex_syntax::hir::Hir| match hir.kind() {
+        HirKind::Literal(literal) => std::str::from_utf8(&literal.0).ok().map(str::to_string),
+        _ => None,
+    };
+    match hir.kind() {
+        HirKind::Literal(_) => Some(vec![literal(&hir)?]),
+        HirKind::Alternation(alternatives) => alternatives.iter().map(literal).collect(),
+        _ => None,
+    }
+}
+
+/// The text a pattern's match must start the alert text with: the literal after a leading
+/// `^` (`^\[svc\] error` → `[svc] error`). `None` when the pattern is not anchored at the
+/// start of the text, or starts with anything but a literal.
+fn anchored_prefix(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::{HirKind, Look};
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    match (parts.first()?.kind(), parts.get(1)?.kind()) {
+        (HirKind::Look(Look::Start), HirKind::Literal(literal)) if !literal.0.is_empty() => {
+            Some(literal.0.to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// A matcher, ready to test: its conditions' regexes compile on first use.
 struct CompiledMatcher {
     index: usize,
     shown: String,
-    alertname: Option<regex::Regex>,
-    labels: Vec<(String, regex::Regex)>,
-    text: Option<regex::Regex>,
+    alertname: Option<ValueTest>,
+    labels: Vec<(String, ValueTest)>,
+    text: Option<LazyRegex>,
     conditions: usize,
 }
 
 /// What ranking needs of one runbook, computed once.
 struct Compiled {
-    patterns: Vec<(usize, regex::Regex)>,
+    patterns: Vec<(usize, LazyRegex)>,
     matchers: Vec<CompiledMatcher>,
     words: BTreeSet<String>,
+}
+
+/// Which candidates an alert could match in the matcher, regex and service tiers, so that
+/// an alert meets a handful of runbooks, not the whole catalog. Each index only narrows:
+/// the candidates it gives are tested as before, and a rule it cannot index (a regex that
+/// is not a literal) puts its runbook among those always tested.
+#[derive(Default)]
+struct Narrowing {
+    /// (label, value) → candidates with a matcher whose condition on that label is that
+    /// literal value (each matcher indexed under its rarest literal condition).
+    by_label: HashMap<(String, String), Vec<usize>>,
+    /// Candidates with a matcher without literal condition on `alertname` or a label.
+    any_matcher: Vec<usize>,
+    /// Literal start of the text → candidates with a pattern that must start with it.
+    by_prefix: HashMap<Vec<u8>, Vec<usize>>,
+    /// The lengths of the keys of `by_prefix`.
+    prefix_lengths: BTreeSet<usize>,
+    /// Candidates with a pattern not anchored on a literal start.
+    any_pattern: Vec<usize>,
+    /// Lowercased service → candidates that list it.
+    by_service: HashMap<String, Vec<usize>>,
+}
+
+impl Narrowing {
+    fn new(candidates: &[Candidate<'_>], compiled: &[Compiled]) -> Self {
+        let mut narrowing = Narrowing::default();
+        // How many matchers have each literal condition: a matcher is indexed under its
+        // rarest, so that a value every matcher shares (`alertname`, `severity`) does not
+        // bring the whole catalog along.
+        let literal_conditions = |matcher: &CompiledMatcher| -> Vec<(String, Vec<String>)> {
+            let mut found = Vec::new();
+            if let Some(ValueTest::Exact(values)) = &matcher.alertname {
+                found.push(("alertname".to_string(), values.clone()));
+            }
+            for (label, test) in &matcher.labels {
+                if let ValueTest::Exact(values) = test {
+                    found.push((label.clone(), values.clone()));
+                }
+            }
+            found
+        };
+        let mut counts: HashMap<(String, String), usize> = HashMap::new();
+        for compiled in compiled {
+            for matcher in &compiled.matchers {
+                for (label, values) in literal_conditions(matcher) {
+                    for value in values {
+                        *counts.entry((label.clone(), value)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for (index, (candidate, compiled)) in candidates.iter().zip(compiled).enumerate() {
+            for matcher in &compiled.matchers {
+                let rarest =
+                    literal_conditions(matcher)
+                        .into_iter()
+                        .min_by_key(|(label, values)| {
+                            values
+                                .iter()
+                                .map(|value| counts[&(label.clone(), value.clone())])
+                                .sum::<usize>()
+                        });
+                match rarest {
+                    Some((label, values)) => {
+                        for value in values {
+                            push_once(
+                                narrowing
+                                    .by_label
+                                    .entry((label.clone(), value))
+                                    .or_default(),
+                                index,
+                            );
+                        }
+                    }
+                    None => push_once(&mut narrowing.any_matcher, index),
+                }
+            }
+            for (_, pattern) in &compiled.patterns {
+                match anchored_prefix(&pattern.source) {
+                    Some(prefix) => {
+                        narrowing.prefix_lengths.insert(prefix.len());
+                        push_once(narrowing.by_prefix.entry(prefix).or_default(), index);
+                    }
+                    None => push_once(&mut narrowing.any_pattern, index),
+                }
+            }
+            for service in &candidate.runbook.scope.services {
+                push_once(
+                    narrowing
+                        .by_service
+                        .entry(service.to_lowercase())
+                        .or_default(),
+                    index,
+                );
+            }
+        }
+        narrowing
+    }
+
+    /// Every candidate the alert could match in the matcher, regex or service tier (and
+    /// perhaps others), sorted, once each.
+    fn candidates(&self, alert: &Alert, service: Option<&str>) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        found.extend(&self.any_matcher);
+        for (label, value) in &alert.labels {
+            // A lookup key without cloning is not worth a custom map here: few labels.
+            if let Some(indexes) = self.by_label.get(&(label.clone(), value.clone())) {
+                found.extend(indexes);
+            }
+        }
+        found.extend(&self.any_pattern);
+        let text = alert.text.trim().as_bytes();
+        for length in self.prefix_lengths.range(..=text.len()) {
+            if let Some(indexes) = self.by_prefix.get(&text[..*length]) {
+                found.extend(indexes);
+            }
+        }
+        if let Some(service) = service
+            && let Some(indexes) = self.by_service.get(&service.to_lowercase())
+        {
+            found.extend(indexes);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// Adds `index` unless it is already the last one (indexes are pushed in order).
+fn push_once(list: &mut Vec<usize>, index: usize) {
+    if list.last() != Some(&index) {
+        list.push(index);
+    }
 }
 
 /// The catalog, compiled for ranking alerts against it.
 pub struct Ranker<'a> {
     candidates: &'a [Candidate<'a>],
     compiled: Vec<Compiled>,
+    narrowing: Narrowing,
     rarity: BTreeMap<String, f64>,
     /// Word → the candidates whose words hold it, so that an alert meets only the runbooks
     /// it shares words with, not the whole catalog.
@@ -188,9 +411,11 @@ impl<'a> Ranker<'a> {
                 postings.entry(word.clone()).or_default().push(index);
             }
         }
+        let narrowing = Narrowing::new(candidates, &compiled);
         Ranker {
             candidates,
             compiled,
+            narrowing,
             rarity,
             postings,
         }
@@ -225,12 +450,17 @@ impl<'a> Ranker<'a> {
         let url_choice = alert
             .runbook_url()
             .and_then(|url| self.url_candidate(url).map(|found| (url, found)));
-        let mut matches: Vec<Match> = self
-            .candidates
-            .iter()
-            .zip(&self.compiled)
-            .enumerate()
-            .filter_map(|(index, (candidate, compiled))| {
+        // Only the candidates the alert could match beyond words, in the catalog's order.
+        let mut narrowed = self.narrowing.candidates(alert, service);
+        if let Some((_, (chosen, _))) = &url_choice
+            && let Err(at) = narrowed.binary_search(chosen)
+        {
+            narrowed.insert(at, *chosen);
+        }
+        let mut matches: Vec<Match> = narrowed
+            .into_iter()
+            .filter_map(|index| {
+                let (candidate, compiled) = (&self.candidates[index], &self.compiled[index]);
                 let by_url = url_choice
                     .as_ref()
                     .filter(|(_, (chosen, _))| *chosen == index)
@@ -334,41 +564,23 @@ fn compile(runbook: &Runbook) -> Compiled {
     for (index, rule) in runbook.scope.alerts.iter().enumerate() {
         match &rule.value {
             AlertRule::Pattern(pattern) => {
-                if let Ok(regex) = regex::Regex::new(pattern) {
-                    patterns.push((index, regex));
-                }
+                patterns.push((index, LazyRegex::new(pattern, false)));
             }
             AlertRule::Matcher(matcher) => {
                 let conditions = matcher.regexes().len();
                 if conditions == 0 {
                     continue;
                 }
-                let alertname = match &matcher.alertname {
-                    Some(name) => match whole(name) {
-                        Some(regex) => Some(regex),
-                        None => continue,
-                    },
-                    None => None,
-                };
-                let labels: Option<Vec<(String, regex::Regex)>> = matcher
-                    .labels
-                    .iter()
-                    .map(|(label, regex)| Some((label.value.clone(), whole(regex)?)))
-                    .collect();
-                let Some(labels) = labels else { continue };
-                let text = match &matcher.text {
-                    Some(text) => match whole(text) {
-                        Some(regex) => Some(regex),
-                        None => continue,
-                    },
-                    None => None,
-                };
                 matchers.push(CompiledMatcher {
                     index,
                     shown: rule.value.to_string(),
-                    alertname,
-                    labels,
-                    text,
+                    alertname: matcher.alertname.as_ref().map(|name| ValueTest::new(name)),
+                    labels: matcher
+                        .labels
+                        .iter()
+                        .map(|(label, regex)| (label.value.clone(), ValueTest::new(regex)))
+                        .collect(),
+                    text: matcher.text.as_ref().map(|text| LazyRegex::new(text, true)),
                     conditions,
                 });
             }
@@ -407,16 +619,18 @@ fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
     let holds = |m: &&CompiledMatcher| {
         m.alertname
             .as_ref()
-            .is_none_or(|regex| alert.name().is_some_and(|name| regex.is_match(name)))
-            && m.labels.iter().all(|(label, regex)| {
+            .is_none_or(|test| alert.name().is_some_and(|name| test.holds(name)))
+            && m.labels.iter().all(|(label, test)| {
                 alert
                     .labels
                     .get(label)
-                    .is_some_and(|value| regex.is_match(value))
+                    .is_some_and(|value| test.holds(value))
             })
-            && m.text
-                .as_ref()
-                .is_none_or(|regex| regex.is_match(alert.text.trim()))
+            && m.text.as_ref().is_none_or(|regex| {
+                regex
+                    .get()
+                    .is_some_and(|regex| regex.is_match(alert.text.trim()))
+            })
     };
     // The matcher with the most conditions is the most specific; the first wins a tie.
     let best = compiled
@@ -437,6 +651,7 @@ fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
     let captures = best
         .text
         .as_ref()
+        .and_then(LazyRegex::get)
         .map(|regex| named_groups(regex, alert.text.trim()))
         .unwrap_or_default();
     Some(Reason::Matcher {
@@ -463,9 +678,10 @@ fn named_groups(regex: &regex::Regex, text: &str) -> Vec<(String, String)> {
 
 fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
     let alert = alert.trim();
-    let matching: Vec<&(usize, regex::Regex)> = compiled
+    let matching: Vec<(usize, &regex::Regex)> = compiled
         .patterns
         .iter()
+        .filter_map(|(index, regex)| Some((*index, regex.get()?)))
         .filter(|(_, regex)| regex.is_match(alert))
         .collect();
     let count = matching.len();
@@ -475,7 +691,7 @@ fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
         .rev()
         .max_by_key(|(_, regex)| regex.as_str().chars().count())?;
     Some(Reason::Pattern {
-        index: *index,
+        index,
         pattern: regex.as_str().to_string(),
         count,
         captures: named_groups(regex, alert),
