@@ -207,6 +207,18 @@ impl ValueTest {
 /// those values. `None` for any other regex, and for one the regex crate's parser refuses.
 fn exact_values(regex: &str) -> Option<Vec<String>> {
     use regex_syntax::hir::HirKind;
+    // The common case without the parser: no special character but `|` between non-empty
+    // words.
+    if !regex.is_empty()
+        && !regex
+            .chars()
+            .any(|c| c != '|' && regex_syntax::is_meta_character(c))
+    {
+        let values: Vec<String> = regex.split('|').map(str::to_string).collect();
+        if values.iter().all(|value| !value.is_empty()) {
+            return Some(values);
+        }
+    }
     let hir = regex_syntax::parse(regex).ok()?;
     let literal = |hir: &regex_syntax::hir::Hir| match hir.kind() {
         HirKind::Literal(literal) => std::str::from_utf8(&literal.0).ok().map(str::to_string),
