@@ -138,7 +138,9 @@ pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
 
 /// Services compare without regard to case: alerting tools and YAML authors disagree on it.
 pub fn same_service(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    // For ASCII text, lowercasing says no more than the ASCII comparison.
+    a.eq_ignore_ascii_case(b)
+        || (!(a.is_ascii() && b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
 }
 
 /// A regex that must match a whole value.
@@ -236,6 +238,36 @@ fn exact_values(regex: &str) -> Option<Vec<String>> {
 /// start of the text, or starts with anything but a literal.
 fn anchored_prefix(pattern: &str) -> Option<Vec<u8>> {
     use regex_syntax::hir::{HirKind, Look};
+    // The common case without the parser: `^` then plain or escaped punctuation characters,
+    // no `|` anywhere (an alternation could undo the anchor). The last character of the run
+    // is left out, since a quantifier after it (`?`, `*`, `{0,1}`) could make it optional.
+    if let Some(rest) = pattern.strip_prefix('^')
+        && !pattern.contains('|')
+    {
+        let mut prefix = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.peek() {
+                    Some(&next)
+                        if next.is_ascii_punctuation() && regex_syntax::is_meta_character(next) =>
+                    {
+                        prefix.push(next);
+                        chars.next();
+                    }
+                    _ => break,
+                },
+                // Outside a class and without the `x` flag, these are themselves.
+                '-' | '&' | '~' | '#' => prefix.push(c),
+                c if regex_syntax::is_meta_character(c) => break,
+                c => prefix.push(c),
+            }
+        }
+        prefix.pop();
+        if !prefix.is_empty() {
+            return Some(prefix.into_bytes());
+        }
+    }
     let hir = regex_syntax::parse(pattern).ok()?;
     let HirKind::Concat(parts) = hir.kind() else {
         return None;
@@ -403,6 +435,9 @@ pub struct Ranker<'a> {
     candidates: &'a [Candidate<'a>],
     compiled: Vec<Compiled>,
     narrowing: Narrowing,
+    /// Each candidate's place in the order of ids (then of the catalog): comparing two
+    /// places is comparing their ids.
+    id_rank: Vec<usize>,
     rarity: BTreeMap<String, f64>,
     /// Word → the candidates whose words hold it, so that an alert meets only the runbooks
     /// it shares words with, not the whole catalog.
@@ -424,10 +459,17 @@ impl<'a> Ranker<'a> {
             }
         }
         let narrowing = Narrowing::new(candidates, &compiled);
+        let mut by_id: Vec<usize> = (0..candidates.len()).collect();
+        by_id.sort_by(|a, b| candidates[*a].id.cmp(candidates[*b].id).then(a.cmp(b)));
+        let mut id_rank = vec![0; candidates.len()];
+        for (rank, index) in by_id.into_iter().enumerate() {
+            id_rank[index] = rank;
+        }
         Ranker {
             candidates,
             compiled,
             narrowing,
+            id_rank,
             rarity,
             postings,
         }
@@ -510,11 +552,18 @@ impl<'a> Ranker<'a> {
                 .filter(|(index, (count, _))| *count >= MIN_SHARED_WORDS && !strong.contains(index))
                 .map(|(index, (_, score))| (index, *score))
                 .collect();
-            // The same order as the words tier's: the score, then the id.
-            weak.sort_by(|a, b| {
+            // The same order as the words tier's: the score, then the id (then the catalog's
+            // order, as a stable sort would keep it). Only the first `wanted` are sorted.
+            let id_rank = &self.id_rank;
+            let weak_order = |a: &(usize, f64), b: &(usize, f64)| {
                 b.1.total_cmp(&a.1)
-                    .then_with(|| candidates[a.0].id.cmp(candidates[b.0].id))
-            });
+                    .then_with(|| id_rank[a.0].cmp(&id_rank[b.0]))
+            };
+            if weak.len() > wanted {
+                weak.select_nth_unstable_by(wanted, weak_order);
+                weak.truncate(wanted);
+            }
+            weak.sort_unstable_by(weak_order);
             let mut spelt: Vec<Match> = weak
                 .into_iter()
                 .take(wanted)
@@ -1266,6 +1315,96 @@ mod tests {
             "nothing-matches-this",
         ] {
             assert_eq!(ranker.rank(&text(alert), None), Vec::new(), "{alert}");
+        }
+    }
+
+    #[test]
+    fn literal_regexes_are_recognised_and_others_are_not() {
+        let values = |regex: &str| exact_values(regex);
+        assert_eq!(
+            values("ServiceErrorRateHigh"),
+            Some(vec!["ServiceErrorRateHigh".into()])
+        );
+        assert_eq!(
+            values("warning|critical"),
+            Some(vec!["warning".into(), "critical".into()])
+        );
+        assert_eq!(values(r"a\.b"), Some(vec!["a.b".into()]));
+        for regex in [
+            "Kube.*", "warning|", "", "(?i)abc", "a)|(b", "[invalid", "x?",
+        ] {
+            assert_eq!(values(regex), None, "{regex}");
+        }
+        let prefix =
+            |pattern: &str| anchored_prefix(pattern).map(|p| String::from_utf8(p).unwrap());
+        assert_eq!(
+            prefix(r"^\[svc-1\] error rate above [0-9]+%").as_deref(),
+            Some("[svc-1] error rate above")
+        );
+        // The last character may be made optional by what follows it.
+        assert_eq!(prefix("^abcd?").as_deref(), Some("abc"));
+        for pattern in ["abc", "^a|b", "(?m)^abc", "(?i)^abc", "^(a|b)c", "^.x"] {
+            assert_eq!(prefix(pattern), None, "{pattern}");
+        }
+    }
+
+    /// Narrowing only skips candidates that cannot match: the ranking is the one every
+    /// candidate tested in full gives.
+    #[test]
+    fn narrowing_keeps_every_match() {
+        let scopes = [
+            "  alerts:\n    - alertname: ServiceErrorRateHigh\n      labels: { service: svc-1, severity: 'warning|critical' }",
+            "  alerts:\n    - alertname: ServiceErrorRateHigh\n      labels: { service: 'svc-[0-9]+' }",
+            "  alerts:\n    - alertname: 'Kube.*'",
+            "  alerts:\n    - labels: { team: 'a\\.b' }\n      text: '(?P<pod>[a-z]+) is down'",
+            "  alerts:\n    - alertname: '(?i)nodedown'",
+            "  alerts:\n    - '^\\[svc-1\\] error rate above [0-9]+%'\n    - '^abcd?'",
+            "  alerts:\n    - 'disk (full|filling)'\n    - '^x|error'",
+            "  services: [Café, svc-1]",
+            "  services: [SVC-1]\n  alerts:\n    - '[invalid'\n    - alertname: '[invalid'",
+        ];
+        let catalog: Vec<(String, Runbook)> = scopes
+            .iter()
+            .enumerate()
+            .map(|(i, scope)| (format!("r{i}"), yaml_runbook(scope)))
+            .collect();
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let narrowed = Ranker::new(&candidates);
+        let mut everything = Ranker::new(&candidates);
+        everything.narrowing.any_matcher = (0..candidates.len()).collect();
+        everything.narrowing.any_pattern = (0..candidates.len()).collect();
+        let alerts = [
+            alert_with(
+                "ServiceErrorRateHigh",
+                &[("service", "svc-1"), ("severity", "critical")],
+                "x",
+            ),
+            alert_with(
+                "ServiceErrorRateHigh",
+                &[("service", "svc-22")],
+                "[svc-1] error rate above 5%",
+            ),
+            alert_with("KubePodCrashLooping", &[("team", "a.b")], "cart is down"),
+            alert_with("NODEDOWN", &[("team", "a-b")], "abc and a disk filling"),
+            alert_with("Other", &[("service", "café")], "  abcd error"),
+            alert_with("Other", &[("service", "svc-1")], "x marks"),
+            text("[SVC-1] error rate above 7%"),
+            text("[invalid"),
+        ];
+        for alert in &alerts {
+            let service = alert_service(alert, &["svc-1", "Café", "SVC-1"]);
+            assert_eq!(
+                narrowed.rank(alert, service.as_deref()),
+                everything.rank(alert, service.as_deref()),
+                "{alert:?}"
+            );
+            assert!(
+                !everything.rank(alert, service.as_deref()).is_empty() || alert.text == "[invalid",
+                "{alert:?} matches something"
+            );
         }
     }
 
