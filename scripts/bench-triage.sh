@@ -105,7 +105,7 @@ files=$(find "$work/runbooks" -name '*.yaml' | wc -l)
 echo "catalog: $files runbooks; payload: $ALERTS alerts in one Alertmanager webhook ($(wc -c < "$work/group.json") bytes)"
 
 "$bin" lint "$work/runbooks" > "$work/lint.out" || { head -20 "$work/lint.out"; echo "lint found errors in the generated catalog"; exit 1; }
-"$bin" triage "$work/group.json" "$work/runbooks" --format json > "$work/out.json" || true
+"$bin" triage "$work/group.json" "$work/runbooks" --format json > "$work/out.json" 2> "$work/out.err" || true
 python3 - "$work/out.json" <<'PY'
 import json, sys
 out = json.load(open(sys.argv[1]))
