@@ -11,12 +11,28 @@ N="${N:-1000}"
 ALERTS="${ALERTS:-500}"
 RUNS="${RUNS:-10}"
 
-# PROFILE=debug checks the script quickly (the figures then mean nothing).
+# PROFILE=debug checks the script quickly (the figures then mean nothing); PROFILE=profiling
+# is release without LTO. BIN=path/to/runbook measures that binary and builds nothing.
+# WORK=DIR keeps the generated catalog and payload there (to compare two binaries' outputs).
 profile="${PROFILE:-release}"
-if [ "$profile" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
-bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile/runbook"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+else
+  case "$profile" in
+    release) cargo build --release --quiet ;;
+    debug) cargo build --quiet ;;
+    *) cargo build --profile "$profile" --quiet ;;
+  esac
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile/runbook"
+fi
+if [ -n "${WORK:-}" ]; then
+  work="$WORK"
+  rm -rf "$work"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
 
 mkdir -p "$work/runbooks"
 cp -r runbooks/. "$work/runbooks/"
@@ -89,7 +105,7 @@ files=$(find "$work/runbooks" -name '*.yaml' | wc -l)
 echo "catalog: $files runbooks; payload: $ALERTS alerts in one Alertmanager webhook ($(wc -c < "$work/group.json") bytes)"
 
 "$bin" lint "$work/runbooks" > "$work/lint.out" || { head -20 "$work/lint.out"; echo "lint found errors in the generated catalog"; exit 1; }
-"$bin" triage "$work/group.json" "$work/runbooks" --format json > "$work/out.json" || true
+"$bin" triage "$work/group.json" "$work/runbooks" --format json > "$work/out.json" 2> "$work/out.err" || true
 python3 - "$work/out.json" <<'PY'
 import json, sys
 out = json.load(open(sys.argv[1]))

@@ -91,6 +91,13 @@ pub fn parse_all(text: &str) -> Result<Runbook, Vec<LoadError>> {
             help: Some("`runbook new ID` writes a commented starter".into()),
         }]);
     }
+    // A tag is written with `!`: without one in the text, none is refused, and a runbook
+    // that deserializes is read once, not twice (the walk below only explains mistakes).
+    if !text.contains('!')
+        && let Ok(runbook) = serde_saphyr::from_str::<Runbook>(text)
+    {
+        return Ok(runbook);
+    }
     let reading = tree::read(text);
     if !reading.tags.is_empty() {
         // A tag changes what a value means (`!!binary` turns base64 into the command that

@@ -65,11 +65,18 @@ pub fn triage(
         (Origin::File(file), 1) if alerts[0].source != Source::Text => Some(file.clone()),
         _ => None,
     };
+    let payload_flags: Option<Vec<String>> = payload_file
+        .as_deref()
+        .map(|file| vec!["--alert".into(), shell_quote(&shown_path(file))]);
+    // What every match of a runbook shares (its command's head, its links' compiled
+    // templates), made the first time it matches.
+    let mut prepared: HashMap<usize, Prepared<'_>> = HashMap::new();
     let triaged: Vec<AlertTriage> = alerts
         .into_iter()
         .map(|alert| {
             let service = rank::alert_service(&alert, &services);
             let ranked = ranker.rank_top(&alert, service.as_deref(), MAX_MATCHES);
+            let alert_value = crate::alert::template_value(Some(&alert));
             let matches = ranked
                 .iter()
                 .enumerate()
@@ -88,13 +95,16 @@ pub fn triage(
                     } else {
                         0
                     };
+                    let prepared = prepared
+                        .entry(ranked.candidate)
+                        .or_insert_with(|| Prepared::new(&env, &place, id, &source.path, runbook));
                     let shown = Shown {
                         id,
                         file: &source.path,
                         runbook,
-                        place: &place,
-                        env: &env,
-                        payload_file: payload_file.as_deref(),
+                        prepared,
+                        payload_flags: payload_flags.as_deref(),
+                        alert_value: &alert_value,
                     };
                     found(&shown, ranked, &alert, errors)
                 })
@@ -314,16 +324,11 @@ impl CatalogPlace {
         }
     }
 
-    /// The command that starts the runbook in `file` when pasted in this directory: by id
-    /// when the id leads back to that file, with `--catalog` unless `runbook run` would find
-    /// the catalog by itself; else by path.
-    fn run_command(
-        &self,
-        id: &str,
-        file: &Path,
-        sets: &[(String, String)],
-        alert: &[String],
-    ) -> String {
+    /// `runbook run ID [--catalog DIR]` or `runbook run FILE`, the head of the command that
+    /// starts the runbook in `file` when pasted in this directory: by id when the id leads
+    /// back to that file, with `--catalog` unless `runbook run` would find the catalog by
+    /// itself; else by path. [`with_arguments`] completes it.
+    fn command_head(&self, id: &str, file: &Path) -> Vec<String> {
         let mut words = vec!["runbook".to_string(), "run".to_string()];
         let by_id =
             load::resolve_id(&self.root, id).is_some_and(|p| absolute(&p) == absolute(file));
@@ -338,14 +343,20 @@ impl CatalogPlace {
         } else {
             words.push(shell_quote(&shown_path(file)));
         }
-        words.extend(alert.iter().cloned());
-        for (name, value) in sets {
-            words.push("--set".into());
-            // Input names are plain identifiers; only the value may need quoting.
-            words.push(format!("{name}={}", shell_quote(value)));
-        }
-        words.join(" ")
+        words
     }
+}
+
+/// The command of [`CatalogPlace::command_head`] with the alert's flags and `--set`s.
+fn with_arguments(head: Vec<String>, sets: &[(String, String)], alert: &[String]) -> String {
+    let mut words = head;
+    words.extend(alert.iter().cloned());
+    for (name, value) in sets {
+        words.push("--set".into());
+        // Input names are plain identifiers; only the value may need quoting.
+        words.push(format!("{name}={}", shell_quote(value)));
+    }
+    words.join(" ")
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -440,10 +451,39 @@ struct Shown<'a> {
     id: &'a str,
     file: &'a Path,
     runbook: &'a Runbook,
-    place: &'a CatalogPlace,
-    env: &'a minijinja::Environment<'static>,
-    /// The payload file to give `runbook run --alert`, when the input was a file of one alert.
-    payload_file: Option<&'a Path>,
+    prepared: &'a Prepared<'a>,
+    /// `--alert FILE` for `runbook run`, when the input was a file of one alert.
+    payload_flags: Option<&'a [String]>,
+    /// The alert as templates see it (`alert.*`).
+    alert_value: &'a minijinja::Value,
+}
+
+/// What every match of one runbook shares, made once.
+struct Prepared<'a> {
+    /// `runbook run ID [--catalog DIR]`.
+    command_head: Vec<String>,
+    /// Each link's URL as a template; `None` when it does not compile (it is shown as
+    /// written).
+    links: Vec<Option<minijinja::Template<'a, 'a>>>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(
+        env: &'a minijinja::Environment<'static>,
+        place: &CatalogPlace,
+        id: &str,
+        file: &Path,
+        runbook: &'a Runbook,
+    ) -> Self {
+        Prepared {
+            command_head: place.command_head(id, file),
+            links: runbook
+                .links
+                .iter()
+                .map(|link| env.template_from_str(&link.url).ok())
+                .collect(),
+        }
+    }
 }
 
 /// Everything printed about one match.
@@ -481,9 +521,9 @@ fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -
         .collect();
     // With `--alert FILE`, `runbook run` fills the label inputs and `alerted_at` itself;
     // otherwise the command says them.
-    let (alert_flags, sets): (Vec<String>, Vec<(String, String)>) = match shown.payload_file {
-        Some(file) => (
-            vec!["--alert".into(), shell_quote(&shown_path(file))],
+    let (alert_flags, sets): (Vec<String>, Vec<(String, String)>) = match shown.payload_flags {
+        Some(flags) => (
+            flags.to_vec(),
             given
                 .iter()
                 .filter(|(_, given)| given.label.is_none())
@@ -517,10 +557,8 @@ fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -
         owner: runbook.owner.value.clone(),
         priority: runbook.priority.as_ref().map(|p| format!("{:?}", p.value)),
         contacts: runbook.contacts.iter().map(|c| c.value.clone()).collect(),
-        links: shown_links(shown.env, shown.id, runbook, &all_sets, alert),
-        command: shown
-            .place
-            .run_command(shown.id, shown.file, &sets, &alert_flags),
+        links: shown_links(shown, &all_sets),
+        command: with_arguments(shown.prepared.command_head.clone(), &sets, &alert_flags),
         lint_errors,
         asks_for,
     }
@@ -614,13 +652,11 @@ fn given_inputs(runbook: &Runbook, ranked: &Match, alert: &Alert) -> BTreeMap<St
 
 /// Links with their templates filled in from the inputs' defaults and what the alert gave;
 /// a link that needs more (an input without default, a step's result) stays as written.
-fn shown_links(
-    env: &minijinja::Environment<'static>,
-    id: &str,
-    runbook: &Runbook,
-    given: &[(String, String)],
-    alert: &Alert,
-) -> Vec<ShownLink> {
+fn shown_links(shown: &Shown<'_>, given: &[(String, String)]) -> Vec<ShownLink> {
+    let (id, runbook) = (shown.id, shown.runbook);
+    if runbook.links.is_empty() {
+        return Vec::new();
+    }
     // Owned: minijinja values hold on to what they are given.
     let mut inputs: BTreeMap<String, String> = runbook
         .inputs
@@ -632,7 +668,7 @@ fn shown_links(
         .collect();
     inputs.extend(given.iter().cloned());
     let values = context! {
-        alert => crate::alert::template_value(Some(alert)),
+        alert => shown.alert_value.clone(),
         inputs => inputs,
         runbook => context! {
             id => id.to_string(),
@@ -643,8 +679,11 @@ fn shown_links(
     runbook
         .links
         .iter()
-        .map(|link| {
-            let rendered = env.render_str(&link.url, values.clone()).ok();
+        .zip(&shown.prepared.links)
+        .map(|(link, template)| {
+            let rendered = template
+                .as_ref()
+                .and_then(|template| template.render(values.clone()).ok());
             ShownLink {
                 name: link.name.value.clone(),
                 unfilled: rendered.is_none(),

@@ -5,7 +5,7 @@
 //! per alert, and the order is a pure function of the alert and the runbooks.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -138,7 +138,9 @@ pub fn named_service(alert: &str, known: &[&str]) -> Option<String> {
 
 /// Services compare without regard to case: alerting tools and YAML authors disagree on it.
 pub fn same_service(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    // For ASCII text, lowercasing says no more than the ASCII comparison.
+    a.eq_ignore_ascii_case(b)
+        || (!(a.is_ascii() && b.is_ascii()) && a.to_lowercase() == b.to_lowercase())
 }
 
 /// A regex that must match a whole value.
@@ -146,28 +148,296 @@ fn whole(regex: &str) -> Option<regex::Regex> {
     regex::Regex::new(&format!("^(?:{regex})$")).ok()
 }
 
-/// A matcher, compiled. A regex that does not compile makes the matcher never hold (lint's
+/// A regex compiled on first use, once: most of a large catalog's regexes are never needed
+/// for a given group of alerts. `None` once it turned out not to compile.
+struct LazyRegex {
+    source: String,
+    /// Whether `source` must match the whole value (`^(?:…)$`) or be searched for.
+    whole: bool,
+    compiled: std::cell::OnceCell<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    fn new(source: &str, whole: bool) -> Self {
+        LazyRegex {
+            source: source.to_string(),
+            whole,
+            compiled: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&regex::Regex> {
+        self.compiled
+            .get_or_init(|| {
+                if self.whole {
+                    whole(&self.source)
+                } else {
+                    regex::Regex::new(&self.source).ok()
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// One condition of a matcher on a whole value: the literal values a regex such as
+/// `ServiceErrorRateHigh` or `warning|critical` stands for, compared as they are, or any
+/// other regex. A regex that does not compile makes the matcher never hold (lint's
 /// `invalid-regex` reports it).
+enum ValueTest {
+    Exact(Vec<String>),
+    Regex(LazyRegex),
+}
+
+impl ValueTest {
+    fn new(regex: &str) -> Self {
+        match exact_values(regex) {
+            Some(values) => ValueTest::Exact(values),
+            None => ValueTest::Regex(LazyRegex::new(regex, true)),
+        }
+    }
+
+    fn holds(&self, value: &str) -> bool {
+        match self {
+            ValueTest::Exact(values) => values.iter().any(|v| v == value),
+            ValueTest::Regex(regex) => regex.get().is_some_and(|regex| regex.is_match(value)),
+        }
+    }
+}
+
+/// The values a regex matches as a whole when it is a literal or an alternation of
+/// literals (`svc-0331`, `warning|critical`, `a\.b`): `^(?:REGEX)$` then holds for exactly
+/// those values. `None` for any other regex, and for one the regex crate's parser refuses.
+fn exact_values(regex: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    // The common case without the parser: no special character but `|` between non-empty
+    // words.
+    if !regex.is_empty()
+        && !regex
+            .chars()
+            .any(|c| c != '|' && regex_syntax::is_meta_character(c))
+    {
+        let values: Vec<String> = regex.split('|').map(str::to_string).collect();
+        if values.iter().all(|value| !value.is_empty()) {
+            return Some(values);
+        }
+    }
+    let hir = regex_syntax::parse(regex).ok()?;
+    let literal = |hir: &regex_syntax::hir::Hir| match hir.kind() {
+        HirKind::Literal(literal) => std::str::from_utf8(&literal.0).ok().map(str::to_string),
+        _ => None,
+    };
+    match hir.kind() {
+        HirKind::Literal(_) => Some(vec![literal(&hir)?]),
+        HirKind::Alternation(alternatives) => alternatives.iter().map(literal).collect(),
+        _ => None,
+    }
+}
+
+/// The text a pattern's match must start the alert text with: the literal after a leading
+/// `^` (`^\[svc\] error` → `[svc] error`). `None` when the pattern is not anchored at the
+/// start of the text, or starts with anything but a literal.
+fn anchored_prefix(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::{HirKind, Look};
+    // The common case without the parser: `^` then plain or escaped punctuation characters,
+    // no `|` anywhere (an alternation could undo the anchor). The last character of the run
+    // is left out, since a quantifier after it (`?`, `*`, `{0,1}`) could make it optional.
+    if let Some(rest) = pattern.strip_prefix('^')
+        && !pattern.contains('|')
+    {
+        let mut prefix = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.peek() {
+                    Some(&next)
+                        if next.is_ascii_punctuation() && regex_syntax::is_meta_character(next) =>
+                    {
+                        prefix.push(next);
+                        chars.next();
+                    }
+                    _ => break,
+                },
+                // Outside a class and without the `x` flag, these are themselves.
+                '-' | '&' | '~' | '#' => prefix.push(c),
+                c if regex_syntax::is_meta_character(c) => break,
+                c => prefix.push(c),
+            }
+        }
+        prefix.pop();
+        if !prefix.is_empty() {
+            return Some(prefix.into_bytes());
+        }
+    }
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    match (parts.first()?.kind(), parts.get(1)?.kind()) {
+        (HirKind::Look(Look::Start), HirKind::Literal(literal)) if !literal.0.is_empty() => {
+            Some(literal.0.to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// A matcher, ready to test: its conditions' regexes compile on first use.
 struct CompiledMatcher {
     index: usize,
     shown: String,
-    alertname: Option<regex::Regex>,
-    labels: Vec<(String, regex::Regex)>,
-    text: Option<regex::Regex>,
+    alertname: Option<ValueTest>,
+    labels: Vec<(String, ValueTest)>,
+    text: Option<LazyRegex>,
     conditions: usize,
 }
 
 /// What ranking needs of one runbook, computed once.
 struct Compiled {
-    patterns: Vec<(usize, regex::Regex)>,
+    patterns: Vec<(usize, LazyRegex)>,
     matchers: Vec<CompiledMatcher>,
     words: BTreeSet<String>,
+}
+
+/// Which candidates an alert could match in the matcher, regex and service tiers, so that
+/// an alert meets a handful of runbooks, not the whole catalog. Each index only narrows:
+/// the candidates it gives are tested as before, and a rule it cannot index (a regex that
+/// is not a literal) puts its runbook among those always tested.
+#[derive(Default)]
+struct Narrowing {
+    /// (label, value) → candidates with a matcher whose condition on that label is that
+    /// literal value (each matcher indexed under its rarest literal condition).
+    by_label: HashMap<(String, String), Vec<usize>>,
+    /// Candidates with a matcher without literal condition on `alertname` or a label.
+    any_matcher: Vec<usize>,
+    /// Literal start of the text → candidates with a pattern that must start with it.
+    by_prefix: HashMap<Vec<u8>, Vec<usize>>,
+    /// The lengths of the keys of `by_prefix`.
+    prefix_lengths: BTreeSet<usize>,
+    /// Candidates with a pattern not anchored on a literal start.
+    any_pattern: Vec<usize>,
+    /// Lowercased service → candidates that list it.
+    by_service: HashMap<String, Vec<usize>>,
+}
+
+impl Narrowing {
+    fn new(candidates: &[Candidate<'_>], compiled: &[Compiled]) -> Self {
+        let mut narrowing = Narrowing::default();
+        // How many matchers have each literal condition: a matcher is indexed under its
+        // rarest, so that a value every matcher shares (`alertname`, `severity`) does not
+        // bring the whole catalog along.
+        let literal_conditions = |matcher: &CompiledMatcher| -> Vec<(String, Vec<String>)> {
+            let mut found = Vec::new();
+            if let Some(ValueTest::Exact(values)) = &matcher.alertname {
+                found.push(("alertname".to_string(), values.clone()));
+            }
+            for (label, test) in &matcher.labels {
+                if let ValueTest::Exact(values) = test {
+                    found.push((label.clone(), values.clone()));
+                }
+            }
+            found
+        };
+        let mut counts: HashMap<(String, String), usize> = HashMap::new();
+        for compiled in compiled {
+            for matcher in &compiled.matchers {
+                for (label, values) in literal_conditions(matcher) {
+                    for value in values {
+                        *counts.entry((label.clone(), value)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for (index, (candidate, compiled)) in candidates.iter().zip(compiled).enumerate() {
+            for matcher in &compiled.matchers {
+                let rarest =
+                    literal_conditions(matcher)
+                        .into_iter()
+                        .min_by_key(|(label, values)| {
+                            values
+                                .iter()
+                                .map(|value| counts[&(label.clone(), value.clone())])
+                                .sum::<usize>()
+                        });
+                match rarest {
+                    Some((label, values)) => {
+                        for value in values {
+                            push_once(
+                                narrowing
+                                    .by_label
+                                    .entry((label.clone(), value))
+                                    .or_default(),
+                                index,
+                            );
+                        }
+                    }
+                    None => push_once(&mut narrowing.any_matcher, index),
+                }
+            }
+            for (_, pattern) in &compiled.patterns {
+                match anchored_prefix(&pattern.source) {
+                    Some(prefix) => {
+                        narrowing.prefix_lengths.insert(prefix.len());
+                        push_once(narrowing.by_prefix.entry(prefix).or_default(), index);
+                    }
+                    None => push_once(&mut narrowing.any_pattern, index),
+                }
+            }
+            for service in &candidate.runbook.scope.services {
+                push_once(
+                    narrowing
+                        .by_service
+                        .entry(service.to_lowercase())
+                        .or_default(),
+                    index,
+                );
+            }
+        }
+        narrowing
+    }
+
+    /// Every candidate the alert could match in the matcher, regex or service tier (and
+    /// perhaps others), sorted, once each.
+    fn candidates(&self, alert: &Alert, service: Option<&str>) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        found.extend(&self.any_matcher);
+        for (label, value) in &alert.labels {
+            // A lookup key without cloning is not worth a custom map here: few labels.
+            if let Some(indexes) = self.by_label.get(&(label.clone(), value.clone())) {
+                found.extend(indexes);
+            }
+        }
+        found.extend(&self.any_pattern);
+        let text = alert.text.trim().as_bytes();
+        for length in self.prefix_lengths.range(..=text.len()) {
+            if let Some(indexes) = self.by_prefix.get(&text[..*length]) {
+                found.extend(indexes);
+            }
+        }
+        if let Some(service) = service
+            && let Some(indexes) = self.by_service.get(&service.to_lowercase())
+        {
+            found.extend(indexes);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// Adds `index` unless it is already the last one (indexes are pushed in order).
+fn push_once(list: &mut Vec<usize>, index: usize) {
+    if list.last() != Some(&index) {
+        list.push(index);
+    }
 }
 
 /// The catalog, compiled for ranking alerts against it.
 pub struct Ranker<'a> {
     candidates: &'a [Candidate<'a>],
     compiled: Vec<Compiled>,
+    narrowing: Narrowing,
+    /// Each candidate's place in the order of ids (then of the catalog): comparing two
+    /// places is comparing their ids.
+    id_rank: Vec<usize>,
     rarity: BTreeMap<String, f64>,
     /// Word → the candidates whose words hold it, so that an alert meets only the runbooks
     /// it shares words with, not the whole catalog.
@@ -188,9 +458,18 @@ impl<'a> Ranker<'a> {
                 postings.entry(word.clone()).or_default().push(index);
             }
         }
+        let narrowing = Narrowing::new(candidates, &compiled);
+        let mut by_id: Vec<usize> = (0..candidates.len()).collect();
+        by_id.sort_by(|a, b| candidates[*a].id.cmp(candidates[*b].id).then(a.cmp(b)));
+        let mut id_rank = vec![0; candidates.len()];
+        for (rank, index) in by_id.into_iter().enumerate() {
+            id_rank[index] = rank;
+        }
         Ranker {
             candidates,
             compiled,
+            narrowing,
+            id_rank,
             rarity,
             postings,
         }
@@ -225,12 +504,17 @@ impl<'a> Ranker<'a> {
         let url_choice = alert
             .runbook_url()
             .and_then(|url| self.url_candidate(url).map(|found| (url, found)));
-        let mut matches: Vec<Match> = self
-            .candidates
-            .iter()
-            .zip(&self.compiled)
-            .enumerate()
-            .filter_map(|(index, (candidate, compiled))| {
+        // Only the candidates the alert could match beyond words, in the catalog's order.
+        let mut narrowed = self.narrowing.candidates(alert, service);
+        if let Some((_, (chosen, _))) = &url_choice
+            && let Err(at) = narrowed.binary_search(chosen)
+        {
+            narrowed.insert(at, *chosen);
+        }
+        let mut matches: Vec<Match> = narrowed
+            .into_iter()
+            .filter_map(|index| {
+                let (candidate, compiled) = (&self.candidates[index], &self.compiled[index]);
                 let by_url = url_choice
                     .as_ref()
                     .filter(|(_, (chosen, _))| *chosen == index)
@@ -268,11 +552,18 @@ impl<'a> Ranker<'a> {
                 .filter(|(index, (count, _))| *count >= MIN_SHARED_WORDS && !strong.contains(index))
                 .map(|(index, (_, score))| (index, *score))
                 .collect();
-            // The same order as the words tier's: the score, then the id.
-            weak.sort_by(|a, b| {
+            // The same order as the words tier's: the score, then the id (then the catalog's
+            // order, as a stable sort would keep it). Only the first `wanted` are sorted.
+            let id_rank = &self.id_rank;
+            let weak_order = |a: &(usize, f64), b: &(usize, f64)| {
                 b.1.total_cmp(&a.1)
-                    .then_with(|| candidates[a.0].id.cmp(candidates[b.0].id))
-            });
+                    .then_with(|| id_rank[a.0].cmp(&id_rank[b.0]))
+            };
+            if weak.len() > wanted {
+                weak.select_nth_unstable_by(wanted, weak_order);
+                weak.truncate(wanted);
+            }
+            weak.sort_unstable_by(weak_order);
             let mut spelt: Vec<Match> = weak
                 .into_iter()
                 .take(wanted)
@@ -334,41 +625,23 @@ fn compile(runbook: &Runbook) -> Compiled {
     for (index, rule) in runbook.scope.alerts.iter().enumerate() {
         match &rule.value {
             AlertRule::Pattern(pattern) => {
-                if let Ok(regex) = regex::Regex::new(pattern) {
-                    patterns.push((index, regex));
-                }
+                patterns.push((index, LazyRegex::new(pattern, false)));
             }
             AlertRule::Matcher(matcher) => {
                 let conditions = matcher.regexes().len();
                 if conditions == 0 {
                     continue;
                 }
-                let alertname = match &matcher.alertname {
-                    Some(name) => match whole(name) {
-                        Some(regex) => Some(regex),
-                        None => continue,
-                    },
-                    None => None,
-                };
-                let labels: Option<Vec<(String, regex::Regex)>> = matcher
-                    .labels
-                    .iter()
-                    .map(|(label, regex)| Some((label.value.clone(), whole(regex)?)))
-                    .collect();
-                let Some(labels) = labels else { continue };
-                let text = match &matcher.text {
-                    Some(text) => match whole(text) {
-                        Some(regex) => Some(regex),
-                        None => continue,
-                    },
-                    None => None,
-                };
                 matchers.push(CompiledMatcher {
                     index,
                     shown: rule.value.to_string(),
-                    alertname,
-                    labels,
-                    text,
+                    alertname: matcher.alertname.as_ref().map(|name| ValueTest::new(name)),
+                    labels: matcher
+                        .labels
+                        .iter()
+                        .map(|(label, regex)| (label.value.clone(), ValueTest::new(regex)))
+                        .collect(),
+                    text: matcher.text.as_ref().map(|text| LazyRegex::new(text, true)),
                     conditions,
                 });
             }
@@ -407,16 +680,18 @@ fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
     let holds = |m: &&CompiledMatcher| {
         m.alertname
             .as_ref()
-            .is_none_or(|regex| alert.name().is_some_and(|name| regex.is_match(name)))
-            && m.labels.iter().all(|(label, regex)| {
+            .is_none_or(|test| alert.name().is_some_and(|name| test.holds(name)))
+            && m.labels.iter().all(|(label, test)| {
                 alert
                     .labels
                     .get(label)
-                    .is_some_and(|value| regex.is_match(value))
+                    .is_some_and(|value| test.holds(value))
             })
-            && m.text
-                .as_ref()
-                .is_none_or(|regex| regex.is_match(alert.text.trim()))
+            && m.text.as_ref().is_none_or(|regex| {
+                regex
+                    .get()
+                    .is_some_and(|regex| regex.is_match(alert.text.trim()))
+            })
     };
     // The matcher with the most conditions is the most specific; the first wins a tie.
     let best = compiled
@@ -437,6 +712,7 @@ fn matcher_reason(alert: &Alert, compiled: &Compiled) -> Option<Reason> {
     let captures = best
         .text
         .as_ref()
+        .and_then(LazyRegex::get)
         .map(|regex| named_groups(regex, alert.text.trim()))
         .unwrap_or_default();
     Some(Reason::Matcher {
@@ -463,9 +739,10 @@ fn named_groups(regex: &regex::Regex, text: &str) -> Vec<(String, String)> {
 
 fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
     let alert = alert.trim();
-    let matching: Vec<&(usize, regex::Regex)> = compiled
+    let matching: Vec<(usize, &regex::Regex)> = compiled
         .patterns
         .iter()
+        .filter_map(|(index, regex)| Some((*index, regex.get()?)))
         .filter(|(_, regex)| regex.is_match(alert))
         .collect();
     let count = matching.len();
@@ -475,7 +752,7 @@ fn pattern_reason(alert: &str, compiled: &Compiled) -> Option<Reason> {
         .rev()
         .max_by_key(|(_, regex)| regex.as_str().chars().count())?;
     Some(Reason::Pattern {
-        index: *index,
+        index,
         pattern: regex.as_str().to_string(),
         count,
         captures: named_groups(regex, alert),
@@ -1038,6 +1315,96 @@ mod tests {
             "nothing-matches-this",
         ] {
             assert_eq!(ranker.rank(&text(alert), None), Vec::new(), "{alert}");
+        }
+    }
+
+    #[test]
+    fn literal_regexes_are_recognised_and_others_are_not() {
+        let values = |regex: &str| exact_values(regex);
+        assert_eq!(
+            values("ServiceErrorRateHigh"),
+            Some(vec!["ServiceErrorRateHigh".into()])
+        );
+        assert_eq!(
+            values("warning|critical"),
+            Some(vec!["warning".into(), "critical".into()])
+        );
+        assert_eq!(values(r"a\.b"), Some(vec!["a.b".into()]));
+        for regex in [
+            "Kube.*", "warning|", "", "(?i)abc", "a)|(b", "[invalid", "x?",
+        ] {
+            assert_eq!(values(regex), None, "{regex}");
+        }
+        let prefix =
+            |pattern: &str| anchored_prefix(pattern).map(|p| String::from_utf8(p).unwrap());
+        assert_eq!(
+            prefix(r"^\[svc-1\] error rate above [0-9]+%").as_deref(),
+            Some("[svc-1] error rate above")
+        );
+        // The last character may be made optional by what follows it.
+        assert_eq!(prefix("^abcd?").as_deref(), Some("abc"));
+        for pattern in ["abc", "^a|b", "(?m)^abc", "(?i)^abc", "^(a|b)c", "^.x"] {
+            assert_eq!(prefix(pattern), None, "{pattern}");
+        }
+    }
+
+    /// Narrowing only skips candidates that cannot match: the ranking is the one every
+    /// candidate tested in full gives.
+    #[test]
+    fn narrowing_keeps_every_match() {
+        let scopes = [
+            "  alerts:\n    - alertname: ServiceErrorRateHigh\n      labels: { service: svc-1, severity: 'warning|critical' }",
+            "  alerts:\n    - alertname: ServiceErrorRateHigh\n      labels: { service: 'svc-[0-9]+' }",
+            "  alerts:\n    - alertname: 'Kube.*'",
+            "  alerts:\n    - labels: { team: 'a\\.b' }\n      text: '(?P<pod>[a-z]+) is down'",
+            "  alerts:\n    - alertname: '(?i)nodedown'",
+            "  alerts:\n    - '^\\[svc-1\\] error rate above [0-9]+%'\n    - '^abcd?'",
+            "  alerts:\n    - 'disk (full|filling)'\n    - '^x|error'",
+            "  services: [Café, svc-1]",
+            "  services: [SVC-1]\n  alerts:\n    - '[invalid'\n    - alertname: '[invalid'",
+        ];
+        let catalog: Vec<(String, Runbook)> = scopes
+            .iter()
+            .enumerate()
+            .map(|(i, scope)| (format!("r{i}"), yaml_runbook(scope)))
+            .collect();
+        let candidates: Vec<Candidate<'_>> = catalog
+            .iter()
+            .map(|(id, runbook)| Candidate { id, runbook })
+            .collect();
+        let narrowed = Ranker::new(&candidates);
+        let mut everything = Ranker::new(&candidates);
+        everything.narrowing.any_matcher = (0..candidates.len()).collect();
+        everything.narrowing.any_pattern = (0..candidates.len()).collect();
+        let alerts = [
+            alert_with(
+                "ServiceErrorRateHigh",
+                &[("service", "svc-1"), ("severity", "critical")],
+                "x",
+            ),
+            alert_with(
+                "ServiceErrorRateHigh",
+                &[("service", "svc-22")],
+                "[svc-1] error rate above 5%",
+            ),
+            alert_with("KubePodCrashLooping", &[("team", "a.b")], "cart is down"),
+            alert_with("NODEDOWN", &[("team", "a-b")], "abc and a disk filling"),
+            alert_with("Other", &[("service", "café")], "  abcd error"),
+            alert_with("Other", &[("service", "svc-1")], "x marks"),
+            text("[SVC-1] error rate above 7%"),
+            text("[invalid"),
+        ];
+        for alert in &alerts {
+            let service = alert_service(alert, &["svc-1", "Café", "SVC-1"]);
+            assert_eq!(
+                narrowed.rank(alert, service.as_deref()),
+                everything.rank(alert, service.as_deref()),
+                "{alert:?}"
+            );
+            assert!(
+                !everything.rank(alert, service.as_deref()).is_empty() || alert.text == "[invalid",
+                "{alert:?} matches something"
+            );
         }
     }
 

@@ -173,8 +173,8 @@ fn best_match(
     );
     let _ = writeln!(out, "  {}", why(best));
     if let Some(service) = &triage.service
-        && !services.iter().any(|known| same_service(known, service))
         && triage.alert.source == Source::Text
+        && !services.iter().any(|known| same_service(known, service))
     {
         // Likely a misspelt service: the fix is in the alert or in the runbook's `scope`.
         let close = closest_services(triage, services, TYPO_LIKENESS);
