@@ -46,8 +46,12 @@ pub fn sanitize_styled(text: &str, styles: &[anstyle::Style]) -> String {
     kept.sort_by_key(|sequence| std::cmp::Reverse(sequence.len()));
     let mut clean = String::with_capacity(text.len());
     let mut rest = text;
+    // Only a character that starts a kept sequence (ESC) needs the search.
+    let starts: Vec<char> = kept.iter().filter_map(|s| s.chars().next()).collect();
     while let Some(c) = rest.chars().next() {
-        if let Some(sequence) = kept.iter().find(|s| rest.starts_with(s.as_str())) {
+        if starts.contains(&c)
+            && let Some(sequence) = kept.iter().find(|s| rest.starts_with(s.as_str()))
+        {
             clean.push_str(sequence);
             rest = &rest[sequence.len()..];
             continue;
