@@ -126,17 +126,12 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
     let changes = newest_first(&changes);
     let text = match settings.format {
         BoardFormat::Table => table(&changes, &since_text),
-        BoardFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&Trail {
-                dir: settings.dir.display().to_string(),
-                since: since_text.clone(),
-                changes: &changes,
-                unreadable: &unreadable,
-            })
-            .expect("the trail serializes");
-            text.push('\n');
-            text
-        }
+        BoardFormat::Json => trail_json(&Trail {
+            dir: settings.dir.display().to_string(),
+            since: since_text.clone(),
+            changes: &changes,
+            unreadable: &unreadable,
+        }),
     };
     write_out(&text)?;
     for line in &unreadable {
@@ -146,6 +141,44 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// The trail as `serde_json::to_string_pretty` writes it, and a newline, with the changes
+/// (a hundred thousand of them over a busy month) serialised on every core.
+fn trail_json(trail: &Trail<'_>) -> String {
+    if trail.changes.is_empty() {
+        let mut text = serde_json::to_string_pretty(trail).expect("the trail serializes");
+        text.push('\n');
+        return text;
+    }
+    // A share of the changes per core, pretty-printed as an array whose brackets are cut and
+    // whose lines are indented one level more: JSON strings hold no raw newline, so every
+    // line of it is a line of the whole.
+    let share = trail
+        .changes
+        .len()
+        .div_ceil(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shares: Vec<&[&Change]> = trail.changes.chunks(share.max(1)).collect();
+    let items = par_map(&shares, |share| {
+        let array = serde_json::to_string_pretty(share).expect("the changes serialize");
+        let inner = &array["[\n".len()..array.len() - "\n]".len()];
+        format!("  {}", inner.replace('\n', "\n  "))
+    });
+    let string = |text: &str| serde_json::to_string(text).expect("a string serializes");
+    let unreadable = serde_json::to_string_pretty(trail.unreadable)
+        .expect("the unreadable list serializes")
+        .replace('\n', "\n  ");
+    let mut text = String::with_capacity(items.iter().map(|i| i.len() + 2).sum::<usize>() + 256);
+    text.push_str("{\n  \"dir\": ");
+    text.push_str(&string(&trail.dir));
+    text.push_str(",\n  \"since\": ");
+    text.push_str(&string(&trail.since));
+    text.push_str(",\n  \"changes\": [\n");
+    text.push_str(&items.join(",\n"));
+    text.push_str("\n  ],\n  \"unreadable\": ");
+    text.push_str(&unreadable);
+    text.push_str("\n}\n");
+    text
 }
 
 /// Newest first, then by file, then in the order read (the order of the files, then of their
@@ -451,32 +484,29 @@ fn table(changes: &[&Change], since: &str) -> String {
         "COMMAND",
     ];
     // Each cell with its width in characters.
-    let rows: Vec<[(Cow<'_, str>, usize); 6]> = changes
-        .iter()
-        .map(|c| {
-            let mut command = one_line(&sanitize(&c.command));
-            if c.rollback {
-                command = format!("↩ rollback of {}: {command}", sanitize(&c.step));
-            }
-            let cells: [Cow<'_, str>; 6] = [
-                Cow::Owned(shown_time(&c.at)),
-                sanitize(c.incident()),
-                sanitize(c.operator()),
-                sanitize(&c.host),
-                match (c.exit, c.status, c.timed_out) {
-                    (_, _, true) => "timeout".into(),
-                    (Some(exit), _, _) => exit.to_string().into(),
-                    (_, Some(status), _) => format!("HTTP {status}").into(),
-                    (None, None, _) => "—".into(),
-                },
-                Cow::Owned(command),
-            ];
-            cells.map(|cell| {
-                let width = cell.chars().count();
-                (cell, width)
-            })
+    let rows: Vec<[(Cow<'_, str>, usize); 6]> = par_map(changes, |c| {
+        let mut command = one_line(&sanitize(&c.command));
+        if c.rollback {
+            command = format!("↩ rollback of {}: {command}", sanitize(&c.step));
+        }
+        let cells: [Cow<'_, str>; 6] = [
+            Cow::Owned(shown_time(&c.at)),
+            sanitize(c.incident()),
+            sanitize(c.operator()),
+            sanitize(&c.host),
+            match (c.exit, c.status, c.timed_out) {
+                (_, _, true) => "timeout".into(),
+                (Some(exit), _, _) => exit.to_string().into(),
+                (_, Some(status), _) => format!("HTTP {status}").into(),
+                (None, None, _) => "—".into(),
+            },
+            Cow::Owned(command),
+        ];
+        cells.map(|cell| {
+            let width = cell.chars().count();
+            (cell, width)
         })
-        .collect();
+    });
     let mut widths = headers.map(|h| h.chars().count());
     for row in &rows {
         for (width, (_, cell)) in widths.iter_mut().zip(row) {
@@ -574,6 +604,47 @@ fn one_line(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The trail's JSON, built on every core, is byte for byte what serde_json's pretty
+    /// printer writes: with and without changes, with unreadable files, with strings that
+    /// need escaping (quotes, newlines, non-ASCII).
+    #[test]
+    fn the_trail_json_is_serde_jsons_pretty_print() {
+        let run = Arc::new(Run {
+            incident: "INC-\"1\"".into(),
+            runbook: "web/restart".into(),
+            operator: "alice é".into(),
+            file: "timelines/INC-1.jsonl".into(),
+        });
+        let change = |n: usize| Change {
+            at: format!("2026-11-21T03:{n:02}:00.000Z"),
+            run: Arc::clone(&run),
+            step: "drain".into(),
+            host: format!("web-{n}"),
+            command: "printf 'a\\nb'\nsecond line\t{tab}".into(),
+            exit: (n % 2 == 0).then_some(n as i32),
+            status: (n % 3 == 0).then_some(503),
+            timed_out: n % 5 == 0,
+            rollback: n % 7 == 0,
+        };
+        let many: Vec<Change> = (0..40).map(change).collect();
+        let many: Vec<&Change> = many.iter().collect();
+        for changes in [&many[..0], &many[..1], &many[..]] {
+            for unreadable in [
+                vec![],
+                vec!["a.jsonl: line 1 is \"odd\"".to_string(), "b".into()],
+            ] {
+                let trail = Trail {
+                    dir: "/srv/time\"lines".into(),
+                    since: "2026-11-20T00:00:00.000Z".into(),
+                    changes,
+                    unreadable: &unreadable,
+                };
+                let expected = serde_json::to_string_pretty(&trail).unwrap() + "\n";
+                assert_eq!(trail_json(&trail), expected);
+            }
+        }
+    }
 
     #[test]
     fn since_takes_a_duration_or_a_time() {
