@@ -622,10 +622,10 @@ mod tests {
             step: "drain".into(),
             host: format!("web-{n}"),
             command: "printf 'a\\nb'\nsecond line\t{tab}".into(),
-            exit: (n % 2 == 0).then_some(n as i32),
-            status: (n % 3 == 0).then_some(503),
-            timed_out: n % 5 == 0,
-            rollback: n % 7 == 0,
+            exit: n.is_multiple_of(2).then_some(n as i32),
+            status: n.is_multiple_of(3).then_some(503),
+            timed_out: n.is_multiple_of(5),
+            rollback: n.is_multiple_of(7),
         };
         let many: Vec<Change> = (0..40).map(change).collect();
         let many: Vec<&Change> = many.iter().collect();
