@@ -438,13 +438,7 @@ fn light_record(bytes: &[u8], tag: &str) -> Result<LightRecord, String> {
         status: Option<u16>,
     }
     let text = std::str::from_utf8(bytes).map_err(|_| "the line is not UTF-8".to_string())?;
-    let fields: Fields = serde_json::from_str(text).map_err(|error| {
-        let message = error.to_string();
-        let message = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(head, _)| head);
-        format!("{message} (column {})", error.column())
-    })?;
+    let fields: Fields = serde_json::from_str(text).map_err(crate::timeline::line_error)?;
     let missing = |name: &str| format!("missing field `{name}`");
     let event = match tag {
         "step_started" => LightEvent::StepStarted {

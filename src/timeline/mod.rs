@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use event::{Event, Outcome, RunFlags, RunOutcome};
 pub use postmortem::postmortem;
+pub(crate) use reader::line_error;
 pub use reader::parse_record;
 pub use reader::{Broken, HeadState, Reading, Record, TornTail, Verification, read, verify};
 pub use text::chronology;

@@ -152,20 +152,23 @@ fn raw_lines(bytes: &[u8]) -> Vec<RawLine<'_>> {
     lines
 }
 
+/// Why a timeline line is not the JSON expected, in words: serde_json ends its message with
+/// ` at line 1 column N`; only the column helps in a one-line document.
+pub(crate) fn line_error(error: serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head);
+    format!("{message} (column {})", error.column())
+}
+
 /// Parses one line; the error is the reason, in words.
 fn parse_line(bytes: &[u8]) -> Result<Record, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the line is not UTF-8".to_string())?;
     if text.trim().is_empty() {
         return Err("the line is empty".into());
     }
-    let line: Line = serde_json::from_str(text).map_err(|error| {
-        // serde_json ends its message with ` at line 1 column N`; only the column helps here.
-        let message = error.to_string();
-        let message = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(head, _)| head);
-        format!("{message} (column {})", error.column())
-    })?;
+    let line: Line = serde_json::from_str(text).map_err(line_error)?;
     Ok(Record {
         seq: line.seq,
         at: line.at,
