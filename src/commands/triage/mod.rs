@@ -388,30 +388,8 @@ fn load_all(
     let mut loaded = Vec::new();
     let mut skipped = Vec::new();
     // Read and parsed on every core, in the files' order.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let chunk = files.len().div_ceil(workers).max(1);
-    let read: Vec<std::io::Result<SourceFile>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|file| SourceFile::read(&file.path))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
+    let read: Vec<std::io::Result<SourceFile>> =
+        crate::commands::incidents::par_map(files, |file| SourceFile::read(&file.path));
     for (file, read) in files.iter().zip(read) {
         let shown = file.path.display().to_string();
         match read {
