@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried};
 use crate::timeline::Event;
-use crate::timeline::anchor::run_with_stdin;
+use crate::timeline::anchor::{SignatureProblem, run_with_stdin, verify_ssh_signature};
 
 /// The signature namespace, as for the timeline's head.
 pub const NAMESPACE: &str = crate::timeline::anchor::NAMESPACE;
@@ -222,72 +222,49 @@ pub fn verify(
     allowed_signers: &Path,
     requester: &Requester,
 ) -> Result<Approval, String> {
-    let principals = run_with_stdin(
-        Command::new("ssh-keygen")
-            .args(["-Y", "find-principals", "-s"])
-            .arg(signature)
-            .arg("-f")
-            .arg(allowed_signers),
-        &[],
-    )
-    .map_err(|why| {
-        format!(
-            "it is not signed by a key of `{}`{}",
-            allowed_signers.display(),
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({why})")
-            }
-        )
-    })?;
-    let principals = String::from_utf8_lossy(&principals).into_owned();
-    let mut last_error = String::from("no principal");
-    for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
-        let verified = run_with_stdin(
-            Command::new("ssh-keygen")
-                .args(["-Y", "verify", "-n", NAMESPACE, "-f"])
-                .arg(allowed_signers)
-                .arg("-I")
-                .arg(principal)
-                .arg("-s")
-                .arg(signature),
-            text.as_bytes(),
-        );
-        let said = match verified {
-            Ok(said) => String::from_utf8_lossy(&said).into_owned(),
-            Err(why) => {
-                last_error = why;
-                continue;
-            }
-        };
-        let fingerprint = said
-            .split_whitespace()
-            .find(|w| w.starts_with("SHA256:"))
-            .unwrap_or_default()
-            .to_string();
-        let own: Vec<String> = requester.keys.iter().map(PublicKey::fingerprint).collect();
-        if own.contains(&fingerprint) {
+    let (principal, said) = match verify_ssh_signature(signature, allowed_signers, text.as_bytes())
+    {
+        Ok(verified) => verified,
+        Err(SignatureProblem::NotListed(why)) => {
             return Err(format!(
-                "it is signed by the operator's own key ({fingerprint}): the operator cannot approve their own request"
+                "it is not signed by a key of `{}`{}",
+                allowed_signers.display(),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                }
             ));
         }
-        let allowed = std::fs::read_to_string(allowed_signers).unwrap_or_default();
-        if principal == requester.operator
-            || principals_of(&allowed, &requester.keys).contains(principal)
-        {
+        Err(SignatureProblem::DoesNotHold(why)) => {
             return Err(format!(
-                "it is signed by `{principal}`, the operator: the operator cannot approve their own request"
+                "the signature does not hold for this request (signed for another request, another command, or changed): {why}"
             ));
         }
-        return Ok(Approval {
-            principal: principal.to_string(),
-            fingerprint,
-        });
+    };
+    let fingerprint = said
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_default()
+        .to_string();
+    let own: Vec<String> = requester.keys.iter().map(PublicKey::fingerprint).collect();
+    if own.contains(&fingerprint) {
+        return Err(format!(
+            "it is signed by the operator's own key ({fingerprint}): the operator cannot approve their own request"
+        ));
     }
-    Err(format!(
-        "the signature does not hold for this request (signed for another request, another command, or changed): {last_error}"
-    ))
+    let allowed = std::fs::read_to_string(allowed_signers).unwrap_or_default();
+    if principal == requester.operator
+        || principals_of(&allowed, &requester.keys).contains(principal.as_str())
+    {
+        return Err(format!(
+            "it is signed by `{principal}`, the operator: the operator cannot approve their own request"
+        ));
+    }
+    Ok(Approval {
+        principal,
+        fingerprint,
+    })
 }
 
 /// Signs `text` with `key` (`ssh-keygen -Y sign -n runbook`): the armoured signature.

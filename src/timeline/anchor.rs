@@ -217,20 +217,43 @@ pub fn check_signature(timeline: &Path, allowed_signers: &Path) -> Result<String
     }
     let head =
         std::fs::read(head_path(timeline)).map_err(|e| format!("cannot read the head: {e}"))?;
+    match verify_ssh_signature(&signature, allowed_signers, &head) {
+        Ok((principal, _)) => Ok(principal),
+        Err(SignatureProblem::NotListed(why)) => Err(format!(
+            "the key that signed it is not in `{}` ({why})",
+            allowed_signers.display()
+        )),
+        Err(SignatureProblem::DoesNotHold(why)) => Err(format!(
+            "the signature does not match the head (it was changed after it was signed): {why}"
+        )),
+    }
+}
+
+/// Why an SSH signature does not count.
+pub(crate) enum SignatureProblem {
+    /// No line of `allowed_signers` has the key that made it (what ssh-keygen said).
+    NotListed(String),
+    /// Its key is listed, but it is not a signature of these bytes in [`NAMESPACE`].
+    DoesNotHold(String),
+}
+
+/// Checks `signature` over `signed` against `allowed_signers`, as `ssh-keygen -Y
+/// find-principals` then `-Y verify` do: the first principal of the key for which it holds,
+/// and what ssh-keygen printed (the key's fingerprint).
+pub(crate) fn verify_ssh_signature(
+    signature: &Path,
+    allowed_signers: &Path,
+    signed: &[u8],
+) -> Result<(String, String), SignatureProblem> {
     let principals = run_with_stdin(
         Command::new("ssh-keygen")
             .args(["-Y", "find-principals", "-s"])
-            .arg(&signature)
+            .arg(signature)
             .arg("-f")
             .arg(allowed_signers),
         &[],
     )
-    .map_err(|why| {
-        format!(
-            "the key that signed it is not in `{}` ({why})",
-            allowed_signers.display()
-        )
-    })?;
+    .map_err(SignatureProblem::NotListed)?;
     let principals = String::from_utf8_lossy(&principals);
     let mut last_error = String::from("no principal");
     for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
@@ -241,17 +264,20 @@ pub fn check_signature(timeline: &Path, allowed_signers: &Path) -> Result<String
                 .arg("-I")
                 .arg(principal)
                 .arg("-s")
-                .arg(&signature),
-            &head,
+                .arg(signature),
+            signed,
         );
         match verified {
-            Ok(_) => return Ok(principal.to_string()),
+            Ok(said) => {
+                return Ok((
+                    principal.to_string(),
+                    String::from_utf8_lossy(&said).into_owned(),
+                ));
+            }
             Err(why) => last_error = why,
         }
     }
-    Err(format!(
-        "the signature does not match the head (it was changed after it was signed): {last_error}"
-    ))
+    Err(SignatureProblem::DoesNotHold(last_error))
 }
 
 /// A key `ssh-keygen -Y sign -f` can use without a prompt; a public key written for the
