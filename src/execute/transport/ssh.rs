@@ -942,11 +942,9 @@ mod tests {
         assert!(!dir.exists());
     }
 
-    /// The remote wrapper, run here with the payload on its stdin as ssh would deliver it.
-    fn wrapper(shell: &[&str], command: &ShellCommand) -> std::process::Output {
-        let mut child = Command::new("sh")
-            .args(["-c", REMOTE_WRAPPER, "runbook"])
-            .args(shell)
+    /// `host` run here with the payload on its stdin as ssh would deliver it.
+    fn over_channel(host: &mut Command, command: &ShellCommand) -> std::process::Output {
+        let mut child = host
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -955,10 +953,22 @@ mod tests {
             .spawn()
             .unwrap();
         let mut channel = child.stdin.take().unwrap();
-        channel.write_all(&channel_payload(command)).unwrap();
+        // A host that ends without reading (no bash there) closes the channel first: the
+        // write then fails with a broken pipe, as ssh's would, and the exit says why.
+        let _ = channel.write_all(&channel_payload(command));
         let output = child.wait_with_output().unwrap();
         drop(channel);
         output
+    }
+
+    /// The remote wrapper, run as the host would run it.
+    fn wrapper(shell: &[&str], command: &ShellCommand) -> std::process::Output {
+        over_channel(
+            Command::new("sh")
+                .args(["-c", REMOTE_WRAPPER, "runbook"])
+                .args(shell),
+            command,
+        )
     }
 
     #[test]
@@ -980,21 +990,13 @@ mod tests {
 
     /// The lean bash wrapper, run here as the host would run it.
     fn lean(program: &str, command: &ShellCommand) -> std::process::Output {
-        let mut child = Command::new("sh")
-            .args(["-c", SHELL_CHECK, "runbook", program])
-            .args(["--noprofile", "--norc", "-c", BASH_WRAPPER, "bash"])
-            .env("LC_ALL", "en_US.UTF-8")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let mut channel = child.stdin.take().unwrap();
-        channel.write_all(&channel_payload(command)).unwrap();
-        let output = child.wait_with_output().unwrap();
-        drop(channel);
-        output
+        over_channel(
+            Command::new("sh")
+                .args(["-c", SHELL_CHECK, "runbook", program])
+                .args(["--noprofile", "--norc", "-c", BASH_WRAPPER, "bash"])
+                .env("LC_ALL", "en_US.UTF-8"),
+            command,
+        )
     }
 
     /// What the loader gives a script, the lean wrapper gives it too: the secrets' exports,
