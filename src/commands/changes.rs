@@ -124,8 +124,8 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
         }
     }
     let changes = newest_first(&changes);
-    let text = match settings.format {
-        BoardFormat::Table => table(&changes, &since_text),
+    let pieces = match settings.format {
+        BoardFormat::Table => vec![table(&changes, &since_text)],
         BoardFormat::Json => trail_json(&Trail {
             dir: settings.dir.display().to_string(),
             since: since_text.clone(),
@@ -133,7 +133,9 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
             unreadable: &unreadable,
         }),
     };
-    write_out(&text)?;
+    for piece in &pieces {
+        write_out(piece)?;
+    }
     for line in &unreadable {
         super::warn(&format!(
             "cannot read {}; its changes are not listed",
@@ -143,42 +145,72 @@ pub fn changes(settings: ChangesSettings) -> Result<ExitStatus, Error> {
     Ok(ExitStatus::Success)
 }
 
-/// The trail as `serde_json::to_string_pretty` writes it, and a newline, with the changes
-/// (a hundred thousand of them over a busy month) serialised on every core.
-fn trail_json(trail: &Trail<'_>) -> String {
+/// The trail as `serde_json::to_string_pretty` writes it, and a newline, in pieces to write
+/// one after the other, with the changes (a hundred thousand of them over a busy month)
+/// serialised on every core. The pieces are not joined: the trail is tens of megabytes, and
+/// every copy of it costs more than the write.
+fn trail_json(trail: &Trail<'_>) -> Vec<String> {
     if trail.changes.is_empty() {
         let mut text = serde_json::to_string_pretty(trail).expect("the trail serializes");
         text.push('\n');
-        return text;
+        return vec![text];
     }
-    // A share of the changes per core, pretty-printed as an array whose brackets are cut and
-    // whose lines are indented one level more: JSON strings hold no raw newline, so every
-    // line of it is a line of the whole.
+    // A share of the changes per core, pretty-printed as an array whose lines are indented
+    // one level more as they are written, and whose brackets are then cut: JSON strings hold
+    // no raw newline, so every line of it is a line of the whole.
     let share = trail
         .changes
         .len()
         .div_ceil(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let shares: Vec<&[&Change]> = trail.changes.chunks(share.max(1)).collect();
     let items = par_map(&shares, |share| {
-        let array = serde_json::to_string_pretty(share).expect("the changes serialize");
-        let inner = &array["[\n".len()..array.len() - "\n]".len()];
-        format!("  {}", inner.replace('\n', "\n  "))
+        let mut indented = Indented(Vec::with_capacity(share.len() * 512));
+        serde_json::to_writer_pretty(&mut indented, share).expect("the changes serialize");
+        let mut bytes = indented.0;
+        // `[\n  ` … `\n  ]` → `  ` … (the separator between shares is written apart).
+        bytes.truncate(bytes.len() - "\n  ]".len());
+        bytes.drain(.."[\n".len());
+        String::from_utf8(bytes).expect("serde_json writes UTF-8")
     });
     let string = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let unreadable = serde_json::to_string_pretty(trail.unreadable)
         .expect("the unreadable list serializes")
         .replace('\n', "\n  ");
-    let mut text = String::with_capacity(items.iter().map(|i| i.len() + 2).sum::<usize>() + 256);
-    text.push_str("{\n  \"dir\": ");
-    text.push_str(&string(&trail.dir));
-    text.push_str(",\n  \"since\": ");
-    text.push_str(&string(&trail.since));
-    text.push_str(",\n  \"changes\": [\n");
-    text.push_str(&items.join(",\n"));
-    text.push_str("\n  ],\n  \"unreadable\": ");
-    text.push_str(&unreadable);
-    text.push_str("\n}\n");
-    text
+    let mut pieces = Vec::with_capacity(items.len() * 2 + 1);
+    pieces.push(format!(
+        "{{\n  \"dir\": {},\n  \"since\": {},\n  \"changes\": [\n",
+        string(&trail.dir),
+        string(&trail.since)
+    ));
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            pieces.push(",\n".to_string());
+        }
+        pieces.push(item);
+    }
+    pieces.push(format!("\n  ],\n  \"unreadable\": {unreadable}\n}}\n"));
+    pieces
+}
+
+/// A writer that indents every line after the first by one more level (two spaces).
+struct Indented(Vec<u8>);
+
+impl std::io::Write for Indented {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut lines = buf.split(|&b| b == b'\n');
+        if let Some(first) = lines.next() {
+            self.0.extend_from_slice(first);
+        }
+        for line in lines {
+            self.0.extend_from_slice(b"\n  ");
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Newest first, then by file, then in the order read (the order of the files, then of their
@@ -635,7 +667,7 @@ mod tests {
                     unreadable: &unreadable,
                 };
                 let expected = serde_json::to_string_pretty(&trail).unwrap() + "\n";
-                assert_eq!(trail_json(&trail), expected);
+                assert_eq!(trail_json(&trail).concat(), expected);
             }
         }
     }
