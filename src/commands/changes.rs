@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
 use super::incidents::{
-    field, lines, par_map, parse_long_duration, tag, timeline_files, write_out,
+    field, lines, par_map, par_shares, parse_long_duration, tag, timeline_files, write_out,
 };
 use crate::cli::BoardFormat;
 use crate::sanitize::sanitize;
@@ -158,19 +158,14 @@ fn trail_json(trail: &Trail<'_>) -> Vec<String> {
     // A share of the changes per core, pretty-printed as an array whose lines are indented
     // one level more as they are written, and whose brackets are then cut: JSON strings hold
     // no raw newline, so every line of it is a line of the whole.
-    let share = trail
-        .changes
-        .len()
-        .div_ceil(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let shares: Vec<&[&Change]> = trail.changes.chunks(share.max(1)).collect();
-    let items = par_map(&shares, |share| {
+    let items = par_shares(trail.changes, |share| {
         let mut indented = Indented(Vec::with_capacity(share.len() * 512));
         serde_json::to_writer_pretty(&mut indented, share).expect("the changes serialize");
         let mut bytes = indented.0;
         // `[\n  ` … `\n  ]` → `  ` … (the separator between shares is written apart).
         bytes.truncate(bytes.len() - "\n  ]".len());
         bytes.drain(.."[\n".len());
-        String::from_utf8(bytes).expect("serde_json writes UTF-8")
+        vec![String::from_utf8(bytes).expect("serde_json writes UTF-8")]
     });
     let string = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let unreadable = serde_json::to_string_pretty(trail.unreadable)

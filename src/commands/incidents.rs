@@ -645,6 +645,15 @@ pub(crate) fn write_out(text: &str) -> Result<(), Error> {
 
 /// `f` over every item (files, rows), on every core; results in the order of `items`.
 pub(crate) fn par_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    par_shares(items, |share| share.iter().map(&f).collect())
+}
+
+/// `f` over one share of `items` per core (for work that sets something up once per share);
+/// the shares' results joined in the order of `items`.
+pub(crate) fn par_shares<I: Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(&[I]) -> Vec<T> + Sync,
+) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(items.len().max(1));
@@ -652,7 +661,7 @@ pub(crate) fn par_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync)
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<T>>()))
+            .map(|share| scope.spawn(|| f(share)))
             .collect();
         handles
             .into_iter()

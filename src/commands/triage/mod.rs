@@ -16,6 +16,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use self::rank::{Candidate, Match, Ranker, Reason, Tier};
+use super::incidents::{par_map, par_shares};
 use super::write_stdout;
 use crate::alert::{Alert, Origin, Source};
 use crate::cli::TriageFormat;
@@ -55,9 +56,6 @@ pub fn triage(
     let ranker = Ranker::new(&candidates);
 
     let lint_options = LintOptions::new(Some(place.root.clone()))?;
-    let mut lint_catalog = lint::Catalog::new(place.root.clone());
-    // Each runbook is linted once, however many alerts it answers.
-    let mut lint_errors: HashMap<usize, usize> = HashMap::new();
     let env = crate::template::environment();
     // `--alert FILE` gives `runbook run` the whole alert; only a file of one alert says
     // which one.
@@ -68,52 +66,90 @@ pub fn triage(
     let payload_flags: Option<Vec<String>> = payload_file
         .as_deref()
         .map(|file| vec!["--alert".into(), shell_quote(&shown_path(file))]);
-    // What every match of a runbook shares (its command's head, its links' compiled
-    // templates), made the first time it matches.
-    let mut prepared: HashMap<usize, Prepared<'_>> = HashMap::new();
+
+    // Every alert ranked, on every core: the ranker only reads.
+    let ranked: Vec<(Option<String>, Vec<Match>)> = par_map(&alerts, |alert| {
+        let service = rank::alert_service(alert, &services);
+        let ranked = ranker.rank_top(alert, service.as_deref(), MAX_MATCHES);
+        (service, ranked)
+    });
+    // What every match of a runbook shares (its lint errors, its command's head, its links'
+    // compiled templates) is made once per runbook that matches, on every core. The text
+    // shows the lint errors of the best match only: the others are not linted for it (lint
+    // is the costliest part of a match).
+    let mut matched: Vec<usize> = ranked
+        .iter()
+        .flat_map(|(_, matches)| matches.iter().map(|m| m.candidate))
+        .collect();
+    matched.sort_unstable();
+    matched.dedup();
+    let mut linted: Vec<usize> = ranked
+        .iter()
+        .flat_map(|(_, matches)| match format {
+            TriageFormat::Json => &matches[..],
+            TriageFormat::Text => &matches[..matches.len().min(1)],
+        })
+        .map(|m| m.candidate)
+        .collect();
+    linted.sort_unstable();
+    linted.dedup();
+    let lint_errors: HashMap<usize, usize> = par_shares(&linted, |share| {
+        // A lint catalog per share: it caches the runbooks `uses` names, and is not Sync.
+        let mut catalog = lint::Catalog::new(place.root.clone());
+        share
+            .iter()
+            .map(|&candidate| {
+                let errors = lint::lint_source(&loaded[candidate].1, &mut catalog, &lint_options)
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                (candidate, errors)
+            })
+            .collect()
+    })
+    .into_iter()
+    .collect();
+    let prepared: HashMap<usize, Prepared<'_>> = matched
+        .iter()
+        .zip(par_map(&matched, |&candidate| {
+            let (id, source, runbook) = &loaded[candidate];
+            Prepared::new(&env, &place, id, &source.path, runbook)
+        }))
+        .map(|(&candidate, prepared)| (candidate, prepared))
+        .collect();
+
+    let items: Vec<(&Alert, &Vec<Match>)> = alerts
+        .iter()
+        .zip(&ranked)
+        .map(|(alert, (_, matches))| (alert, matches))
+        .collect();
+    let founds: Vec<Vec<Found>> = par_map(&items, |&(alert, matches)| {
+        let alert_value = crate::alert::template_value(Some(alert));
+        matches
+            .iter()
+            .map(|ranked| {
+                let (id, source, runbook) = &loaded[ranked.candidate];
+                let shown = Shown {
+                    id,
+                    file: &source.path,
+                    runbook,
+                    prepared: &prepared[&ranked.candidate],
+                    payload_flags: payload_flags.as_deref(),
+                    alert_value: &alert_value,
+                };
+                let errors = lint_errors.get(&ranked.candidate).copied().unwrap_or(0);
+                found(&shown, ranked, alert, errors)
+            })
+            .collect()
+    });
     let triaged: Vec<AlertTriage> = alerts
         .into_iter()
-        .map(|alert| {
-            let service = rank::alert_service(&alert, &services);
-            let ranked = ranker.rank_top(&alert, service.as_deref(), MAX_MATCHES);
-            let alert_value = crate::alert::template_value(Some(&alert));
-            let matches = ranked
-                .iter()
-                .enumerate()
-                .map(|(rank, ranked)| {
-                    let (id, source, runbook) = &loaded[ranked.candidate];
-                    // The text shows the lint errors of the best match only: the others are
-                    // not linted for it (lint is the costliest part of a match).
-                    let shown = rank == 0 || format == TriageFormat::Json;
-                    let errors = if shown {
-                        *lint_errors.entry(ranked.candidate).or_insert_with(|| {
-                            lint::lint_source(source, &mut lint_catalog, &lint_options)
-                                .iter()
-                                .filter(|d| d.severity == Severity::Error)
-                                .count()
-                        })
-                    } else {
-                        0
-                    };
-                    let prepared = prepared
-                        .entry(ranked.candidate)
-                        .or_insert_with(|| Prepared::new(&env, &place, id, &source.path, runbook));
-                    let shown = Shown {
-                        id,
-                        file: &source.path,
-                        runbook,
-                        prepared,
-                        payload_flags: payload_flags.as_deref(),
-                        alert_value: &alert_value,
-                    };
-                    found(&shown, ranked, &alert, errors)
-                })
-                .collect();
-            AlertTriage {
-                alert,
-                service,
-                matches,
-            }
+        .zip(ranked)
+        .zip(founds)
+        .map(|((alert, (service, _)), matches)| AlertTriage {
+            alert,
+            service,
+            matches,
         })
         .collect();
 
@@ -389,7 +425,7 @@ fn load_all(
     let mut skipped = Vec::new();
     // Read and parsed on every core, in the files' order.
     let read: Vec<std::io::Result<SourceFile>> =
-        crate::commands::incidents::par_map(files, |file| SourceFile::read(&file.path));
+        par_map(files, |file| SourceFile::read(&file.path));
     for (file, read) in files.iter().zip(read) {
         let shown = file.path.display().to_string();
         match read {

@@ -154,7 +154,7 @@ struct LazyRegex {
     source: String,
     /// Whether `source` must match the whole value (`^(?:…)$`) or be searched for.
     whole: bool,
-    compiled: std::cell::OnceCell<Option<regex::Regex>>,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
 }
 
 impl LazyRegex {
@@ -162,7 +162,7 @@ impl LazyRegex {
         LazyRegex {
             source: source.to_string(),
             whole,
-            compiled: std::cell::OnceCell::new(),
+            compiled: std::sync::OnceLock::new(),
         }
     }
 
