@@ -50,7 +50,10 @@ pub fn triage(
 
     let candidates: Vec<Candidate<'_>> = loaded
         .iter()
-        .map(|(id, _, runbook)| Candidate { id, runbook })
+        .map(|loaded| Candidate {
+            id: &loaded.id,
+            runbook: loaded.runbook(),
+        })
         .collect();
     let services = known_services(&candidates);
     let ranker = Ranker::new(&candidates);
@@ -73,50 +76,43 @@ pub fn triage(
         let ranked = ranker.rank_top(alert, service.as_deref(), MAX_MATCHES);
         (service, ranked)
     });
-    // What every match of a runbook shares (its lint errors, its command's head, its links'
-    // compiled templates) is made once per runbook that matches, on every core. The text
-    // shows the lint errors of the best match only: the others are not linted for it (lint
-    // is the costliest part of a match).
-    let mut matched: Vec<usize> = ranked
+    // The matches shown in full: the best of each alert in the text, all of them in JSON.
+    let detailed = |rank: usize| rank == 0 || format == TriageFormat::Json;
+    // What every such match of a runbook shares (its lint errors, its command's head, its
+    // links' compiled templates) is made once per runbook, on every core.
+    let mut shown_in_full: Vec<usize> = ranked
         .iter()
-        .flat_map(|(_, matches)| matches.iter().map(|m| m.candidate))
+        .flat_map(|(_, matches)| matches.iter().enumerate())
+        .filter(|(rank, _)| detailed(*rank))
+        .map(|(_, m)| m.candidate)
         .collect();
-    matched.sort_unstable();
-    matched.dedup();
-    let mut linted: Vec<usize> = ranked
-        .iter()
-        .flat_map(|(_, matches)| match format {
-            TriageFormat::Json => &matches[..],
-            TriageFormat::Text => &matches[..matches.len().min(1)],
-        })
-        .map(|m| m.candidate)
-        .collect();
-    linted.sort_unstable();
-    linted.dedup();
-    let lint_errors: HashMap<usize, usize> = par_shares(&linted, |share| {
+    shown_in_full.sort_unstable();
+    shown_in_full.dedup();
+    let prepared: HashMap<usize, Prepared<'_>> = par_shares(&shown_in_full, |share| {
         // A lint catalog per share: it caches the runbooks `uses` names, and is not Sync.
         let mut catalog = lint::Catalog::new(place.root.clone());
         share
             .iter()
             .map(|&candidate| {
-                let errors = lint::lint_source(&loaded[candidate].1, &mut catalog, &lint_options)
+                let loaded = &loaded[candidate];
+                let lint_errors = lint::lint_source(&loaded.source, &mut catalog, &lint_options)
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
-                (candidate, errors)
+                let prepared = Prepared::new(
+                    &env,
+                    &place,
+                    &loaded.id,
+                    &loaded.source.path,
+                    loaded.runbook(),
+                    lint_errors,
+                );
+                (candidate, prepared)
             })
             .collect()
     })
     .into_iter()
     .collect();
-    let prepared: HashMap<usize, Prepared<'_>> = matched
-        .iter()
-        .zip(par_map(&matched, |&candidate| {
-            let (id, source, runbook) = &loaded[candidate];
-            Prepared::new(&env, &place, id, &source.path, runbook)
-        }))
-        .map(|(&candidate, prepared)| (candidate, prepared))
-        .collect();
 
     let items: Vec<(&Alert, &Vec<Match>)> = alerts
         .iter()
@@ -127,18 +123,21 @@ pub fn triage(
         let alert_value = crate::alert::template_value(Some(alert));
         matches
             .iter()
-            .map(|ranked| {
-                let (id, source, runbook) = &loaded[ranked.candidate];
+            .enumerate()
+            .map(|(rank, ranked)| {
+                let loaded = &loaded[ranked.candidate];
+                if !detailed(rank) {
+                    return brief(&loaded.id, &loaded.source.path, loaded.runbook(), ranked);
+                }
                 let shown = Shown {
-                    id,
-                    file: &source.path,
-                    runbook,
+                    id: &loaded.id,
+                    file: &loaded.source.path,
+                    runbook: loaded.runbook(),
                     prepared: &prepared[&ranked.candidate],
                     payload_flags: payload_flags.as_deref(),
                     alert_value: &alert_value,
                 };
-                let errors = lint_errors.get(&ranked.candidate).copied().unwrap_or(0);
-                found(&shown, ranked, alert, errors)
+                found(&shown, ranked, alert)
             })
             .collect()
     });
@@ -178,6 +177,14 @@ pub fn triage(
     if !answered && triage.alerts.len() > 1 {
         report::unanswered_hint(&place);
     }
+    // The process ends after this command: freeing the catalog and the matches one
+    // allocation at a time took a tenth of a large group's time, and the system takes the
+    // memory back at once.
+    std::mem::forget(triage);
+    std::mem::forget(prepared);
+    std::mem::forget(ranker);
+    std::mem::forget(candidates);
+    std::mem::forget(loaded);
     Ok(if answered {
         ExitStatus::Success
     } else {
@@ -417,10 +424,7 @@ fn shown_path(path: &Path) -> String {
 }
 
 /// Loads every file: the runbooks with their ids, and the files that did not load.
-fn load_all(
-    files: &[load::FoundFile],
-    root: &Path,
-) -> (Vec<(String, SourceFile, Runbook)>, Vec<Skipped>) {
+fn load_all(files: &[load::FoundFile], root: &Path) -> (Vec<Loaded>, Vec<Skipped>) {
     let mut loaded = Vec::new();
     let mut skipped = Vec::new();
     // Read and parsed on every core, in the files' order.
@@ -435,18 +439,37 @@ fn load_all(
                 col: 1,
                 message: format!("cannot read the file: {error}"),
             }),
-            Ok(source) => match source.parsed.clone() {
+            Ok(source) => match &source.parsed {
                 Err(error) => skipped.push(Skipped {
                     file: shown,
                     line: error.pos.line,
                     col: error.pos.col,
-                    message: error.message,
+                    message: error.message.clone(),
                 }),
-                Ok(runbook) => loaded.push((load::runbook_id(root, &file.path), source, runbook)),
+                Ok(_) => loaded.push(Loaded {
+                    id: load::runbook_id(root, &file.path),
+                    source,
+                }),
             },
         }
     }
     (loaded, skipped)
+}
+
+/// A runbook of the catalog that loaded, with its id.
+struct Loaded {
+    id: String,
+    /// Its `parsed` is `Ok` ([`load_all`] keeps no other).
+    source: SourceFile,
+}
+
+impl Loaded {
+    fn runbook(&self) -> &Runbook {
+        match &self.source.parsed {
+            Ok(runbook) => runbook,
+            Err(_) => unreachable!("load_all keeps only the runbooks that loaded"),
+        }
+    }
 }
 
 /// Every service of the catalog, once, sorted.
@@ -479,6 +502,8 @@ struct Prepared<'a> {
     /// Each link's URL as a template; `None` when it does not compile (it is shown as
     /// written).
     links: Vec<Option<minijinja::Template<'a, 'a>>>,
+    /// Errors `runbook lint` finds in it.
+    lint_errors: usize,
 }
 
 impl<'a> Prepared<'a> {
@@ -488,8 +513,10 @@ impl<'a> Prepared<'a> {
         id: &str,
         file: &Path,
         runbook: &'a Runbook,
+        lint_errors: usize,
     ) -> Self {
         Prepared {
+            lint_errors,
             command_head: place.command_head(id, file),
             links: runbook
                 .links
@@ -501,7 +528,7 @@ impl<'a> Prepared<'a> {
 }
 
 /// Everything printed about one match.
-fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -> Found {
+fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert) -> Found {
     let runbook = shown.runbook;
     let reason = &ranked.reason;
     let given = given_inputs(runbook, ranked, alert);
@@ -554,15 +581,6 @@ fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -
         ),
     };
     Found {
-        id: shown.id.to_string(),
-        title: runbook.title.value.clone(),
-        file: shown.file.display().to_string(),
-        tier: ranked.tier(),
-        reason: describe(reason),
-        score: match reason {
-            Reason::Words { score, .. } => Some((score * 1000.0).round() / 1000.0),
-            _ => None,
-        },
         matched_labels,
         step: match reason {
             Reason::RunbookUrl { step, .. } => step.clone(),
@@ -573,8 +591,36 @@ fn found(shown: &Shown<'_>, ranked: &Match, alert: &Alert, lint_errors: usize) -
         contacts: runbook.contacts.iter().map(|c| c.value.clone()).collect(),
         links: shown_links(shown, &all_sets),
         command: with_arguments(shown.prepared.command_head.clone(), &sets, &alert_flags),
-        lint_errors,
+        lint_errors: shown.prepared.lint_errors,
         asks_for,
+        ..brief(shown.id, shown.file, runbook, ranked)
+    }
+}
+
+/// What the text shows of a match past the best: which runbook and why. The rest (links,
+/// command, contacts) is left empty, and costs nothing: a group of hundreds of alerts has
+/// thousands of these.
+fn brief(id: &str, file: &Path, runbook: &Runbook, ranked: &Match) -> Found {
+    let reason = &ranked.reason;
+    Found {
+        id: id.to_string(),
+        title: runbook.title.value.clone(),
+        file: file.display().to_string(),
+        tier: ranked.tier(),
+        reason: describe(reason),
+        score: match reason {
+            Reason::Words { score, .. } => Some((score * 1000.0).round() / 1000.0),
+            _ => None,
+        },
+        matched_labels: BTreeMap::new(),
+        step: None,
+        owner: String::new(),
+        priority: None,
+        contacts: Vec::new(),
+        links: Vec::new(),
+        command: String::new(),
+        lint_errors: 0,
+        asks_for: Vec::new(),
     }
 }
 

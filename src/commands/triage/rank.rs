@@ -446,10 +446,8 @@ pub struct Ranker<'a> {
 
 impl<'a> Ranker<'a> {
     pub fn new(candidates: &'a [Candidate<'a>]) -> Self {
-        let compiled: Vec<Compiled> = candidates
-            .iter()
-            .map(|candidate| compile(candidate.runbook))
-            .collect();
+        let compiled: Vec<Compiled> =
+            crate::commands::incidents::par_map(candidates, |candidate| compile(candidate.runbook));
         let catalog_words: Vec<&BTreeSet<String>> = compiled.iter().map(|c| &c.words).collect();
         let rarity = rarity(&catalog_words);
         let mut postings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
