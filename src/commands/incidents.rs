@@ -643,9 +643,12 @@ pub(crate) fn write_out(text: &str) -> Result<(), Error> {
     }
 }
 
-/// `f` over every item (files, rows), on every core; results in the order of `items`.
+/// `f` over every item (files, rows, alerts), on every core; results in the order of
+/// `items`. Rayon's pool balances the work: a share that runs long (a big file, a core the
+/// host took away for a while) is taken over by the other cores.
 pub(crate) fn par_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    par_shares(items, |share| share.iter().map(&f).collect())
+    use rayon::prelude::*;
+    items.par_iter().map(&f).collect()
 }
 
 /// `f` over one share of `items` per core (for work that sets something up once per share);
@@ -654,20 +657,9 @@ pub(crate) fn par_shares<I: Sync, T: Send>(
     items: &[I],
     f: impl Fn(&[I]) -> Vec<T> + Sync,
 ) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|share| scope.spawn(|| f(share)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a worker thread does not panic"))
-            .collect()
-    })
+    use rayon::prelude::*;
+    let share = items.len().div_ceil(rayon::current_num_threads()).max(1);
+    items.par_chunks(share).flat_map_iter(&f).collect()
 }
 
 /// One line of a file.
