@@ -8,7 +8,7 @@ use std::io::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::rank::same_service;
-use super::{AlertTriage, CatalogPlace, Found, Skipped, Triage, shown_path};
+use super::{AlertTriage, CatalogPlace, Found, Group, Skipped, Triage, shown_path};
 use crate::alert::Source;
 use crate::model::Contact;
 
@@ -28,63 +28,65 @@ const STYLES: [Style; 5] = [BOLD, DIM, ID, GREEN, YELLOW];
 const OTHERS_SHOWN: usize = 5;
 
 /// The text output; empty when nothing matched (stderr explains). Sanitised: the alert's
-/// text reaches it.
+/// text reaches it. A group of alerts at a time, on every core: a group's text ends with a
+/// newline, so no escape sequence spans two groups and each can be sanitised alone.
 pub(super) fn text(triage: &Triage, services: &[&str]) -> String {
-    crate::sanitize::sanitize_styled(&unsanitized_text(triage, services), &STYLES)
-}
-
-fn unsanitized_text(triage: &Triage, services: &[&str]) -> String {
-    let mut out = String::new();
+    let sanitized = |text: String| crate::sanitize::sanitize_styled(&text, &STYLES);
     // A pasted text alert: the matches alone, as before payloads were read.
     if let [only] = triage.alerts.as_slice()
         && only.alert.source == Source::Text
     {
+        let mut out = String::new();
         alert_block(&mut out, only, &[], services);
+        return sanitized(out);
+    }
+    crate::commands::incidents::par_map(&triage.groups, |group| {
+        sanitized(group_text(triage, group, services))
+    })
+    .join("\n")
+}
+
+/// One group: its alerts, then the runbook that answers them (or that none does).
+fn group_text(triage: &Triage, group: &Group, services: &[&str]) -> String {
+    let mut out = String::new();
+    let total = triage.alerts.len();
+    for index in &group.alerts {
+        let alert = &triage.alerts[*index];
+        let _ = writeln!(
+            out,
+            "{BOLD}{}{BOLD:#}: {}",
+            which(*index, total),
+            describe_alert(alert)
+        );
+    }
+    let first = &triage.alerts[group.alerts[0]];
+    if first.matches.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {YELLOW}no runbook answers {}{YELLOW:#}",
+            if group.alerts.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        );
         return out;
     }
-    let total = triage.alerts.len();
-    for group in &triage.groups {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        for index in &group.alerts {
-            let alert = &triage.alerts[*index];
-            let _ = writeln!(
-                out,
-                "{BOLD}{}{BOLD:#}: {}",
-                which(*index, total),
-                describe_alert(alert)
-            );
-        }
-        let first = &triage.alerts[group.alerts[0]];
-        if first.matches.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {YELLOW}no runbook answers {}{YELLOW:#}",
-                if group.alerts.len() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            );
-            continue;
-        }
-        out.push('\n');
-        // Each alert of the group gets its own command: their labels differ.
-        let commands: Vec<(String, String)> = if group.alerts.len() > 1 {
-            group
-                .alerts
-                .iter()
-                .map(|index| {
-                    let alert = &triage.alerts[*index];
-                    (which(*index, total), alert.matches[0].command.clone())
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        alert_block(&mut out, first, &commands, services);
-    }
+    out.push('\n');
+    // Each alert of the group gets its own command: their labels differ.
+    let commands: Vec<(String, String)> = if group.alerts.len() > 1 {
+        group
+            .alerts
+            .iter()
+            .map(|index| {
+                let alert = &triage.alerts[*index];
+                (which(*index, total), alert.matches[0].command.clone())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    alert_block(&mut out, first, &commands, services);
     out
 }
 
