@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
 use super::incidents::{
-    field, lines, par_map, par_shares, parse_long_duration, tag, timeline_files, write_out,
+    field, lines, par_map, parse_long_duration, pretty_array_items, tag, timeline_files, write_out,
 };
 use crate::cli::BoardFormat;
 use crate::sanitize::sanitize;
@@ -155,57 +155,20 @@ fn trail_json(trail: &Trail<'_>) -> Vec<String> {
         text.push('\n');
         return vec![text];
     }
-    // A share of the changes per core, pretty-printed as an array whose lines are indented
-    // one level more as they are written, and whose brackets are then cut: JSON strings hold
-    // no raw newline, so every line of it is a line of the whole.
-    let items = par_shares(trail.changes, |share| {
-        let mut indented = Indented(Vec::with_capacity(share.len() * 512));
-        serde_json::to_writer_pretty(&mut indented, share).expect("the changes serialize");
-        let mut bytes = indented.0;
-        // `[\n  ` … `\n  ]` → `  ` … (the separator between shares is written apart).
-        bytes.truncate(bytes.len() - "\n  ]".len());
-        bytes.drain(.."[\n".len());
-        vec![String::from_utf8(bytes).expect("serde_json writes UTF-8")]
-    });
+    let items = pretty_array_items(trail.changes);
     let string = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let unreadable = serde_json::to_string_pretty(trail.unreadable)
         .expect("the unreadable list serializes")
         .replace('\n', "\n  ");
-    let mut pieces = Vec::with_capacity(items.len() * 2 + 1);
+    let mut pieces = Vec::with_capacity(items.len() + 2);
     pieces.push(format!(
         "{{\n  \"dir\": {},\n  \"since\": {},\n  \"changes\": [\n",
         string(&trail.dir),
         string(&trail.since)
     ));
-    for (n, item) in items.into_iter().enumerate() {
-        if n > 0 {
-            pieces.push(",\n".to_string());
-        }
-        pieces.push(item);
-    }
+    pieces.extend(items);
     pieces.push(format!("\n  ],\n  \"unreadable\": {unreadable}\n}}\n"));
     pieces
-}
-
-/// A writer that indents every line after the first by one more level (two spaces).
-struct Indented(Vec<u8>);
-
-impl std::io::Write for Indented {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut lines = buf.split(|&b| b == b'\n');
-        if let Some(first) = lines.next() {
-            self.0.extend_from_slice(first);
-        }
-        for line in lines {
-            self.0.extend_from_slice(b"\n  ");
-            self.0.extend_from_slice(line);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Newest first, then by file, then in the order read (the order of the files, then of their

@@ -16,7 +16,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use self::rank::{Candidate, Match, Ranker, Reason, Tier};
-use super::incidents::{par_map, par_shares};
+use super::incidents::{par_map, par_shares, pretty_array_items};
 use super::write_stdout;
 use crate::alert::{Alert, Origin, Source};
 use crate::cli::TriageFormat;
@@ -159,9 +159,11 @@ pub fn triage(
     };
     match format {
         TriageFormat::Text => write_stdout(&report::text(&triage, &services))?,
-        TriageFormat::Json => write_stdout(
-            &(serde_json::to_string_pretty(&triage).expect("a triage serializes") + "\n"),
-        )?,
+        TriageFormat::Json => {
+            for piece in triage_json(&triage) {
+                write_stdout(&piece)?;
+            }
+        }
     }
     // A words match is a suggestion, not an answer: exit 0 says every alert has a runbook
     // that claims it (runbook_url, matcher, regex, service).
@@ -190,6 +192,29 @@ pub fn triage(
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The triage as `serde_json::to_string_pretty` writes it, and a newline, in pieces to write
+/// one after the other, the alerts (each with up to 20 matches) serialised on every core.
+fn triage_json(triage: &Triage) -> Vec<String> {
+    if triage.alerts.is_empty() {
+        return vec![serde_json::to_string_pretty(triage).expect("a triage serializes") + "\n"];
+    }
+    let mut pieces = vec!["{\n  \"alerts\": [\n".to_string()];
+    pieces.extend(pretty_array_items(&triage.alerts));
+    pieces.push(format!(
+        "\n  ],\n  \"groups\": {},\n  \"skipped\": {}\n}}\n",
+        nested(&triage.groups),
+        nested(&triage.skipped)
+    ));
+    pieces
+}
+
+/// A value as `serde_json::to_string_pretty` writes it as a top-level field.
+fn nested<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .expect("the value serializes")
+        .replace('\n', "\n  ")
 }
 
 /// The most matches shown for one alert, best first (`--format json` included): past the
@@ -751,4 +776,65 @@ fn shown_links(shown: &Shown<'_>, given: &[(String, String)]) -> Vec<ShownLink> 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The triage's JSON, built on every core, is byte for byte what serde_json's pretty
+    /// printer writes: with no alerts, one, many; with and without skipped files; with
+    /// strings that need escaping.
+    #[test]
+    fn the_triage_json_is_serde_jsons_pretty_print() {
+        let found = |n: usize| Found {
+            id: format!("web/restart-{n}"),
+            title: "Restart \"web\" é".into(),
+            file: "runbooks/web/restart.yaml".into(),
+            tier: Tier::Matcher,
+            reason: "alertname=\"X\"\nand more".into(),
+            score: n.is_multiple_of(2).then_some(n as f64 / 3.0),
+            matched_labels: BTreeMap::from([("pod".to_string(), format!("api-{n}"))]),
+            step: n.is_multiple_of(3).then(|| "drain".to_string()),
+            owner: "team".into(),
+            priority: None,
+            contacts: Vec::new(),
+            links: vec![ShownLink {
+                name: "Dashboard".into(),
+                url: "https://grafana/d?x=\u{1b}[31m".into(),
+                unfilled: false,
+            }],
+            command: format!("runbook run web/restart-{n} --set 'pod=api-{n}'"),
+            lint_errors: n % 2,
+            asks_for: Vec::new(),
+        };
+        let alert = |n: usize| AlertTriage {
+            alert: Alert {
+                text: format!("[FIRING:1] KubePodCrashLooping \"{n}\"\t"),
+                ..Alert::default()
+            },
+            service: n.is_multiple_of(2).then(|| "api".to_string()),
+            matches: (0..n % 4).map(found).collect(),
+        };
+        for count in [0, 1, 2, 7, 40] {
+            for skipped in [
+                vec![],
+                vec![Skipped {
+                    file: "runbooks/broken \"one\".yaml".into(),
+                    line: 3,
+                    col: 7,
+                    message: "a tab\there".into(),
+                }],
+            ] {
+                let alerts: Vec<AlertTriage> = (0..count).map(alert).collect();
+                let triage = Triage {
+                    groups: groups(&alerts),
+                    alerts,
+                    skipped,
+                };
+                let expected = serde_json::to_string_pretty(&triage).unwrap() + "\n";
+                assert_eq!(triage_json(&triage).concat(), expected);
+            }
+        }
+    }
 }
