@@ -2,38 +2,47 @@
 //! `stdout_matches`) and JSONPaths are the same at every run of a step, and `runbook test` runs
 //! a runbook's steps hundreds of times. A pattern's compile error is kept too.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-/// Beyond this many patterns (templated ones, rendered per host) the cache starts again.
+/// Beyond this many entries (templated patterns, rendered per host) a cache starts again.
 const KEPT: usize = 4096;
 
 type Cache<T> = Mutex<HashMap<String, Result<Arc<T>, String>>>;
 
 /// `pattern` compiled, or why it does not compile (the `regex` crate's message).
 pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
-    static CACHE: std::sync::OnceLock<Cache<Regex>> = std::sync::OnceLock::new();
+    static CACHE: OnceLock<Cache<Regex>> = OnceLock::new();
     cached(&CACHE, pattern, |p| {
-        Regex::new(p).map_err(|e| e.to_string())
+        Regex::new(p).map(Arc::new).map_err(|e| e.to_string())
     })
 }
 
 /// `path` parsed as a JSONPath (RFC 9535), or why it does not parse.
 pub fn json_path(path: &str) -> Result<Arc<JsonPath>, String> {
-    static CACHE: std::sync::OnceLock<Cache<JsonPath>> = std::sync::OnceLock::new();
+    static CACHE: OnceLock<Cache<JsonPath>> = OnceLock::new();
     cached(&CACHE, path, |p| {
-        JsonPath::parse(p).map_err(|e| e.to_string())
+        JsonPath::parse(p).map(Arc::new).map_err(|e| e.to_string())
     })
 }
 
-fn cached<T>(
-    cache: &std::sync::OnceLock<Cache<T>>,
-    key: &str,
-    compile: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Arc<T>, String> {
+/// What `make` gives for `key`, made once per process and kept in `cache` (which starts
+/// again past [`KEPT`] entries).
+pub(crate) fn cached<K, Q, V>(
+    cache: &OnceLock<Mutex<HashMap<K, V>>>,
+    key: &Q,
+    make: impl FnOnce(&Q) -> V,
+) -> V
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: ?Sized + Hash + Eq + ToOwned<Owned = K>,
+    V: Clone,
+{
     let cache = cache.get_or_init(Default::default);
     if let Some(found) = cache
         .lock()
@@ -42,14 +51,14 @@ fn cached<T>(
     {
         return found.clone();
     }
-    // Compiled outside the lock: another thread may compile the same pattern meanwhile.
-    let compiled = compile(key).map(Arc::new);
+    // Made outside the lock: another thread may make the same value meanwhile.
+    let made = make(key);
     let mut map = cache.lock().unwrap_or_else(PoisonError::into_inner);
     if map.len() >= KEPT {
         map.clear();
     }
-    map.insert(key.to_string(), compiled.clone());
-    compiled
+    map.insert(key.to_owned(), made.clone());
+    made
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::Error;
 use crate::execute::engine::{Ending, Engine, Tried};
@@ -27,20 +27,7 @@ impl Engine {
         }
         type Read = Mutex<HashMap<PathBuf, Option<Arc<Runbook>>>>;
         static READ: OnceLock<Read> = OnceLock::new();
-        let cache = READ.get_or_init(Default::default);
-        if let Some(found) = cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(path)
-        {
-            return found.clone();
-        }
-        let sub = read();
-        cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_path_buf(), sub.clone());
-        sub
+        crate::execute::compiled::cached(&READ, path, |_| read())
     }
 
     pub(crate) fn sub_procedure(
