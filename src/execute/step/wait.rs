@@ -2,8 +2,8 @@
 //! countdown between tries. In a rehearsal, a wait right after a rehearsed action runs once:
 //! what it waits for was never set off. Right after an action the engineer declined, a wait
 //! looks once: passed if what it checks is already true, else skipped (not waited, not
-//! failed) — polling to its timeout (an hour in some runbooks) waits for nothing. Under `runbook test` no time passes: the tries are
-//! made at once, and a pause ends at once.
+//! failed) — polling to its timeout (an hour in some runbooks) waits for nothing. Under
+//! `runbook test` no time passes: the tries are made at once, and a pause ends at once.
 
 use std::time::{Duration, Instant};
 
