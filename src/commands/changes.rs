@@ -15,9 +15,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
-use super::incidents::{
-    field, lines, par_map, parse_long_duration, pretty_array_items, tag, timeline_files, write_out,
-};
+use super::incidents::{field, lines, parse_long_duration, tag, timeline_files, write_out};
+use super::parallel::{par_map, pretty_array_items};
 use crate::cli::BoardFormat;
 use crate::sanitize::sanitize;
 use crate::timeline::{Event, parse_record};

@@ -8,6 +8,7 @@ pub mod list;
 pub mod man;
 pub mod new;
 pub mod output;
+pub(crate) mod parallel;
 pub mod render;
 pub mod status;
 pub mod test;

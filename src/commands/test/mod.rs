@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub use self::file::{TestFile, runbook_of, tests_of};
 use self::verdict::Verdict;
 use crate::cli::LintFormat;
+use crate::commands::parallel::par_map;
 use crate::lint::{FileReport, LintReport};
 use crate::load::SourceFile;
 use crate::model::Runbook;
@@ -148,7 +149,7 @@ fn load_all(
     files: &[PathBuf],
     catalog: Option<&Path>,
 ) -> Vec<Result<Result<Suite, FileReport>, Error>> {
-    on_every_core(files, |path| load(path, catalog))
+    par_map(files, |path| load(path, catalog))
 }
 
 /// Reads a test file and its runbook; `Ok(Err(findings))` when the test file has mistakes.
@@ -192,14 +193,14 @@ fn load(path: &Path, catalog: Option<&Path>) -> Result<Result<Suite, FileReport>
     }))
 }
 
-/// Runs every test, spread over the machine's cores (each worker takes the next test when it
-/// is done with one); verdicts come back in file order.
+/// Runs every test, spread over the machine's cores (a free core takes the next test);
+/// verdicts come back in file order.
 fn run_all(suites: &[Suite]) -> Result<Vec<Verdict>, Error> {
     let jobs: Vec<(&Suite, usize)> = suites
         .iter()
         .flat_map(|suite| (0..suite.file.tests.len()).map(move |i| (suite, i)))
         .collect();
-    on_every_core(&jobs, |(suite, index)| {
+    par_map(&jobs, |(suite, index)| {
         verdict::run(
             &suite.path,
             &suite.runbook,
@@ -211,43 +212,4 @@ fn run_all(suites: &[Suite]) -> Result<Vec<Verdict>, Error> {
     })
     .into_iter()
     .collect()
-}
-
-/// `work` over `items` on every core, the next item to whichever thread is free; the results
-/// in the order of `items`.
-fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if workers <= 1 {
-        return items.iter().map(work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let (next, work) = (&next, &work);
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(index) else {
-                            return done;
-                        };
-                        done.push((index, work(item)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    done.sort_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, result)| result).collect()
 }

@@ -16,7 +16,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use self::rank::{Candidate, Match, Ranker, Reason, Tier};
-use super::incidents::{par_map, par_shares, pretty_array_items};
+use super::parallel::{par_map, par_shares, pretty_array_items};
 use super::write_stdout;
 use crate::alert::{Alert, Origin, Source};
 use crate::cli::TriageFormat;

@@ -447,7 +447,7 @@ pub struct Ranker<'a> {
 impl<'a> Ranker<'a> {
     pub fn new(candidates: &'a [Candidate<'a>]) -> Self {
         let compiled: Vec<Compiled> =
-            crate::commands::incidents::par_map(candidates, |candidate| compile(candidate.runbook));
+            crate::commands::parallel::par_map(candidates, |candidate| compile(candidate.runbook));
         let catalog_words: Vec<&BTreeSet<String>> = compiled.iter().map(|c| &c.words).collect();
         let rarity = rarity(&catalog_words);
         let mut postings: BTreeMap<String, Vec<usize>> = BTreeMap::new();

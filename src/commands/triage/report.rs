@@ -40,7 +40,7 @@ pub(super) fn text(triage: &Triage, services: &[&str]) -> String {
         alert_block(&mut out, only, &[], services);
         return sanitized(out);
     }
-    crate::commands::incidents::par_map(&triage.groups, |group| {
+    crate::commands::parallel::par_map(&triage.groups, |group| {
         sanitized(group_text(triage, group, services))
     })
     .join("\n")
