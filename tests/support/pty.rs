@@ -29,31 +29,23 @@ impl Terminal {
     /// (the pty library turns it off), 120 columns — so that a prompt that forgot to hide
     /// what is typed shows it.
     pub fn spawn(dir: &Path, args: &[&str]) -> Terminal {
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(r#"stty echo cols 120 rows 50 && exec "$0" "$@""#)
-            .arg(env!("CARGO_BIN_EXE_runbook"))
-            .args(args)
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env("TERM", "xterm")
-            .env_remove("RUNBOOK_CATALOG");
-        let mut session = OsSession::spawn(command).expect("runbook starts in a pty");
-        session.set_expect_timeout(Some(EXPECT_TIMEOUT));
-        Terminal {
-            session,
-            transcript: String::new(),
-        }
+        Terminal::spawn_env(dir, args, &[("NO_COLOR", "1")])
     }
 
     /// [`Terminal::spawn`] with `env` set, and without `NO_COLOR` unless `env` gives it: for
     /// the tests of colour.
+    ///
+    /// The pty library sets 80×24 from this side once the child has started, which raced a
+    /// size set by the child itself (a confirmation drawn at 80 columns now and then). So the
+    /// size is set from this side after it, and the child waits to see it before `runbook`
+    /// starts.
     pub fn spawn_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Terminal {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#"stty echo cols 120 rows 50 && exec "$0" "$@""#)
+            .arg(
+                r#"while [ "$(stty size)" != "50 120" ]; do sleep 0.01; done; stty echo && exec "$0" "$@""#,
+            )
             .arg(env!("CARGO_BIN_EXE_runbook"))
             .args(args)
             .current_dir(dir)
@@ -66,6 +58,10 @@ impl Terminal {
             command.env(name, value);
         }
         let mut session = OsSession::spawn(command).expect("runbook starts in a pty");
+        session
+            .get_process_mut()
+            .set_window_size(120, 50)
+            .expect("the pty takes a size");
         session.set_expect_timeout(Some(EXPECT_TIMEOUT));
         Terminal {
             session,
