@@ -45,6 +45,23 @@ pub fn open_existing(path: &Path) -> io::Result<File> {
     }
 }
 
+/// Opens a file only this user can have written, to read it: a symbolic link, a file of
+/// another user and a file others may write are refused (what a cache is read from).
+pub fn open_own_to_read(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if metadata.uid() != effective_uid() || metadata.mode() & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "another user owns it or may write it",
+        ));
+    }
+    Ok(file)
+}
+
 /// Opens an existing file to overwrite it in place (writes go where they are aimed, not to
 /// the end); a symbolic link is refused, not followed.
 pub fn open_to_overwrite(path: &Path) -> io::Result<File> {

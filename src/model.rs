@@ -68,6 +68,10 @@ impl<T> Deref for Sp<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if KEEPING_POSITIONS.get() {
+            let (value, line, col) = <(T, u32, u32)>::deserialize(deserializer)?;
+            return Ok(Sp::new(value, Pos::new(line, col)));
+        }
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
         Ok(Sp::new(spanned.value, spanned.referenced.into()))
     }
@@ -75,8 +79,31 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
 
 impl<T: Serialize> Serialize for Sp<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if KEEPING_POSITIONS.get() {
+            return (&self.value, self.pos.line, self.pos.col).serialize(serializer);
+        }
         self.value.serialize(serializer)
     }
+}
+
+thread_local! {
+    /// Set while [`keeping_positions`] runs: an [`Sp`] is written and read as `(value, line,
+    /// col)` instead of as its value (the JSON users see) or a YAML node (which carries its
+    /// own position).
+    static KEEPING_POSITIONS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every [`Sp`] (de)serialized with its position, on this thread: how the
+/// loader's cache stores a parsed runbook exactly as the YAML parser made it.
+pub fn keeping_positions<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KEEPING_POSITIONS.set(self.0);
+        }
+    }
+    let _restore = Restore(KEEPING_POSITIONS.replace(true));
+    f()
 }
 
 impl<T: JsonSchema> JsonSchema for Sp<T> {

@@ -3,6 +3,7 @@
 //!
 //! All YAML parsing lives here, so that the YAML crate's API is met in one place only.
 
+pub mod cache;
 mod shape;
 mod tree;
 

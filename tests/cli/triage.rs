@@ -881,3 +881,201 @@ fn resume_brings_the_alert_back() {
         "{stdout}"
     );
 }
+
+// ---- The parse cache (catalogs of 100 runbooks and more) ----
+
+/// A catalog of `n` runbooks under `dir/runbooks`, one per service `svc-NNN`, each answering
+/// the alert `[svc-NNN] error rate above N%`.
+fn large_catalog(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let catalog = dir.join("runbooks");
+    for i in 0..n {
+        let folder = catalog.join(format!("team-{:02}", i % 10));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join(format!("svc-{i:03}.yaml")),
+            service_runbook(i, ""),
+        )
+        .unwrap();
+    }
+    catalog
+}
+
+fn service_runbook(i: usize, title_suffix: &str) -> String {
+    format!(
+        "runbook: 1\ntitle: Service svc-{i:03} error rate high{title_suffix}\nowner: team-{t}\n\
+         reviewed: 2026-11-20\nscope:\n  services: [svc-{i:03}]\n  alerts:\n    - '^\\[svc-{i:03}\\] error rate above'\n\
+         contacts:\n  - name: Team {t}\n    chat: \"#team-{t}\"\n\
+         steps:\n  - id: look\n    name: Look at the errors\n    instructions: Open the dashboard.\n",
+        t = i % 10
+    )
+}
+
+/// `runbook triage ALERT runbooks` in `dir`, with its cache under `cache`.
+fn triage_cached(dir: &std::path::Path, cache: &std::path::Path, alert: &str) -> (i32, String) {
+    let (code, stdout, stderr) = output(
+        runbook_in(dir)
+            .env("XDG_CACHE_HOME", cache)
+            .env_remove("RUNBOOK_CACHE")
+            .args(["triage", alert, "runbooks"]),
+    );
+    (code, format!("{stdout}{stderr}"))
+}
+
+/// The one cache file under `cache`.
+fn cache_file(cache: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(cache.join("runbook"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn the_parse_cache_changes_no_answer_and_is_never_stale() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let catalog = large_catalog(dir.path(), 120);
+    let alert = "[svc-007] error rate above 5%";
+    let (code, uncached, _) = output(
+        runbook_in(dir.path())
+            .env("RUNBOOK_CACHE", "off")
+            .env("XDG_CACHE_HOME", cache.path())
+            .args(["triage", alert, "runbooks"]),
+    );
+    assert_eq!(code, 0, "{uncached}");
+    assert!(
+        uncached.contains("Service svc-007 error rate high"),
+        "{uncached}"
+    );
+    assert!(
+        !cache.path().join("runbook").exists(),
+        "RUNBOOK_CACHE=off writes nothing"
+    );
+
+    // Written on the first run, read on the second: the same answer both times.
+    let first = triage_cached(dir.path(), cache.path(), alert);
+    let file = cache_file(cache.path());
+    let written = std::fs::metadata(&file).unwrap();
+    assert_eq!(written.permissions().mode() & 0o777, 0o600);
+    let folder = std::fs::metadata(cache.path().join("runbook")).unwrap();
+    assert_eq!(folder.permissions().mode() & 0o777, 0o700);
+    let second = triage_cached(dir.path(), cache.path(), alert);
+    assert_eq!(first, (0, uncached.clone()));
+    assert_eq!(second, first);
+    // Every runbook came from the cache: it was not rewritten.
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written.modified().unwrap()
+    );
+
+    // An edit is seen at once, whatever the file's size or time says.
+    let edited = catalog.join("team-07/svc-007.yaml");
+    std::fs::write(&edited, service_runbook(7, " (edited)")).unwrap();
+    let (code, out) = triage_cached(dir.path(), cache.path(), alert);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Service svc-007 error rate high (edited)"),
+        "{out}"
+    );
+
+    // A runbook that stops loading is skipped with its mistake, cache or not.
+    std::fs::write(
+        catalog.join("team-03/svc-013.yaml"),
+        "runbook: 1\ntitle: [broken\n",
+    )
+    .unwrap();
+    let (code, out) = triage_cached(dir.path(), cache.path(), "[svc-013] error rate above 5%");
+    let (_, fresh, fresh_err) = output(runbook_in(dir.path()).env("RUNBOOK_CACHE", "off").args([
+        "triage",
+        "[svc-013] error rate above 5%",
+        "runbooks",
+    ]));
+    assert_eq!(out, format!("{fresh}{fresh_err}"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("svc-013.yaml"), "{out}");
+
+    // A damaged cache is parsed around, and replaced.
+    std::fs::write(&file, b"runbook parse cache 1\ngarbage").unwrap();
+    assert_eq!(triage_cached(dir.path(), cache.path(), alert).1, {
+        let (_, again) = triage_cached(dir.path(), cache.path(), alert);
+        again
+    });
+    assert!(
+        std::fs::read(&file).unwrap().len() > 1000,
+        "rewritten whole"
+    );
+}
+
+#[test]
+fn a_small_catalog_is_parsed_without_a_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    large_catalog(dir.path(), 99);
+    let (code, out) = triage_cached(dir.path(), cache.path(), "[svc-007] error rate above 5%");
+    assert_eq!(code, 0, "{out}");
+    assert!(!cache.path().join("runbook").exists());
+}
+
+/// An attack on the cache: an entry that says a runbook's exact text parses to something
+/// else. Trusted when only this user could have written it (the forgery below is real);
+/// ignored when the folder or the file is one another user could have written.
+#[test]
+fn a_cache_another_user_could_have_written_is_not_read() {
+    use sha2::{Digest as _, Sha256};
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let catalog = large_catalog(dir.path(), 110);
+    let alert = "[svc-042] error rate above 5%";
+    let target = catalog.join("team-02/svc-042.yaml");
+    let real = service_runbook(42, "");
+    let forged = service_runbook(42, " FORGED");
+    std::fs::write(&target, &forged).unwrap();
+    triage_cached(dir.path(), cache.path(), alert);
+    std::fs::write(&target, &real).unwrap();
+    // The forged parse, filed under the real text's key.
+    let file = cache_file(cache.path());
+    let mut bytes = std::fs::read(&file).unwrap();
+    let forged_key: [u8; 32] = Sha256::digest(forged.as_bytes()).into();
+    let real_key: [u8; 32] = Sha256::digest(real.as_bytes()).into();
+    let at = bytes
+        .windows(32)
+        .position(|w| w == forged_key)
+        .expect("the forged entry is in the cache");
+    bytes[at..at + 32].copy_from_slice(&real_key);
+    let plant = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+
+    plant(&bytes);
+    let (_, out) = triage_cached(dir.path(), cache.path(), alert);
+    assert!(
+        out.contains("FORGED"),
+        "the forgery works on a trusted cache: {out}"
+    );
+
+    plant(&bytes);
+    let folder = cache.path().join("runbook");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (_, out) = triage_cached(dir.path(), cache.path(), alert);
+    assert!(!out.contains("FORGED"), "a folder anyone may write: {out}");
+    assert!(out.contains("Service svc-042 error rate high"), "{out}");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    plant(&bytes);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (_, out) = triage_cached(dir.path(), cache.path(), alert);
+    assert!(!out.contains("FORGED"), "a file anyone may write: {out}");
+
+    plant(&bytes);
+    let base = cache.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (_, out) = triage_cached(dir.path(), cache.path(), alert);
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(
+        !out.contains("FORGED"),
+        "a parent anyone may write (to swap the folder): {out}"
+    );
+}

@@ -452,9 +452,9 @@ fn shown_path(path: &Path) -> String {
 fn load_all(files: &[load::FoundFile], root: &Path) -> (Vec<Loaded>, Vec<Skipped>) {
     let mut loaded = Vec::new();
     let mut skipped = Vec::new();
-    // Read and parsed on every core, in the files' order.
-    let read: Vec<std::io::Result<SourceFile>> =
-        par_map(files, |file| SourceFile::read(&file.path));
+    // Read and parsed on every core, in the files' order, through the parse cache.
+    let paths: Vec<&Path> = files.iter().map(|file| file.path.as_path()).collect();
+    let read: Vec<std::io::Result<SourceFile>> = load::cache::read_all(root, &paths);
     for (file, read) in files.iter().zip(read) {
         let shown = file.path.display().to_string();
         match read {
