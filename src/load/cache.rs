@@ -53,6 +53,7 @@ pub fn read_all(catalog: &Path, paths: &[&Path]) -> Vec<io::Result<SourceFile>> 
             let text = std::fs::read_to_string(path)?;
             let key: Key = Sha256::digest(text.as_bytes()).into();
             let cached = stored.get(&key).and_then(|blob| decode(blob));
+            let hit = cached.is_some();
             let file = match cached {
                 Some(runbook) => SourceFile {
                     path: path.to_path_buf(),
@@ -62,13 +63,19 @@ pub fn read_all(catalog: &Path, paths: &[&Path]) -> Vec<io::Result<SourceFile>> 
                 },
                 None => SourceFile::from_text(path.to_path_buf(), text),
             };
-            // A runbook parsed now is kept for the next time; one that does not load is
-            // parsed again (its mistakes are what the user must see, and it is rare).
-            let fresh = match (&file.parsed, stored.contains_key(&key)) {
+            // A runbook parsed now is kept for the next time (an entry that did not decode
+            // is replaced); one that does not load is parsed again (its mistakes are what
+            // the user must see, and it is rare).
+            let fresh = match (&file.parsed, hit) {
                 (Ok(runbook), false) => encode(runbook),
                 _ => None,
             };
-            Ok(Read { file, key, fresh })
+            Ok(Read {
+                file,
+                key,
+                hit,
+                fresh,
+            })
         })
         .collect();
 
@@ -76,14 +83,14 @@ pub fn read_all(catalog: &Path, paths: &[&Path]) -> Vec<io::Result<SourceFile>> 
     // one the catalog no longer has, so it never grows past the catalog.
     let mut records: Vec<(Key, &[u8])> = Vec::new();
     let mut changed = false;
-    for Read { key, fresh, .. } in read.iter().flatten() {
-        match (fresh, stored.get(key)) {
+    for read in read.iter().flatten() {
+        match (&read.fresh, read.hit) {
             (Some(blob), _) => {
-                records.push((*key, blob));
+                records.push((read.key, blob));
                 changed = true;
             }
-            (None, Some(blob)) => records.push((*key, blob)),
-            (None, None) => {}
+            (None, true) => records.push((read.key, stored[&read.key])),
+            (None, false) => {}
         }
     }
     records.sort_unstable_by_key(|(key, _)| *key);
@@ -98,10 +105,12 @@ pub fn read_all(catalog: &Path, paths: &[&Path]) -> Vec<io::Result<SourceFile>> 
         .collect()
 }
 
-/// A file read, the key of its text, and its parse to store when the cache did not have it.
+/// A file read, the key of its text, whether the cache had its parse, and its parse to
+/// store when not.
 struct Read {
     file: SourceFile,
     key: Key,
+    hit: bool,
     fresh: Option<Vec<u8>>,
 }
 

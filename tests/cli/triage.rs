@@ -1079,3 +1079,23 @@ fn a_cache_another_user_could_have_written_is_not_read() {
         "a parent anyone may write (to swap the folder): {out}"
     );
 }
+
+#[test]
+fn an_entry_that_does_not_decode_is_parsed_again_and_replaced() {
+    use sha2::{Digest as _, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    large_catalog(dir.path(), 100);
+    let alert = "[svc-042] error rate above 5%";
+    let (_, before) = triage_cached(dir.path(), cache.path(), alert);
+    let file = cache_file(cache.path());
+    let good = std::fs::read(&file).unwrap();
+    let key: [u8; 32] = Sha256::digest(service_runbook(42, "").as_bytes()).into();
+    let at = good.windows(32).position(|w| w == key).expect("svc-042 is cached") + 36;
+    let mut damaged = good.clone();
+    damaged[at..at + 8].copy_from_slice(b"\xc1\xc1\xc1\xc1\xc1\xc1\xc1\xc1");
+    std::fs::write(&file, &damaged).unwrap();
+    let (_, after) = triage_cached(dir.path(), cache.path(), alert);
+    assert_eq!(after, before);
+    assert_eq!(std::fs::read(&file).unwrap(), good, "the entry is written again");
+}
