@@ -910,6 +910,14 @@ fn service_runbook(i: usize, title_suffix: &str) -> String {
     )
 }
 
+/// A folder with a catalog of `n` runbooks, and an empty cache folder.
+fn with_cache(n: usize) -> (tempfile::TempDir, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let catalog = large_catalog(dir.path(), n);
+    (dir, cache, catalog)
+}
+
 /// `runbook triage ALERT runbooks` in `dir`, with its cache under `cache`.
 fn triage_cached(dir: &std::path::Path, cache: &std::path::Path, alert: &str) -> (i32, String) {
     let (code, stdout, stderr) = output(
@@ -933,9 +941,7 @@ fn cache_file(cache: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn the_parse_cache_changes_no_answer_and_is_never_stale() {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let catalog = large_catalog(dir.path(), 120);
+    let (dir, cache, catalog) = with_cache(120);
     let alert = "[svc-007] error rate above 5%";
     let (code, uncached, _) = output(
         runbook_in(dir.path())
@@ -996,11 +1002,14 @@ fn the_parse_cache_changes_no_answer_and_is_never_stale() {
     assert!(out.contains("svc-013.yaml"), "{out}");
 
     // A damaged cache is parsed around, and replaced.
+    std::fs::write(&edited, service_runbook(7, "")).unwrap();
+    std::fs::write(
+        catalog.join("team-03/svc-013.yaml"),
+        service_runbook(13, ""),
+    )
+    .unwrap();
     std::fs::write(&file, b"runbook parse cache 1\ngarbage").unwrap();
-    assert_eq!(triage_cached(dir.path(), cache.path(), alert).1, {
-        let (_, again) = triage_cached(dir.path(), cache.path(), alert);
-        again
-    });
+    assert_eq!(triage_cached(dir.path(), cache.path(), alert), first);
     assert!(
         std::fs::read(&file).unwrap().len() > 1000,
         "rewritten whole"
@@ -1009,9 +1018,7 @@ fn the_parse_cache_changes_no_answer_and_is_never_stale() {
 
 #[test]
 fn a_small_catalog_is_parsed_without_a_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    large_catalog(dir.path(), 99);
+    let (dir, cache, _) = with_cache(99);
     let (code, out) = triage_cached(dir.path(), cache.path(), "[svc-007] error rate above 5%");
     assert_eq!(code, 0, "{out}");
     assert!(!cache.path().join("runbook").exists());
@@ -1024,9 +1031,7 @@ fn a_small_catalog_is_parsed_without_a_cache() {
 fn a_cache_another_user_could_have_written_is_not_read() {
     use sha2::{Digest as _, Sha256};
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let catalog = large_catalog(dir.path(), 110);
+    let (dir, cache, catalog) = with_cache(110);
     let alert = "[svc-042] error rate above 5%";
     let target = catalog.join("team-02/svc-042.yaml");
     let real = service_runbook(42, "");
@@ -1083,19 +1088,25 @@ fn a_cache_another_user_could_have_written_is_not_read() {
 #[test]
 fn an_entry_that_does_not_decode_is_parsed_again_and_replaced() {
     use sha2::{Digest as _, Sha256};
-    let dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    large_catalog(dir.path(), 100);
+    let (dir, cache, _) = with_cache(100);
     let alert = "[svc-042] error rate above 5%";
     let (_, before) = triage_cached(dir.path(), cache.path(), alert);
     let file = cache_file(cache.path());
     let good = std::fs::read(&file).unwrap();
     let key: [u8; 32] = Sha256::digest(service_runbook(42, "").as_bytes()).into();
-    let at = good.windows(32).position(|w| w == key).expect("svc-042 is cached") + 36;
+    let at = good
+        .windows(32)
+        .position(|w| w == key)
+        .expect("svc-042 is cached")
+        + 36;
     let mut damaged = good.clone();
     damaged[at..at + 8].copy_from_slice(b"\xc1\xc1\xc1\xc1\xc1\xc1\xc1\xc1");
     std::fs::write(&file, &damaged).unwrap();
     let (_, after) = triage_cached(dir.path(), cache.path(), alert);
     assert_eq!(after, before);
-    assert_eq!(std::fs::read(&file).unwrap(), good, "the entry is written again");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        good,
+        "the entry is written again"
+    );
 }
