@@ -3,27 +3,30 @@
 //! input names (`--set NAME=`) and its choices (`--answer STEP=LABEL`). Also the one place
 //! that suggests a runbook id or path for one that does not exist (did you mean …?).
 
+use std::cell::RefCell;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use clap::CommandFactory as _;
 use clap_complete::engine::{CompletionCandidate, ValueCompleter as _};
 
 use crate::model::Runbook;
 
-/// The command line being completed, when it is not this process's own (tests, and
-/// [`complete_line`]).
-static LINE: Mutex<Option<Vec<OsString>>> = Mutex::new(None);
+thread_local! {
+    /// The command line being completed, when it is not this process's own (tests, and
+    /// [`complete_line`]). Per thread: completions run where they are asked for, and two at
+    /// once (tests in parallel) must not see each other's line.
+    static LINE: RefCell<Option<Vec<OsString>>> = const { RefCell::new(None) };
+}
 
 /// Completes the word at `index` of `words` (`words[0]` is `runbook`), as the shell would
 /// ask: the candidates' values, in order.
 pub fn complete_line(words: &[&str], index: usize) -> Vec<String> {
     let args: Vec<OsString> = words.iter().map(OsString::from).collect();
-    *LINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(args.clone());
+    LINE.set(Some(args.clone()));
     let mut command = crate::cli::Cli::command();
     let found = clap_complete::engine::complete(&mut command, args, index, None);
-    *LINE.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    LINE.set(None);
     found
         .unwrap_or_default()
         .into_iter()
@@ -34,7 +37,7 @@ pub fn complete_line(words: &[&str], index: usize) -> Vec<String> {
 /// The words of the line being completed: [`LINE`], else what the shell passed after `--`
 /// (`RUNBOOK_COMPLETE=bash runbook -- runbook run ID --from …`).
 fn line() -> Vec<OsString> {
-    if let Some(line) = LINE.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+    if let Some(line) = LINE.with_borrow(Clone::clone) {
         return line;
     }
     std::env::args_os()

@@ -142,3 +142,41 @@ fn an_unknown_runbook_gets_a_did_you_mean() {
         assert_eq!(stderr.trim(), expected, "{args:?}");
     }
 }
+
+/// Completions asked from several threads at once (as the tests of this file are) each see
+/// their own line: the line was one global, so one completion read another's runbook, or
+/// none.
+#[test]
+fn completions_at_once_do_not_see_each_others_line() {
+    let catalog = catalog();
+    let set_names = |runbook: &str| {
+        complete_line(
+            &[
+                "runbook",
+                "--catalog",
+                &catalog,
+                "run",
+                runbook,
+                "--set",
+                "",
+            ],
+            6,
+        )
+    };
+    let expected: Vec<(&str, Vec<String>)> = ["web-front/saturated-backends", "demo/local-demo"]
+        .into_iter()
+        .map(|runbook| (runbook, set_names(runbook)))
+        .collect();
+    assert_ne!(expected[0].1, expected[1].1);
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let (runbook, names) = &expected[thread % 2];
+            let set_names = &set_names;
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    assert_eq!(&set_names(runbook), names, "{runbook}");
+                }
+            });
+        }
+    });
+}
