@@ -280,9 +280,11 @@ pub struct TriageArgs {
     #[arg(value_name = "ALERT")]
     pub alert: Option<String>,
 
-    /// Catalog folder (or a single file) [default: the `--catalog` folder, else runbooks].
-    /// One of 100 runbooks or more is parsed through a private cache in
-    /// $XDG_CACHE_HOME/runbook, used only for a file's exact bytes (RUNBOOK_CACHE=off: none)
+    /// Catalog folder (or a single file) [default: the `--catalog` folder, else runbooks]
+    ///
+    /// A catalog of 100 runbooks or more is parsed through a private cache in
+    /// $XDG_CACHE_HOME/runbook (else ~/.cache/runbook), used only for a file's exact bytes;
+    /// RUNBOOK_CACHE=off turns it off.
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
 
