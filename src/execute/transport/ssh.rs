@@ -118,10 +118,8 @@ pub struct SshSession {
 struct Shared {
     control_dir: PathBuf,
     config: Option<PathBuf>,
-    /// Per destination as written: whether its master is up. The first command to a
-    /// destination holds the lock while it opens the master, so that parallel commands to the
-    /// same host wait for it instead of each opening a connection.
-    masters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    /// Per destination as written: its master (see [`Master`]).
+    masters: Mutex<HashMap<String, Arc<Master>>>,
     runtime: tokio::runtime::Runtime,
     /// One watcher per [`Interrupt`] (see [`Shared::until_interrupted`]).
     interrupts: Mutex<Vec<(Interrupt, tokio::sync::watch::Receiver<bool>)>>,
@@ -510,8 +508,20 @@ pub struct Ssh {
     /// What ssh gets as the destination (the port split off).
     host: String,
     port: Option<u16>,
-    master: Arc<tokio::sync::Mutex<bool>>,
+    master: Arc<Master>,
     shared: Arc<Shared>,
+}
+
+/// What is known of one destination's master connection.
+#[derive(Debug, Default)]
+struct Master {
+    /// Whether it is up. The first command to a destination holds the lock while it opens
+    /// the master, so that parallel commands to the same host wait for it instead of each
+    /// opening a connection.
+    up: tokio::sync::Mutex<bool>,
+    /// Whether a bash command ran on the host: later ones need no `sh` to check that bash is
+    /// there (see [`SHELL_CHECK`]), which saves a process per command.
+    bash_found: AtomicBool,
 }
 
 /// Why a command did not run to its end.
@@ -571,7 +581,7 @@ impl Ssh {
     /// process group, so that Ctrl-C on the terminal does not kill it half-way; killed if the
     /// engineer presses Ctrl-C or [`SETUP_LIMIT`] passes.
     async fn ensure_master(&self, interrupt: &Interrupt, reopen: bool) -> Result<(), Stopped> {
-        let mut up = self.master.lock().await;
+        let mut up = self.master.up.lock().await;
         let socket = self.control_path();
         if *up && !reopen && socket.exists() {
             return Ok(());
@@ -620,14 +630,19 @@ impl Ssh {
         }
     }
 
-    /// The remote command: the wrapper, the shell and its loader; nothing secret.
-    fn remote_command(command: &ShellCommand) -> String {
+    /// The remote command: the wrapper, the shell and its loader; nothing secret. Once bash
+    /// has been found on the host, the lean wrapper goes to bash directly: the login shell
+    /// reads the same words as it did after `sh -c SHELL_CHECK runbook`.
+    fn remote_command(command: &ShellCommand, bash_found: bool) -> String {
         if command.shell == super::Shell::Bash && !channel_payload(command).contains(&0) {
-            return format!(
-                "sh -c {} runbook bash --noprofile --norc -c {} bash",
-                shell_quote(SHELL_CHECK),
+            let bash = format!(
+                "bash --noprofile --norc -c {} bash",
                 shell_quote(BASH_WRAPPER)
             );
+            if bash_found {
+                return bash;
+            }
+            return format!("sh -c {} runbook {bash}", shell_quote(SHELL_CHECK));
         }
         let mut remote = format!(
             "sh -c {} runbook {}",
@@ -660,8 +675,9 @@ impl Ssh {
                 return output;
             }
             let session = openssh::Session::resume_mux(self.control_path().into_boxed_path(), None);
+            let bash_found = self.master.bash_found.load(Ordering::Relaxed);
             let spawned = session
-                .raw_command(Self::remote_command(command))
+                .raw_command(Self::remote_command(command, bash_found))
                 .stdin(openssh::Stdio::piped())
                 .stdout(openssh::Stdio::piped())
                 .stderr(openssh::Stdio::piped())
@@ -672,6 +688,11 @@ impl Ssh {
                     let interrupted = self.shared.until_interrupted(interrupt);
                     let output = over_the_master(child, command, interrupted).await;
                     let _ = session.detach();
+                    // An exit status of its own (not 255, ssh's or the check's) means bash
+                    // ran the script.
+                    if command.shell == super::Shell::Bash && output.exit.is_some() {
+                        self.master.bash_found.store(true, Ordering::Relaxed);
+                    }
                     return output;
                 }
                 Err(error) if attempt == 0 => {
@@ -999,17 +1020,34 @@ mod tests {
         )
     }
 
+    /// The remote command as sshd runs it: given to the login shell with `-c`.
+    fn as_sshd_runs(command: &ShellCommand, bash_found: bool) -> std::process::Output {
+        over_channel(
+            Command::new("sh")
+                .args(["-c", &Ssh::remote_command(command, bash_found)])
+                .env("LC_ALL", "en_US.UTF-8"),
+            command,
+        )
+    }
+
     /// What the loader gives a script, the lean wrapper gives it too: the secrets' exports,
     /// `-e`, `pipefail`, `failglob`, `/dev/null` as stdin, no arguments, the locale it had;
     /// and a script of many-byte characters arrives whole.
     #[test]
     fn the_lean_wrapper_runs_the_script_as_the_loader_does() {
+        for bash_found in [false, true] {
+            lean_wrapper_cases(|command| as_sshd_runs(command, bash_found));
+        }
+        lean_wrapper_cases(|command| lean("bash", command));
+    }
+
+    fn lean_wrapper_cases(run_command: impl Fn(&ShellCommand) -> std::process::Output) {
         let run = |script: &str| {
             let command = ShellCommand {
                 env: vec![("RUNBOOK_SECRET_TOKEN".into(), "it's a secret".into())],
                 ..ShellCommand::new(script, Duration::from_secs(5))
             };
-            let out = lean("bash", &command);
+            let out = run_command(&command);
             (
                 String::from_utf8_lossy(&out.stdout).into_owned(),
                 out.status.code(),
@@ -1043,14 +1081,20 @@ mod tests {
     #[test]
     fn the_lean_wrapper_is_used_for_bash_without_nul_only() {
         let bash = ShellCommand::new("echo hi", Duration::from_secs(5));
-        assert!(Ssh::remote_command(&bash).contains("read -r -N"));
         let nul = ShellCommand::new("echo a\0b", Duration::from_secs(5));
-        assert!(!Ssh::remote_command(&nul).contains("read -r -N"));
         let sh = ShellCommand {
             shell: Shell::Sh,
             ..ShellCommand::new("echo hi", Duration::from_secs(5))
         };
-        assert!(!Ssh::remote_command(&sh).contains("read -r -N"));
+        for bash_found in [false, true] {
+            assert!(Ssh::remote_command(&bash, bash_found).contains("read -r -N"));
+            assert!(!Ssh::remote_command(&nul, bash_found).contains("read -r -N"));
+            assert!(!Ssh::remote_command(&sh, bash_found).contains("read -r -N"));
+        }
+        // The check for bash is made until bash has been found, then left out.
+        assert!(Ssh::remote_command(&bash, false).starts_with("sh -c "));
+        assert!(Ssh::remote_command(&bash, true).starts_with("bash --noprofile --norc -c "));
+        assert!(Ssh::remote_command(&sh, true).starts_with("sh -c "));
         let out = lean(
             "runbook-no-such-shell",
             &ShellCommand::new("echo hi", Duration::from_secs(5)),
