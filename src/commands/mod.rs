@@ -44,16 +44,13 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), Error> {
     // Text without an escape or control character is what anstream would write anyway:
     // passing it straight through spares `triage --format json` (megabytes that serde has
     // escaped already) a byte-by-byte strip.
+    fn write_all(mut out: impl std::io::Write, text: &str) -> std::io::Result<()> {
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    }
     let written = if has_no_escapes(text) {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
+        write_all(std::io::stdout().lock(), text)
     } else {
-        let mut stdout = anstream::stdout().lock();
-        stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
+        write_all(anstream::stdout().lock(), text)
     };
     match written {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -230,27 +230,18 @@ fn decode(blob: &[u8]) -> Option<Runbook> {
 mod tests {
     use super::*;
 
-    /// Every runbook this repository has (examples and test fixtures).
+    /// Every runbook this repository has (examples and test fixtures) that loads.
     fn every_runbook() -> Vec<(PathBuf, Runbook)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut found = Vec::new();
-        for folder in ["runbooks", "tests"] {
-            let mut stack = vec![root.join(folder)];
-            while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir).expect("readable").flatten() {
-                    let path = entry.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if super::super::is_runbook_file(&path) {
-                        let text = std::fs::read_to_string(&path).expect("readable");
-                        if let Ok(runbook) = super::super::parse(&text) {
-                            found.push((path, runbook));
-                        }
-                    }
-                }
-            }
-        }
-        found
+        ["runbooks", "tests"]
+            .iter()
+            .flat_map(|folder| super::super::find_runbooks(&root.join(folder)).expect("readable"))
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                let runbook = super::super::parse(&text).ok()?;
+                Some((path, runbook))
+            })
+            .collect()
     }
 
     #[test]
