@@ -415,6 +415,51 @@ fn the_watchdog_kills_the_remote_process_group_on_timeout_and_on_ctrl_c_over_the
     assert_eq!(run(&target, "echo after").stdout, "after\n");
 }
 
+/// The watchdog kills the process group only when the channel ends before the script does: a
+/// background job the script leaves on purpose stays, however the script ends (the wrapper
+/// runs it in its own bash, where its `exit`, `exec` or `EXIT` trap ends the wrapper too).
+#[test]
+fn background_jobs_a_script_leaves_on_purpose_stay_however_it_ends() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let session = SshSession::new(Some(sshd.config())).unwrap();
+    let target = session.target("web-1");
+    let dir = tempfile::tempdir().unwrap();
+    let endings = [
+        ("plain", "", Some(0)),
+        ("exit", "exit 3", Some(3)),
+        ("trap", "trap 'echo bye' EXIT", Some(0)),
+        ("exec", "exec true", Some(0)),
+        ("wait", "sleep 0.2 & wait", Some(0)),
+    ];
+    let mut pids = Vec::new();
+    for (name, ending, exit) in endings {
+        let pid_file = dir.path().join(format!("{name}.pid"));
+        let leave = format!(
+            "nohup sleep 60 >/dev/null 2>&1 & echo $! > {}",
+            pid_file.display()
+        );
+        // `wait` would wait for the script's own job: that one is left from a subshell.
+        let script = if name == "wait" {
+            format!("({leave})\n{ending}")
+        } else {
+            format!("{leave}\n{ending}")
+        };
+        let out = run(&target, &script);
+        assert_eq!(out.exit, exit, "{name}: {out:?}");
+        pids.push((name, pid_from(&pid_file)));
+    }
+    // Past the watchdog's TERM and its KILL a second later, had it sent them.
+    std::thread::sleep(Duration::from_millis(2500));
+    let gone: Vec<_> = pids.iter().filter(|(_, pid)| !alive(*pid)).collect();
+    for (_, pid) in &pids {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    assert!(gone.is_empty(), "killed at the script's end: {gone:?}");
+    assert_eq!(run(&target, "echo after").stdout, "after\n");
+}
+
 #[test]
 fn commands_go_over_the_master_without_an_ssh_process_each() {
     let Some(sshd) = sshd_or_skip() else { return };

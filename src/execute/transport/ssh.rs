@@ -74,23 +74,34 @@ command -v \"$1\" >/dev/null 2>&1 || { echo \"\\`$1\\` is not installed on this 
 printf \"%s\\n\" \"$s\" | \"$@\" 3<&-; s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
 
 /// The lean form of [`REMOTE_WRAPPER`] for a bash script, the usual case: `sh -c
-/// SHELL_CHECK runbook bash --noprofile --norc -c BASH_WRAPPER bash`. `sh` only says when bash
-/// is missing (as the wrapper does) and becomes bash; bash reads the script itself (`read -N`,
-/// counting bytes), runs it in a subshell with the loader's settings (`-eo pipefail`,
-/// `failglob`, `/dev/null` as stdin) and keeps the same watchdog. Three processes (bash, the
-/// watchdog, the subshell) instead of seven (sh, head, the watchdog, printf, bash, cat): about
-/// 5 ms less CPU per command on the host. A script with a NUL byte (which `read` would drop,
-/// and so miscount) goes through [`REMOTE_WRAPPER`].
+/// SHELL_CHECK runbook bash --noprofile --norc -c BASH_WRAPPER bash` (the `sh` part only until
+/// bash has been found on the host, see [`Master`]). `sh` only says when bash is missing (as
+/// the wrapper does) and becomes bash; bash reads the script itself (`read -N`, counting
+/// bytes), starts the same watchdog, and runs the script itself with the loader's settings
+/// (`-eo pipefail`, `failglob`, `/dev/null` as stdin). Two processes (bash and the watchdog)
+/// instead of seven (sh, head, the watchdog, printf, bash, cat). A script with a NUL byte
+/// (which `read` would drop, and so miscount) goes through [`REMOTE_WRAPPER`].
 const SHELL_CHECK: &str = "command -v \"$1\" >/dev/null 2>&1 || { echo \"\\`$1\\` is not installed on this host\" >&2; exit 255; }; exec \"$@\"";
 
 /// See [`SHELL_CHECK`]. The locale is `C` while the script is read, so that `-N` counts bytes,
 /// and is given back before it runs.
+///
+/// The script runs in the wrapper's own bash, not in a subshell: one fork less per command.
+/// So nothing can run after it (its own `exit` or `exec` ends the wrapper, and an `EXIT` trap
+/// of its own would replace one of ours), and the watchdog cannot be told that it ended.
+/// The watchdog asks instead: when the channel ends, it kills the process group only if the
+/// wrapper's bash (`$$`) is still there. When the script ends by itself, sshd reaps the
+/// wrapper first and closes the channel after, so the watchdog finds it gone and leaves the
+/// background jobs the script meant to leave. The watchdog writes nowhere (its output would
+/// hold the channel's open) and is disowned, so the script's own `wait` does not wait for
+/// it. `s` is unset by the first words `eval` runs, on the script's first line, so that line
+/// numbers in bash's messages stay the script's own.
 const BASH_WRAPPER: &str = "exec 3<&0 </dev/null; \
 u=${LC_ALL+x}; o=${LC_ALL-}; export LC_ALL=C; \
 IFS= read -r n <&3 && IFS= read -r -N \"$n\" s <&3 && [ \"${#s}\" = \"$n\" ] || { echo \"runbook: the script did not arrive\" >&2; exit 255; }; \
 if [ -n \"$u\" ]; then LC_ALL=$o; else unset LC_ALL; fi; \
-{ trap \"\" TERM; while IFS= read -r _; do :; done <&3; kill -TERM 0; sleep 1; kill -KILL 0; } & w=$!; \
-( unset n o u w; set -eo pipefail; shopt -s failglob; exec 3<&-; eval \"$s\" ); s=$?; kill -KILL \"$w\" 2>/dev/null; exit \"$s\"";
+{ trap \"\" TERM; while IFS= read -r _; do :; done <&3; kill -0 \"$$\" 2>/dev/null || exit 0; kill -TERM 0; sleep 1; kill -KILL 0; } >/dev/null 2>&1 & disown; \
+unset n o u; set -eo pipefail; shopt -s failglob; exec 3<&-; eval \"unset s;$s\"";
 
 /// What travels on the channel: the script's length, then the script, preceded by the
 /// exports of its environment (the secrets, which thus never appear in an argument).
@@ -1063,8 +1074,8 @@ mod tests {
             (String::new(), Some(1))
         );
         assert_eq!(
-            run("echo \"$# ${LC_ALL-unset} ${n-} ${w-}\"; exit 7"),
-            ("0 en_US.UTF-8  \n".into(), Some(7))
+            run("echo \"$# ${LC_ALL-unset} [${n-}${o-}${u-}${s-}]\"; exit 7"),
+            ("0 en_US.UTF-8 []\n".into(), Some(7))
         );
         assert_eq!(
             run("echo 'café ↩ 日本'\necho done\n\n"),
