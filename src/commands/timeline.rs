@@ -55,8 +55,8 @@ pub fn verify(file: &Path, allowed_signers: Option<&Path>) -> Result<ExitStatus,
         ))?,
         HeadState::Interrupted => {
             warn(&format!(
-                "the run was killed while it wrote line {events}; that line is whole and is \
-                 the one it announced in `{}`",
+                "the run stopped (killed, or the machine lost power) before it committed line \
+                 {events}; that line is whole and is the one it announced in `{}`",
                 head.display()
             ));
             write_stdout(&format!(

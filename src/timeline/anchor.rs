@@ -7,7 +7,8 @@
 //! writes it once by replacement (a new file renamed over the old one, [`write_head`]), then
 //! overwrites it in place ([`overwrite_head`]): one write at offset 0 and a data sync, no
 //! rename, no new file, no folder sync, and since its length never changes the sync has no
-//! metadata to commit. A killed run leaves the last write whole (the write returned, or it
+//! metadata to commit. (The writer leaves the commit of a line unsynced until the next
+//! announcement, the end or pause of the run, or the timeline's close: see its docs.) A killed run leaves the last write whole (the write returned, or it
 //! did not happen); the head fits in one disk sector, which a power cut does not tear.
 //!
 //! The chain alone proves that no line in the middle changed; the head proves that the file
@@ -152,8 +153,8 @@ pub fn write_head(timeline: &Path, head: &Head) -> std::io::Result<std::fs::File
     files::open_to_overwrite(&path)
 }
 
-/// Overwrites the head that [`write_head`] wrote, in place, and syncs it.
-pub fn overwrite_head(file: &std::fs::File, head: &Head) -> std::io::Result<()> {
+/// Overwrites the head that [`write_head`] wrote, in place; `sync` syncs it too.
+pub fn overwrite_head(file: &std::fs::File, head: &Head, sync: bool) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt as _;
     let bytes = head.to_bytes();
     file.write_all_at(&bytes, 0)?;
@@ -161,7 +162,7 @@ pub fn overwrite_head(file: &std::fs::File, head: &Head) -> std::io::Result<()> 
         // Longer than any head can be; kept right all the same.
         file.set_len(bytes.len() as u64)?;
     }
-    file.sync_data()
+    if sync { file.sync_data() } else { Ok(()) }
 }
 
 /// The head recorded beside `timeline`, if there is one.

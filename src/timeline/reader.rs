@@ -92,7 +92,7 @@ pub enum HeadState {
     Missing,
     /// The last line is the one the head recorded.
     Anchored,
-    /// The run was killed while it wrote its last line.
+    /// The run stopped while it wrote its last line, or before it committed it (a power cut).
     Interrupted,
     /// The file ends elsewhere (see [`Verification::broken`]), or the chain broke first.
     NotChecked,
