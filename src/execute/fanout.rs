@@ -33,7 +33,7 @@ where
     }
     let pending: Mutex<VecDeque<usize>> = Mutex::new((0..total).collect());
     let stop = AtomicBool::new(false);
-    let workers = crate::execute::transport::fleet::parallel_cap(parallel).clamp(1, total);
+    let workers = crate::execute::transport::fleet::parallel_cap(parallel.min(total)).max(1);
     // Each result travels with a way to tell its worker it has been judged: a worker starts
     // its next host only then, so `max_failures` is exact, not off by the hosts in flight.
     let (sender, receiver) = mpsc::channel::<(usize, R, mpsc::Sender<()>)>();
@@ -132,7 +132,7 @@ where
     if total == 0 {
         return FanOut::default();
     }
-    let workers = crate::execute::transport::fleet::parallel_cap(parallel).clamp(1, total);
+    let workers = crate::execute::transport::fleet::parallel_cap(parallel.min(total)).max(1);
     let mut next = 0;
     let mut failures = 0;
     let mut stopped = false;

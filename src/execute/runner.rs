@@ -1072,7 +1072,7 @@ impl Runner {
             })
         {
             // The masters are closed at the end at most as many at once as a step ran.
-            ssh.set_parallel(limits.parallel);
+            ssh.set_parallel(limits.parallel.min(jobs.len()));
         }
         let (targets, interrupt) = (&self.targets, &self.interrupt);
         let run = |job: &Job| targets.run_step(step, job, limits.timeout, interrupt);

@@ -563,6 +563,7 @@ impl Screen {
             summary.enable_steady_tick(Duration::from_millis(100));
         }
         HostsProgress {
+            live: self.live,
             multi,
             summary,
             masker: self.masker.clone(),
@@ -653,6 +654,8 @@ impl Running {
 /// [`HostsProgress::stop`] are called from the worker threads, [`HostsProgress::print`] from
 /// the thread that owns the screen.
 pub struct HostsProgress {
+    /// Whether stderr is a terminal: otherwise no host gets a line (nor its ticking thread).
+    live: bool,
     multi: MultiProgress,
     summary: ProgressBar,
     masker: Masker,
@@ -667,6 +670,9 @@ impl HostsProgress {
     pub fn start(&self, host: &str) -> ProgressBar {
         let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.show_running(running);
+        if !self.live {
+            return ProgressBar::hidden();
+        }
         if self.live_lines.fetch_add(1, Ordering::SeqCst) >= LIVE_HOST_LINES {
             self.live_lines.fetch_sub(1, Ordering::SeqCst);
             return ProgressBar::hidden();

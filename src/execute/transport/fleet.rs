@@ -42,6 +42,11 @@ pub fn hosts_allowed() -> usize {
 /// `parallel`, lowered to what the open-files limit allows. When it lowers it, one line on
 /// stderr says so (once per value, not per step).
 pub fn parallel_cap(parallel: usize) -> usize {
+    // One host is always allowed: no need to count the open descriptors (a directory read
+    // of `/proc`) for every step on one host.
+    if parallel <= 1 {
+        return parallel;
+    }
     let allowed = hosts_allowed();
     if parallel <= allowed {
         return parallel;
