@@ -19,6 +19,9 @@
 # an empty file bind-mounted over it: a heavy ~/.bashrc (pyenv init…) would be read by bash for
 # every remote command and measured instead of SSH. Needs: /usr/sbin/sshd, ssh, ssh-keygen,
 # python3 (venv for Ansible), unshare and mount (else the script says the ~/.bashrc is read).
+# KEX=names sets `KexAlgorithms` for every tool alike (default: ssh's own, which on OpenSSH 9
+# starts with the post-quantum sntrup761x25519: about 150 ms of client CPU per connection
+# here, which every tool pays once per host and which workload 2's floor line shows).
 # RUNS (5) is the number of interleaved runs. BASE=path also measures that binary (an older
 # build) in every workload, interleaved with the others. WORKLOADS ("1 2 3 4") picks
 # workloads. Prints figures; asserts nothing.
@@ -159,7 +162,10 @@ Host *
   StrictHostKeyChecking yes
   BatchMode yes
 EOF
+  if [[ -n "${KEX:-}" ]]; then printf '  KexAlgorithms %s\n' "$KEX"; fi
 } > "$tmp/ssh_config"
+kex_note="key exchange: $(ssh -F "$tmp/ssh_config" -G web-1 | awk '/^kexalgorithms / {split($2, k, ","); print k[1]}')"
+if [[ -z "${KEX:-}" ]]; then kex_note="$kex_note (ssh's default)"; fi
 ssh -F "$tmp/ssh_config" web-1 true < /dev/null || {
   echo "bench-fanout: ssh to web-1 failed; the sshd logs:" >&2
   cat "$tmp"/sshd.*.log >&2
@@ -235,11 +241,11 @@ if [[ -n "$ansible_why" ]]; then
 fi
 
 python3 - "$bin" "$tmp" "$RUNS" "$SCALES" "$STEP_HOSTS" "$BIG" \
-  "$ansible" "$ansible_why" "$bashrc_note" "${BASE:-}" "${WORKLOADS:-1 2 3 4}" <<'PY'
+  "$ansible" "$ansible_why" "$bashrc_note" "${BASE:-}" "${WORKLOADS:-1 2 3 4}" "$kex_note" <<'PY'
 import glob, os, shutil, statistics, subprocess, sys, tempfile, time
 
 (bin, tmp, runs, scales, step_hosts, big, ansible, ansible_why,
- bashrc_note, base, workloads) = sys.argv[1:12]
+ bashrc_note, base, workloads, kex_note) = sys.argv[1:13]
 workloads = workloads.split()
 runs, step_hosts, big = int(runs), int(step_hosts), int(big)
 scales = [int(n) for n in scales.split()]
@@ -318,7 +324,7 @@ def xargs(hosts, rounds=1, command="uptime"):
 def med(name, table=None):
     return statistics.median((table or wall)[name])
 
-print(f"bench-fanout: {bashrc_note}; {runs} interleaved runs; medians", flush=True)
+print(f"bench-fanout: {bashrc_note}; {kex_note}; {runs} interleaved runs; medians", flush=True)
 
 # 1. Scale.
 if "1" in workloads:
@@ -386,6 +392,20 @@ for name, _ in contenders[1:]:
           + ("  (target >= 2.5x)" if name.startswith("ansible") else ""))
 if not ansible and contenders:
     print(f"ansible: SKIPPED — {ansible_why}")
+if contenders:
+    # One round of xargs+ssh is little else than step_hosts fresh connections: what every
+    # tool pays once per host. On this machine's cores, that CPU alone takes this much wall
+    # time, whatever the tool does besides: the most any tool could be faster than Ansible.
+    cores = len(os.sched_getaffinity(0))
+    floor_cpu = med("5 x xargs+ssh", cpu) / 5
+    floor_wall = floor_cpu / cores
+    print(f"floor: {step_hosts} fresh connections cost {floor_cpu:.0f} ms of CPU (client "
+          f"{med('5 x xargs+ssh', client) / 5:.0f}, server {med('5 x xargs+ssh', server) / 5:.0f})"
+          f", at least {floor_wall:.0f} ms of wall on {cores} cores")
+    for name, _ in contenders:
+        if name.startswith("ansible"):
+            print(f"{name} / floor: {med(name) / floor_wall:.2f}x (no tool can beat Ansible by "
+                  f"more here)")
 
 # 3. One more command over an open master.
 if "3" in workloads:
