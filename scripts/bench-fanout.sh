@@ -164,7 +164,7 @@ Host *
 EOF
   if [[ -n "${KEX:-}" ]]; then printf '  KexAlgorithms %s\n' "$KEX"; fi
 } > "$tmp/ssh_config"
-kex_note="key exchange: $(ssh -F "$tmp/ssh_config" -G web-1 | awk '/^kexalgorithms / {split($2, k, ","); print k[1]}')"
+kex_note="key exchange: $(ssh -F "$tmp/ssh_config" -G web-1 2> /dev/null | awk '/^kexalgorithms / {split($2, k, ","); print k[1]}')"
 if [[ -z "${KEX:-}" ]]; then kex_note="$kex_note (ssh's default)"; fi
 ssh -F "$tmp/ssh_config" web-1 true < /dev/null || {
   echo "bench-fanout: ssh to web-1 failed; the sshd logs:" >&2

@@ -817,7 +817,14 @@ mod tests {
         std::fs::write(&path, text.trim_end()).unwrap();
         let reading = read(&path).unwrap();
         assert_eq!((reading.records.len(), reading.torn_tail), (4, None));
-        let (mut timeline, records, dropped) = Timeline::resume(&path, Masker::default()).unwrap();
+        resume_with_a_note(&path);
+        assert_eq!(lines(&path).len(), 5);
+        assert!(verify(&path).unwrap().is_intact());
+    }
+
+    /// Resumes `path` (four whole events, nothing dropped) and records a note after them.
+    fn resume_with_a_note(path: &Path) {
+        let (mut timeline, records, dropped) = Timeline::resume(path, Masker::default()).unwrap();
         assert_eq!((records.len(), dropped), (4, None));
         timeline
             .record(
@@ -827,8 +834,6 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(lines(&path).len(), 5);
-        assert!(verify(&path).unwrap().is_intact());
     }
 
     /// A line's commit is synced lazily (see the module's docs): a power cut can leave the
@@ -852,17 +857,7 @@ mod tests {
         let verification = verify(&path).unwrap();
         assert!(verification.is_intact());
         assert_eq!(verification.head, crate::timeline::HeadState::Interrupted);
-        let (mut timeline, records, dropped) = Timeline::resume(&path, Masker::default()).unwrap();
-        assert_eq!((records.len(), dropped), (4, None));
-        timeline
-            .record(
-                None,
-                Event::Note {
-                    text: "back".into(),
-                },
-            )
-            .unwrap();
-        drop(timeline);
+        resume_with_a_note(&path);
         let verification = verify(&path).unwrap();
         assert!(verification.is_intact());
         assert_eq!(verification.head, crate::timeline::HeadState::Anchored);
