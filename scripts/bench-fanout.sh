@@ -452,5 +452,12 @@ if big > 0 and "4" in workloads:
               f"{med(name, cpu) / big:.1f} ms per host; peak RSS of runbook "
               f"{int(open(rss).read().split()[-1]) / 1024:.1f} MB (target < 64 MB)", flush=True)
         if done.returncode != 0:
+            # Why hosts failed, counted by reason (a host's line: `✘ web-N: reason`).
+            import collections, re
+            reasons = collections.Counter(
+                re.sub(r"\s*\(\d[^)]*\)$", "", re.sub(r"^\s*✘ web-\d+\S*\s*", "", line))
+                for line in text.splitlines() if re.match(r"^\s*✘ web-\d+", line))
+            for reason, count in reasons.most_common(5):
+                print(f"  {count} hosts: {reason}")
             print(text[-1500:], done.stderr.decode(errors="replace")[-1500:])
 PY

@@ -16,7 +16,10 @@
 //! The connection's set-up is apart from the command's timeout: a command's clock starts when
 //! its master is up, so a fan-out whose handshakes queue for a CPU does not fail hosts whose
 //! commands are fast. The set-up is bounded by the user's `ConnectTimeout` (ssh applies it to
-//! the connection and the key exchange) and by [`SETUP_LIMIT`].
+//! the connection and the key exchange) and by [`SETUP_LIMIT`]. At most [`setup_slots`]
+//! set-ups run at once: a key exchange is CPU work (OpenSSH 9's post-quantum one costs about
+//! 150 ms of client CPU), and a thousand at once on two cores would each take minutes and run
+//! out their limit together. A host waiting for a slot is not counted against its limit.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -38,6 +41,9 @@ const CONTROL_PERSIST_SECONDS: u32 = 60;
 /// The longest a master's set-up may take, on top of the user's `ConnectTimeout`: a host that
 /// neither answers nor refuses is given up after this.
 pub const SETUP_LIMIT: Duration = Duration::from_secs(60);
+/// Master set-ups run at once per core, and at least this many in all (see [`setup_slots`]).
+const SETUP_SLOTS_PER_CORE: usize = 16;
+const MIN_SETUP_SLOTS: usize = 64;
 /// How long `close` waits for the masters to exit.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// After the channel is closed on a timeout or Ctrl-C, how long the remote side gets to end
@@ -134,6 +140,8 @@ struct Shared {
     runtime: tokio::runtime::Runtime,
     /// One watcher per [`Interrupt`] (see [`Shared::until_interrupted`]).
     interrupts: Mutex<Vec<(Interrupt, tokio::sync::watch::Receiver<bool>)>>,
+    /// Master set-ups running now (see [`setup_slots`]).
+    setups: tokio::sync::Semaphore,
     /// Masters closed at once at the end (see [`SshSession::set_parallel`]); 0 until a step
     /// says.
     close_parallel: AtomicUsize,
@@ -170,6 +178,9 @@ impl SshSession {
                 masters: Mutex::new(HashMap::new()),
                 interrupts: Mutex::new(Vec::new()),
                 runtime,
+                setups: tokio::sync::Semaphore::new(setup_slots(
+                    std::thread::available_parallelism().map_or(1, usize::from),
+                )),
                 close_parallel: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
             }),
@@ -328,6 +339,16 @@ impl Shared {
             }
         }
     }
+}
+
+/// How many master set-ups run at once on a machine of `cores` cores: enough that a wide
+/// network's round trips overlap, few enough that each key exchange gets its share of CPU well
+/// within [`SETUP_LIMIT`] (64 on two cores: each of 64 exchanges of 150 ms of CPU ends within
+/// about 5 s).
+fn setup_slots(cores: usize) -> usize {
+    cores
+        .saturating_mul(SETUP_SLOTS_PER_CORE)
+        .clamp(MIN_SETUP_SLOTS, tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// `now + duration`, or a year from now when that is further (or beyond the clock).
@@ -598,6 +619,11 @@ impl Ssh {
             return Ok(());
         }
         *up = false;
+        // A slot first; the wait for it is no part of the set-up's limit.
+        let _slot = tokio::select! {
+            slot = self.shared.setups.acquire() => slot.ok(),
+            () = self.shared.until_interrupted(interrupt) => return Err(Stopped::Interrupted),
+        };
         let _ = std::fs::remove_file(&socket);
         let log = socket.with_extension("log");
         let log_file = std::fs::File::create(&log)
@@ -941,6 +967,14 @@ mod tests {
             "Host key verification failed."
         );
         assert!(ssh_failure("").contains("255"));
+    }
+
+    #[test]
+    fn set_ups_at_once_grow_with_the_cores_from_a_floor() {
+        assert_eq!(setup_slots(1), 64);
+        assert_eq!(setup_slots(2), 64);
+        assert_eq!(setup_slots(8), 128);
+        assert_eq!(setup_slots(usize::MAX), tokio::sync::Semaphore::MAX_PERMITS);
     }
 
     #[test]
