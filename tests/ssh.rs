@@ -460,6 +460,59 @@ fn background_jobs_a_script_leaves_on_purpose_stay_however_it_ends() {
     assert_eq!(run(&target, "echo after").stdout, "after\n");
 }
 
+/// Key exchanges are CPU work: at most 16 connections per core (64 at least) are set up at
+/// once, and the next host waits for a slot, which Ctrl-C ends. Without the limit, 1,000 hosts
+/// at once on 2 cores ran past the set-up limit together.
+#[test]
+fn connections_past_the_set_up_slots_wait_their_turn_and_ctrl_c_ends_the_wait() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let slots = (16 * cores).max(64);
+    // `hang-N` never connects: its set-up holds a slot until it is stopped.
+    let config = sshd.config_with_prefix(
+        "hang",
+        "Host hang-*\n  ProxyCommand sh -c 'cat > /dev/null'\n",
+    );
+    let session = SshSession::new(Some(config)).unwrap();
+    let dir = session.control_dir().display().to_string();
+    let interrupt = Interrupt::default();
+    let hanging: Vec<_> = (1..=slots)
+        .map(|n| {
+            session.runtime().spawn(
+                session
+                    .target(&format!("hang-{n}"))
+                    .run_task(command("true", Duration::from_secs(5)), interrupt.clone()),
+            )
+        })
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(20), || processes_with(&dir).len()
+            >= slots),
+        "the {slots} set-ups never started: {}",
+        processes_with(&dir).len()
+    );
+    let waiting = session.runtime().spawn(session.target("web-1").run_task(
+        command("echo connected", Duration::from_secs(5)),
+        interrupt.clone(),
+    ));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!waiting.is_finished(), "web-1 did not wait for a slot");
+    let set_ups = processes_with(&dir).len();
+    interrupt.set();
+    let out = session.runtime().block_on(waiting).unwrap();
+    assert!(out.interrupted, "{out:?}");
+    assert_eq!((out.exit, out.error.as_deref()), (None, None), "{out:?}");
+    assert_eq!(out.stdout, "");
+    for task in hanging {
+        assert!(session.runtime().block_on(task).unwrap().interrupted);
+    }
+    assert_eq!(
+        set_ups, slots,
+        "one more set-up ran while {slots} held their slots"
+    );
+    session.close();
+}
+
 #[test]
 fn commands_go_over_the_master_without_an_ssh_process_each() {
     let Some(sshd) = sshd_or_skip() else { return };
