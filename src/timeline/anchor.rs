@@ -8,8 +8,9 @@
 //! overwrites it in place ([`overwrite_head`]): one write at offset 0 and a data sync, no
 //! rename, no new file, no folder sync, and since its length never changes the sync has no
 //! metadata to commit. (The writer leaves the commit of a line unsynced until the next
-//! announcement, the end or pause of the run, or the timeline's close: see its docs.) A killed run leaves the last write whole (the write returned, or it
-//! did not happen); the head fits in one disk sector, which a power cut does not tear.
+//! announcement, the end or pause of the run, or the timeline's close: see its docs.) A killed
+//! run leaves the last write whole (the write returned, or it did not happen); the head fits in
+//! one disk sector, which a power cut does not tear.
 //!
 //! The chain alone proves that no line in the middle changed; the head proves that the file
 //! still ends where the run left it (no dropped tail, no edited last line, no appended

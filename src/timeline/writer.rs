@@ -50,8 +50,6 @@ pub struct Timeline {
     memory: Option<Vec<(Option<String>, Event)>>,
     /// The head sidecar, once this run wrote it: overwritten in place from then on.
     head_file: Option<File>,
-    /// Whether the head on disk may be older than the one written (a commit not synced yet).
-    head_unsynced: bool,
 }
 
 impl Timeline {
@@ -89,7 +87,6 @@ impl Timeline {
             signature: None,
             memory: None,
             head_file: None,
-            head_unsynced: false,
         })
     }
 
@@ -112,7 +109,6 @@ impl Timeline {
             signature: None,
             memory: Some(Vec::new()),
             head_file: None,
-            head_unsynced: false,
         })
     }
 
@@ -208,7 +204,6 @@ impl Timeline {
             signature: None,
             memory: None,
             head_file: None,
-            head_unsynced: false,
         };
         Ok((timeline, reading.records, dropped))
     }
@@ -273,18 +268,15 @@ impl Timeline {
     /// `sync` says (see the module's docs).
     fn write_head(&mut self, head: &Head, sync: bool) -> Result<(), TimelineError> {
         let written = match &self.head_file {
-            Some(file) => anchor::overwrite_head(file, head, sync).map(|()| !sync),
+            Some(file) => anchor::overwrite_head(file, head, sync),
             None => anchor::write_head(&self.path, head).map(|file| {
                 self.head_file = Some(file);
-                false
             }),
         };
-        written
-            .map(|unsynced| self.head_unsynced = unsynced)
-            .map_err(|source| TimelineError::Write {
-                path: anchor::head_path(&self.path),
-                source,
-            })
+        written.map_err(|source| TimelineError::Write {
+            path: anchor::head_path(&self.path),
+            source,
+        })
     }
 
     /// The hash of the last line written (the head kept beside the file).
@@ -456,11 +448,12 @@ fn take_empty(path: &Path) -> Result<File, TimelineError> {
     Ok(file)
 }
 
-/// A head whose commit was written but not synced yet is synced when the timeline closes,
-/// so that a run that ends in any orderly way leaves its head on disk (see the module's docs).
+/// The head is synced when the timeline closes, so that a run that ends in any orderly way
+/// leaves its last commit on disk (see the module's docs); a head already synced has nothing
+/// left to write.
 impl Drop for Timeline {
     fn drop(&mut self) {
-        if let (true, Some(file)) = (self.head_unsynced, &self.head_file) {
+        if let Some(file) = &self.head_file {
             let _ = file.sync_data();
         }
     }
