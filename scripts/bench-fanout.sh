@@ -242,7 +242,7 @@ fi
 
 python3 - "$bin" "$tmp" "$RUNS" "$SCALES" "$STEP_HOSTS" "$BIG" \
   "$ansible" "$ansible_why" "$bashrc_note" "${BASE:-}" "${WORKLOADS:-1 2 3 4}" "$kex_note" <<'PY'
-import glob, os, shutil, statistics, subprocess, sys, tempfile, time
+import collections, glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 (bin, tmp, runs, scales, step_hosts, big, ansible, ansible_why,
  bashrc_note, base, workloads, kex_note) = sys.argv[1:13]
@@ -453,7 +453,6 @@ if big > 0 and "4" in workloads:
               f"{int(open(rss).read().split()[-1]) / 1024:.1f} MB (target < 64 MB)", flush=True)
         if done.returncode != 0:
             # Why hosts failed, counted by reason (a host's line: `✘ web-N: reason`).
-            import collections, re
             reasons = collections.Counter(
                 re.sub(r"\s*\(\d[^)]*\)$", "", re.sub(r"^\s*✘ web-\d+\S*\s*", "", line))
                 for line in text.splitlines() if re.match(r"^\s*✘ web-\d+", line))
